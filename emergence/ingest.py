@@ -301,7 +301,7 @@ def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = N
 
     Returns ``{"result": {source: added|replaced|unchanged}, "notes": [...], "counts": {...}}``.
     """
-    from .series import score_observations
+    from .series import apply_fdr, score_observations
     store = Store(db)
     data_path = data_dir(data)
     with ExitStack() as stack:
@@ -322,7 +322,7 @@ def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = N
                 meta.update(url=str(p.root), license=(p.mapping or {}).get("license", "user data"),
                             citation=(p.mapping or {}).get("citation", ""))
             batches.append((batch, meta))
-        result = store.write(batches, after=score_observations, progress=progress)
+        result = store.write(batches, score=score_observations, finalize=apply_fdr, progress=progress)
     counts = {b.source: {"observations": len(b.observations),
                          "examples": 0 if b.examples is None else len(b.examples),
                          "issues": len(b.issues_frame())} for b, _ in batches}

@@ -51,6 +51,7 @@ __all__ = [
     "COMPARE_COLUMNS",
     "build_series_points",
     "score_observations",
+    "apply_fdr",
     "compare",
     "summarise",
 ]
@@ -327,8 +328,6 @@ def score_observations(obs: pd.DataFrame, *, axes=AXES, n_boot: int = DEFAULT_N_
         out["p_reason"] = np.where(out["emergence_score"].notna(), "not tested", "not scored")
         out["noise"] = ""
         out["n_boot"] = 0
-    out["q_value"] = fdr_qvalues(out["p_value"].to_numpy(dtype=float))
-    out["emergent"] = call_emergent(out["emergence_score"], out["q_value"], threshold=threshold, level=fdr_level)
     out["primary"] = _primary(out)
     out["shots"] = out["shots"].astype("Int64")
     out["n_rows"] = out["n_rows"].astype(np.int64)
@@ -336,9 +335,25 @@ def score_observations(obs: pd.DataFrame, *, axes=AXES, n_boot: int = DEFAULT_N_
     out["higher_is_better"] = out["higher_is_better"].astype(bool)
     ids = pd.util.hash_pandas_object(out[["scale_axis", "model"] + SERIES_KEY].astype(str), index=False).to_numpy()
     out["series_id"] = [f"{v:016x}" for v in ids]
+    out = apply_fdr(out, threshold=threshold, fdr_level=fdr_level)
     return out[SERIES_COLUMNS].sort_values(
         ["source", "task", "subtask", "metric", "source_metric", "family", "prompt_variant", "variant", "shots",
          "scale_axis", "model"], kind="stable").reset_index(drop=True)
+
+
+def apply_fdr(series: pd.DataFrame, *, threshold: float = EMERGENCE_SCORE_THRESHOLD,
+              fdr_level: float = FDR_LEVEL) -> pd.DataFrame:
+    """The store-wide step: Benjamini-Hochberg q-values over every series of the table that has a
+    p-value, and the emergent call that depends on them.
+
+    :func:`score_observations` applies it to its own rows; the store scores one source at a time
+    (a series belongs to one source) and applies it once more over every source's rows, so a
+    verdict never depends on which sources were ingested together.
+    """
+    out = series.copy()
+    out["q_value"] = fdr_qvalues(pd.to_numeric(out["p_value"], errors="coerce").to_numpy(dtype=float))
+    out["emergent"] = call_emergent(out["emergence_score"], out["q_value"], threshold=threshold, level=fdr_level)
+    return out
 
 
 # ----------------------------------------------------------------------------- same outputs, different metric

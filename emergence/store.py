@@ -274,14 +274,20 @@ class Store:
                 raise
 
     def write(self, batches: list[tuple[Batch, dict]], *,
-              after: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+              score: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+              finalize: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
               progress: Callable[[str], None] | None = None) -> dict[str, str]:
         """Replace each batch's source in one atomic swap; returns ``{source: 'added'|'replaced'|'unchanged'}``.
 
         ``batches`` pairs each :class:`Batch` with its catalogue metadata (url, repo, commit, license,
         redistributable, citation, root).  A batch whose files and hashes equal what is stored is
-        skipped: ingesting the same content twice adds nothing.  ``after`` recomputes the ``series``
-        table from all scoring observations once the batches are in.
+        skipped: ingesting the same content twice adds nothing.
+
+        Scoring is incremental: every series belongs to one source (``source`` is part of its key),
+        so ``score`` (scoring observations of one source -> its series rows) runs only for the
+        sources this write added or replaced (for all of them when the store has no ``series`` table
+        yet); ``finalize`` (the whole series table -> the whole series table: the store-wide false
+        discovery rate and the calls that depend on it) then runs once over every source's rows.
         """
         result: dict[str, str] = {}
         with self._writer() as con:
@@ -312,22 +318,53 @@ class Store:
                      meta.get("citation", ""), str(meta.get("root", "")), files,
                      [batch.files[f] for f in files], len(files), len(batch.observations), n_examples,
                      len(issues), datetime.now(timezone.utc).replace(tzinfo=None)])
-            changed = any(v != "unchanged" for v in result.values())
-            if after is not None and (changed or not self._has_series(con)):
-                if progress:
-                    progress("scoring series")
-                obs = con.execute(
-                    "SELECT * FROM observations WHERE in_scoring ORDER BY source, task, subtask, metric, "
-                    "source_metric, family, prompt_variant, variant, shots, model, checkpoint_step NULLS LAST, "
-                    "seed NULLS LAST").df()
-                series = after(obs)
-                con.register("series_df", series)
-                con.execute("CREATE OR REPLACE TABLE series AS SELECT * FROM series_df")
-                con.unregister("series_df")
+            changed = [n for n, v in result.items() if v != "unchanged"]
+            if score is not None:
+                self._rescore(con, changed, score, finalize, progress)
             rows = con.execute("SELECT name, content_hashes FROM sources ORDER BY name").fetchall()
             fp = hashlib.sha256(json.dumps([[n, list(h)] for n, h in rows]).encode()).hexdigest()[:12]
             con.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", [fp])
         return result
+
+    def _rescore(self, con, changed: list[str], score, finalize, progress=None):
+        """Re-score the series of the ``changed`` sources (all sources without a series table), then
+        ``finalize`` the whole table.  See :meth:`write`."""
+        if not self._has_series(con):
+            changed = [r[0] for r in con.execute("SELECT name FROM sources ORDER BY name").fetchall()]
+            fresh = True
+        else:
+            fresh = False
+        if not changed and not fresh:
+            return
+        parts = []
+        for i, name in enumerate(changed):
+            if progress:
+                progress(f"scoring series of {name} ({i + 1}/{len(changed)})")
+            obs = con.execute(
+                "SELECT * FROM observations WHERE in_scoring AND source = ? ORDER BY source, task, subtask, metric, "
+                "source_metric, family, prompt_variant, variant, shots, model, checkpoint_step NULLS LAST, "
+                "seed NULLS LAST", [name]).df()
+            part = score(obs)
+            if len(part):
+                parts.append(part)
+        if fresh:
+            kept = None
+        else:
+            marks = ", ".join("?" for _ in changed)
+            con.execute(f"DELETE FROM series WHERE source IN ({marks})", changed)
+            kept = con.execute("SELECT * FROM series").df()
+        frames = ([kept] if kept is not None and len(kept) else []) + parts
+        if not frames:
+            series = score(con.execute("SELECT * FROM observations LIMIT 0").df())
+        else:
+            series = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        if finalize is not None:
+            if progress:
+                progress("false discovery rate over every series")
+            series = finalize(series)
+        con.register("series_df", series)
+        con.execute("CREATE OR REPLACE TABLE series AS SELECT * FROM series_df")
+        con.unregister("series_df")
 
     @staticmethod
     def _has_series(con) -> bool:

@@ -77,7 +77,7 @@ def test_failing_batch_leaves_store_byte_for_byte(tmp_path):
         raise RuntimeError("scoring failed")
 
     with pytest.raises(RuntimeError):
-        store.write([batch_from(tmp_path / "src2")], after=boom)
+        store.write([batch_from(tmp_path / "src2")], score=boom)
     assert sha(store.path) == digest
     assert not list(tmp_path.glob(".s.duckdb.tmp-*"))
 
@@ -159,3 +159,42 @@ def test_conform_rejects_a_missing_value_naming_the_file():
                        "source_file": ["f.csv"], "row_ref": ["7"]})
     with pytest.raises(IngestError, match=r"f\.csv, row 7, field 'value'"):
         conform(df, OBSERVATION_COLUMNS, "src")
+
+
+def _renamed(batch_meta, name):
+    batch, meta = batch_meta
+    batch.source = name
+    for frame in (batch.observations, batch.examples):
+        if frame is not None and len(frame):
+            frame["source"] = name
+    return batch, meta
+
+
+def test_scoring_one_source_at_a_time_equals_scoring_all_at_once(tmp_path):
+    """Incremental scoring (only the written sources are re-scored, then the store-wide FDR) gives the
+    same series table as scoring every source in one write."""
+    from emergence.series import apply_fdr, score_observations
+    write_expemergence(tmp_path / "a", GOOD)
+    write_expemergence(tmp_path / "b", GOOD[:3] + ["EleutherAI/pythia-12b,Pythia,12,0.3,21.6,0.2,0.1,0.95,0.1,0.9"],
+                       task="hindu_knowledge")
+    together, apart = Store(tmp_path / "t.duckdb"), Store(tmp_path / "p.duckdb")
+    kw = dict(score=score_observations, finalize=apply_fdr)
+    together.write([_renamed(batch_from(tmp_path / "a"), "one"), _renamed(batch_from(tmp_path / "b"), "two")], **kw)
+    apart.write([_renamed(batch_from(tmp_path / "a"), "one")], **kw)
+    apart.write([_renamed(batch_from(tmp_path / "b"), "two")], **kw)
+    a = together.series().sort_values("series_id").reset_index(drop=True)
+    b = apart.series().sort_values("series_id").reset_index(drop=True)
+    assert len(a) and set(a["source"]) == {"one", "two"}
+    pd.testing.assert_frame_equal(a, b)
+    # re-writing one source leaves the other's rows as they were
+    calls = []
+    def counting(obs):
+        calls.append(sorted(obs["source"].unique()))
+        return score_observations(obs)
+    write_expemergence(tmp_path / "b", GOOD, task="hindu_knowledge")
+    apart.write([_renamed(batch_from(tmp_path / "b"), "two")], score=counting, finalize=apply_fdr)
+    assert calls == [["two"]]
+    one_before = a[a["source"] == "one"].drop(columns=["q_value", "emergent"]).reset_index(drop=True)
+    after = apart.series().sort_values("series_id")
+    one_after = after[after["source"] == "one"].drop(columns=["q_value", "emergent"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(one_before, one_after)
