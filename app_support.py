@@ -31,8 +31,8 @@ PAPERS = ("[Schaeffer et al. 2023, *Are Emergent Abilities of LLMs a Mirage?*](h
 
 FILTER_LABELS = {"source": "Source", "task": "Task", "subtask": "Subtask", "metric": "Metric", "family": "Family",
                  "shots": "Shots"}
-AXIS_LABELS = {"params": "parameters", "tokens": "training tokens", "flops": "training FLOPs",
-               "step": "checkpoint step"}
+AXIS_LABELS = {"params": "parameters", "non_embedding_params": "non-embedding parameters",
+               "tokens": "training tokens", "flops": "training FLOPs", "step": "checkpoint step"}
 CELL_LABELS = {"score": "median emergence score", "share": "share emergent (after FDR)"}
 
 

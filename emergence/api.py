@@ -24,7 +24,8 @@ __all__ = ["FILTERS", "SCALE_AXES", "observations", "sources", "data_issues", "s
            "summary", "predict", "passuntil", "rescore", "simulate", "to_csv", "get_store"]
 
 FILTERS = ("source", "task", "metric", "family", "shots", "subtask")
-SCALE_AXES = ("params", "tokens", "flops", "step")
+#: ``non_embedding_params``: BIG-bench's own size axis (ModelData.non_embedding_params); only BIG-bench has it.
+SCALE_AXES = ("params", "non_embedding_params", "tokens", "flops", "step")
 
 _stores: dict[str, Store] = {}
 

@@ -48,6 +48,7 @@ OBSERVATION_COLUMNS: dict[str, str] = {
     "params": "float",          # absolute parameter count
     "params_estimate": "bool",  # True where the size is a public estimate
     "params_source": "str",     # where the size comes from (file column or curated table)
+    "non_embedding_params": "float",  # parameters outside the embeddings (BIG-bench's own plot axis), where given
     "tokens": "float",          # training tokens (absolute)
     "flops": "float",           # training FLOPs (absolute)
     "checkpoint_step": "int",   # training step; NULL for a final model
@@ -84,6 +85,7 @@ EXAMPLE_COLUMNS: dict[str, str] = {
     "model": "str",
     "params": "float",
     "params_estimate": "bool",
+    "non_embedding_params": "float",  # as in the observation table
     "tokens": "float",           # training tokens of the checkpoint (absolute), where known
     "checkpoint_step": "int",
     "is_final": "bool",          # the model's final checkpoint (as in the observation table)
@@ -115,7 +117,7 @@ ISSUE_COLUMNS: dict[str, str] = {
     "detail": "str",      # what the documented rule did with it
 }
 
-_NUMERIC_NONNEG = {"params", "tokens", "flops", "checkpoint_step", "n_examples", "stderr",
+_NUMERIC_NONNEG = {"params", "non_embedding_params", "tokens", "flops", "checkpoint_step", "n_examples", "stderr",
                    "n_samples", "n_correct", "n_choices", "shots"}
 
 

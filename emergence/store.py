@@ -120,6 +120,7 @@ class Store:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._identity = None
         self._lock = threading.Lock()
+        self._columns: dict[tuple, set] = {}
 
     # ------------------------------------------------------------------ reading
     def exists(self) -> bool:
@@ -169,12 +170,29 @@ class Store:
         return list(self._df("SELECT table_name FROM information_schema.tables WHERE table_catalog = 'store' "
                              "ORDER BY 1")["table_name"])
 
+    def _select_list(self, table: str, columns: dict[str, str]) -> str:
+        """``columns`` as a SELECT list; a column the file predates reads as a typed NULL.
+
+        A store written before a column was added to the schema (e.g. ``non_embedding_params``)
+        stays readable; the next write adds the column (:meth:`_migrate`).
+        """
+        ident = self._file_identity() if self.path.exists() else None
+        key = (ident, table)
+        have = self._columns.get(key)
+        if have is None:
+            have = set(self._df("SELECT column_name FROM information_schema.columns WHERE table_catalog = 'store' "
+                                "AND table_name = ?", [table])["column_name"])
+            self._columns = {k: v for k, v in self._columns.items() if k[0] == ident}
+            self._columns[key] = have
+        return ", ".join(f'"{c}"' if c in have else f'CAST(NULL AS {_DUCK_TYPES[k]}) AS "{c}"'
+                         for c, k in columns.items())
+
     def observations(self, filters: dict | None = None, *, scoring_only: bool = False) -> pd.DataFrame:
         """The filtered long table, in a stable order."""
         where, params = _where(filters, OBSERVATION_COLUMNS)
         if scoring_only:
             where = (where + " AND in_scoring") if where else " WHERE in_scoring"
-        cols = ", ".join(f'"{c}"' for c in OBSERVATION_COLUMNS)
+        cols = self._select_list("observations", OBSERVATION_COLUMNS)
         sql = (f"SELECT {cols} FROM observations{where} ORDER BY source, task, subtask, metric, source_metric, "
                "family, prompt_variant, variant, shots, params NULLS LAST, model, checkpoint_step NULLS LAST, "
                "seed NULLS LAST, source_file, row_ref")
@@ -182,7 +200,7 @@ class Store:
 
     def examples(self, filters: dict | None = None) -> pd.DataFrame:
         where, params = _where(filters, EXAMPLE_COLUMNS)
-        cols = ", ".join(f'"{c}"' for c in EXAMPLE_COLUMNS)
+        cols = self._select_list("examples", EXAMPLE_COLUMNS)
         return self._df(f"SELECT {cols} FROM examples{where} ORDER BY source, task, subtask, family, "
                         "params NULLS LAST, model, checkpoint_step NULLS LAST, example_id", params)
 
@@ -258,6 +276,7 @@ class Store:
             try:
                 for stmt in _SCHEMA:
                     con.execute(stmt)
+                self._migrate(con)
                 con.execute("BEGIN TRANSACTION")
                 yield con
                 con.execute("COMMIT")
@@ -272,6 +291,18 @@ class Store:
                 tmp.unlink(missing_ok=True)
                 tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
                 raise
+
+    @staticmethod
+    def _migrate(con):
+        """Add the columns a store written by an older version lacks (NULL in its existing rows)."""
+        for table, columns in (("observations", OBSERVATION_COLUMNS), ("examples", EXAMPLE_COLUMNS),
+                               ("data_issues", ISSUE_COLUMNS)):
+            have = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                              "WHERE table_name = ?", [table]).fetchall()}
+            for c, kind in columns.items():
+                if c not in have:
+                    # identifiers come from the fixed schema lists, never from input
+                    con.execute(f'ALTER TABLE {table} ADD COLUMN "{c}" {_DUCK_TYPES[kind]}')
 
     def write(self, batches: list[tuple[Batch, dict]], *,
               score: Callable[[pd.DataFrame], pd.DataFrame] | None = None,

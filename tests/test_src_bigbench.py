@@ -245,6 +245,23 @@ def test_params_are_total_params(batch, model, params):
         f"flop_matched_non_embedding_params={SIZES[model][1]})")
     assert rows["tokens"].isna().all() and rows["flops"].isna().all()
     assert not rows["params_estimate"].any()
+    # BIG-bench's own size axis, next to the total
+    assert set(rows["non_embedding_params"]) == {float(SIZES[model][1])}
+
+
+def test_non_embedding_axis_is_a_size_axis(batch):
+    """The non-embedding count is a size axis of its own: the same series, other x values."""
+    from emergence.series import build_series_points
+    obs = batch.observations
+    sel = obs[(obs["family"] == "BIG-G T=0") & (obs["task"] == MC_TASK) & (obs["subtask"] == "")
+              & (obs["source_metric"] == "multiple_choice_grade") & (obs["shots"] == 0)]
+    pts = build_series_points(sel, axis="non_embedding_params")
+    assert sorted(pts["x"]) == sorted(float(n) for _, n in SIZES.values())
+    total = build_series_points(sel, axis="params")
+    assert pts["y"].tolist() == total["y"].tolist()       # same points in the same order: sizes rank alike
+    ex = batch.examples
+    assert (ex.loc[ex["model"] == "2b", "non_embedding_params"] == float(SIZES["2b"][1])).sum() == 3
+    assert (ex.loc[ex["model"] == "125m", "non_embedding_params"] == float(SIZES["125m"][1])).sum() == 4
 
 
 def test_family_kept_as_written(batch):

@@ -33,8 +33,10 @@ Observations (one per ScoreData entry x ``score_dict`` metric)
   "BIG-G T=1", "BIG-G sparse", "GPT", "PaLM"): temperature and sparsity are part of the
   family, so the series stay apart.  ``model`` = ``model.model_name``.
 - ``params`` = ``model.total_params`` (the scale axis used across all sources);
-  ``non_embedding_params`` and ``flop_matched_non_embedding_params`` (BIG-bench's own plot
-  axis; much smaller than the total for sparse models) are kept in ``params_source``.
+  ``non_embedding_params`` = ``model.non_embedding_params`` (BIG-bench's own plot axis, an
+  extra size axis here; much smaller than the total for sparse models and for the small
+  dense ones, whose embeddings dominate); both, and ``flop_matched_non_embedding_params``,
+  are also written out in ``params_source``.
   A NULL total is stored as NULL with one ``no_scale`` issue per model.  ``tokens`` and
   ``flops`` are NULL: ModelData has ``training_steps`` and ``training_batch_size`` but
   no sequence length, so tokens are not derivable.
@@ -259,6 +261,7 @@ def _model(data: dict, f: str) -> dict:
 
     return {
         "family": m["model_family"], "model": m["model_name"], "params": sizes["total_params"],
+        "non_embedding_params": sizes["non_embedding_params"],
         "params_source": (f"file field model.total_params (non_embedding_params={fmt(sizes['non_embedding_params'])}, "
                           f"flop_matched_non_embedding_params={fmt(sizes['flop_matched_non_embedding_params'])})"),
     }
@@ -334,6 +337,7 @@ def _observations(data: dict, f: str, model: dict, issues: list[dict], source: s
                 "source_family": model["family"], "model": model["model"], "params": model["params"],
                 "params_estimate": False if model["params"] is not None else None,
                 "params_source": model["params_source"] if model["params"] is not None else None,
+                "non_embedding_params": model["non_embedding_params"],
                 "checkpoint_step": None, "is_final": True, "shots": None if shots == -1 else shots,
                 "value": float(v), "value_scale": scale,
                 "random_baseline": float(low) if preferred else None,
@@ -381,6 +385,7 @@ def _examples(data: dict, f: str, model: dict, sha: str, issues: list[dict], sou
     base = {"task": task_name, "family": model["family"], "source_family": model["family"],
             "model": model["model"], "params": model["params"],
             "params_estimate": False if model["params"] is not None else None,
+            "non_embedding_params": model["non_embedding_params"],
             "checkpoint_step": None, "prompt_variant": "", "source_file": f, "content_hash": sha}
     counters: dict[tuple, int] = {}
     rows: list[dict] = []
