@@ -40,26 +40,29 @@ DISPLAY = {
 
 
 class Progress:
-    """A one-line progress display on stderr, driven by '[i/n] message' strings."""
+    """A one-line progress display on stderr with a bar, driven by the messages of
+    :func:`emergence.ingest.progress_fraction` (sources parsed; files or bytes fetched)."""
 
     def __init__(self, stream=sys.stderr):
         self.stream = stream
         self.tty = stream.isatty()
         self.t0 = time.time()
+        self.last = ""
 
     def __call__(self, msg: str):
-        import re
-        m = re.match(r"\[(\d+)/(\d+)\]", msg)
+        from .ingest import progress_fraction
+        got = progress_fraction(msg)
         bar = ""
-        if m:
-            i, n = int(m[1]), int(m[2])
-            done = int(20 * (i - 1) / max(n, 1))
-            bar = "[" + "#" * done + "-" * (20 - done) + f"] "
+        if got is not None:
+            done = int(20 * got[1])
+            bar = "[" + "#" * done + "-" * (20 - done) + "] "
         line = f"{bar}{time.time() - self.t0:6.1f}s {msg}"
         if self.tty:
             self.stream.write("\r\033[K" + line[:150])
-        else:
+        elif got is None or got[0] == "source" or bar != self.last:
+            # without a terminal: every message, but a download's bar only when it moves a step
             self.stream.write(line + "\n")
+        self.last = bar
         self.stream.flush()
 
     def done(self):
@@ -134,7 +137,7 @@ def cmd_ingest(args) -> int:
     progress = Progress()
     try:
         out = ingest(args.sources, db=args.db, data=args.data_dir, mapping=mapping, online=not args.offline,
-                     progress=progress)
+                     progress=progress, full_logs=args.full_logs, log_tasks=args.logs_task)
     except (IngestError, SourceMissing) as e:
         progress.done()
         print(f"error: {e}\nnothing was written.", file=sys.stderr)
@@ -217,12 +220,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = add("ingest", help="parse sources into the store (atomic, idempotent)",
                        description="SOURCE is a catalogue name or a path (file, folder, .zip, .tar.gz); none = every "
-                                   "catalogue source found in the data directory. A CSV/Parquet of your own needs a "
+                                   "catalogue source found in the data directory. A catalogue source missing from the "
+                                   "data directory is downloaded when online (bigbench: a sparse git clone of "
+                                   "google/BIG-bench with only its results files; $EMERGENCE_BIGBENCH_REPO replaces "
+                                   "the repository). A CSV/Parquet of your own needs a "
                                    "column mapping: --map mapping.toml, or --column FIELD=COLUMN / --set FIELD=VALUE.")
     s.add_argument("sources", nargs="*", metavar="SOURCE")
     s.add_argument("--data-dir", help="where catalogue sources live (default ../shared/data if present, else data/raw; "
                                       "$EMERGENCE_DATA_DIR)")
     s.add_argument("--offline", action="store_true", help="never try to download a missing source")
+    s.add_argument("--full-logs", action="store_true",
+                   help="BIG-bench: also the BIG-G per-query full logs (Git LFS archives, fetched through GitHub's "
+                        "LFS media URL when missing; large) streamed into the per-example table for Brier "
+                        "re-scoring; with a path, the archives found there are read")
+    s.add_argument("--logs-task", action="append", metavar="TASK",
+                   help="with --full-logs: fetch only this task's archive (repeatable; default every task)")
     s.add_argument("--map", metavar="TOML", help="column mapping for a CSV/Parquet of your own")
     s.add_argument("--column", action="append", metavar="FIELD=COLUMN", help="map a field to a column (repeatable)")
     s.add_argument("--set", action="append", metavar="FIELD=VALUE", help="a constant field value (repeatable)")

@@ -16,24 +16,23 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
+import shlex
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 
-from . import catalog
+from . import catalog, remote
 from .schema import OBSERVATION_COLUMNS, Batch, IngestError, conform, issue, key_strings
 from .store import REPO_ROOT, Store
 
-__all__ = ["data_dir", "SourceMissing", "ingest", "parse_source", "MAX_UNPACKED_BYTES", "safe_extract"]
+__all__ = ["data_dir", "SourceMissing", "ingest", "parse_source", "MAX_UNPACKED_BYTES", "safe_extract", "download",
+           "fetch_lfs_files", "progress_fraction"]
 
 MAX_UNPACKED_BYTES = int(os.environ.get("EMERGENCE_MAX_UNPACKED_BYTES", 4 * 1024 ** 3))
 MAX_RATIO = 200   # compressed -> uncompressed ratio beyond which an archive member is a bomb
@@ -62,6 +61,23 @@ class Planned:
     spec: catalog.SourceSpec | None
     module: object
     mapping: dict | None = None
+    options: dict = field(default_factory=dict)   # keyword arguments of the parser (bigbench: full_logs)
+
+
+def progress_fraction(msg: str) -> tuple[str, float] | None:
+    """Read a progress message: ``('source', f)`` for ``[i/n] ...`` (source i of n starts: f = (i-1)/n),
+    ``('fetch', f)`` for a download's ``... done/total files`` or ``... (pct%)``; None otherwise.
+    The CLI's bar and the app's first-start page read the same messages."""
+    m = re.match(r"\[(\d+)/(\d+)\]", msg)
+    if m:
+        return "source", min(1.0, (int(m[1]) - 1) / max(int(m[2]), 1))
+    m = re.search(r"\((\d+)%\)\s*$", msg) or re.search(r"(\d[\d,]*)/(\d[\d,]*) files\b", msg)
+    if m and m.lastindex == 1:
+        return "fetch", min(1.0, int(m[1]) / 100)
+    if m:
+        done, total = (int(x.replace(",", "")) for x in m.groups())
+        return "fetch", min(1.0, done / max(total, 1))
+    return None
 
 
 # ---------------------------------------------------------------- archives
@@ -108,61 +124,95 @@ def safe_extract(archive: Path, dest: Path) -> Path:
 
 
 # ---------------------------------------------------------------- download
-def _glob_re(pattern: str) -> re.Pattern:
-    out, i = "", 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out += "(?:.*/)?"
-            i += 3
-        elif pattern[i] == "*":
-            out += "[^/]*"
-            i += 1
-        else:
-            out += re.escape(pattern[i])
-            i += 1
-    return re.compile(out + "$")
+_glob_re = remote.glob_re      # the catalogue's file patterns (kept under this name for callers and tests)
 
 
-def download(spec: catalog.SourceSpec, dest: Path, progress: Callable[[str], None] | None = None,
-             timeout: float = 10.0) -> Path:
-    """Fetch the pinned files of ``spec`` from GitHub at its commit into ``dest`` (keeping paths)."""
-    if not spec.repo or not spec.commit:
-        raise SourceMissing(f"source {spec.name!r} has no public download: give a path to your own copy")
-    import json
-    # overridable for mirrors (and for the tests, which serve a fake repository on loopback)
-    api_base = os.environ.get("EMERGENCE_GITHUB_API", "https://api.github.com").rstrip("/")
-    raw_base = os.environ.get("EMERGENCE_GITHUB_RAW", "https://raw.githubusercontent.com").rstrip("/")
-    api = f"{api_base}/repos/{spec.repo}/git/trees/{spec.commit}?recursive=1"
+def download(spec: catalog.SourceSpec, dest: Path, progress: Callable[[str], None] | None = None) -> Path:
+    """Fetch a catalogue source into ``dest`` (paths kept), the way its entry says
+    (:attr:`~emergence.catalog.SourceSpec.fetch`): the pinned files at ``spec.commit``, or a sparse
+    partial clone of ``spec.ref`` resolved to a commit once.
+
+    Raises
+    ------
+    SourceMissing
+        The source has no public download, or the remote cannot be reached or refuses; the message
+        says in one line what is missing, why, and how to add it.
+    """
+    if not spec.downloadable:
+        raise SourceMissing(_missing_message(spec, dest, "it has no public download"))
     try:
-        with urllib.request.urlopen(api, timeout=timeout) as r:
-            tree = json.load(r)
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        raise SourceMissing(_missing_message(spec, dest, f"offline or unreachable ({e})")) from e
-    pats = [_glob_re(p) for p in spec.files]
-    paths = [t["path"] for t in tree.get("tree", []) if t.get("type") == "blob" and any(p.match(t["path"]) for p in pats)]
-    if not paths:
-        raise SourceMissing(_missing_message(spec, dest, f"no pinned file found at {spec.repo}@{spec.commit}"))
-    tmp = Path(tempfile.mkdtemp(prefix=f".{spec.name}-", dir=dest.parent))
-    try:
-        for i, path in enumerate(paths):
+        if spec.fetch == "git":
+            url = remote.git_url(spec.git_location())
             if progress:
-                progress(f"downloading {spec.name}: {i + 1}/{len(paths)} {path}")
-            url = f"{raw_base}/{spec.repo}/{spec.commit}/{path}"
-            target = tmp / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with urllib.request.urlopen(url, timeout=60) as r, open(target, "wb") as fh:
-                shutil.copyfileobj(r, fh)
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest
+                progress(f"{spec.name}: resolving {spec.ref} of {url}")
+            commit = remote.resolve_ref(url, spec.ref)
+            return remote.fetch_sparse(url, commit, spec.files, dest, progress, name=spec.name)
+        return remote.fetch_raw(spec.repo, spec.commit, spec.files, dest, progress, name=spec.name)
+    except remote.FetchError as e:
+        raise SourceMissing(_missing_message(spec, dest, str(e))) from e
+
+
+def fetch_lfs_files(spec: catalog.SourceSpec, root: Path, progress: Callable[[str], None] | None = None,
+                    tasks: list[str] | None = None) -> list[str]:
+    """Fetch the Git LFS files of ``spec`` (``spec.lfs_files``; BIG-bench: each task's full-log
+    archive) that the git checkout at ``root`` holds only as pointers, through GitHub's LFS media
+    URL at the checked-out commit.  ``tasks``: only the archives under these task folders.
+
+    Returns the repository paths fetched (already-present files are kept, not fetched again).
+    """
+    if not spec.lfs_files:
+        return []
+    commit = remote.git_head(root)
+    if not commit:
+        raise SourceMissing(f"source {spec.name!r} at {root} is not a git checkout, so the commit of its Git LFS "
+                            f"files is unknown: fetch it with `emergence ingest {spec.name}` (move this copy away "
+                            "first), or put the files in place yourself (`git lfs pull` in a clone)")
+    try:
+        pointers = remote.read_blobs(root, commit, spec.lfs_files, progress, name=spec.name)
+    except remote.FetchError as e:
+        raise SourceMissing(f"source {spec.name!r}: cannot list its Git LFS files at {commit[:12]}: {e}") from e
+    if tasks:
+        pointers = {p: b for p, b in pointers.items() if any(f"/{t}/" in f"/{p}" for t in tasks)}
+        unknown = [t for t in tasks if not any(f"/{t}/" in f"/{p}" for p in pointers)]
+        if unknown:
+            raise SourceMissing(f"source {spec.name!r} has no Git LFS file under task folder(s) {', '.join(unknown)} "
+                                f"at {commit[:12]}")
+    fetched = []
+    todo = []
+    for path, blob in sorted(pointers.items()):
+        ptr = remote.read_lfs_pointer(blob)
+        target = root / path
+        if ptr is None or (target.is_file() and target.stat().st_size == ptr["size"]
+                           and not remote.read_lfs_pointer(target.read_bytes()[:1024])):
+            continue                       # not an LFS file, or already here
+        todo.append((path, ptr))
+    for i, (path, ptr) in enumerate(todo, 1):
+        url = remote.lfs_media_url(spec.repo, commit, path)
+        label = f"{spec.name}: full logs {i}/{len(todo)} {path}"
+        try:
+            remote.fetch_lfs_object(url, ptr, root / path, progress, label=label)
+        except remote.FetchError as e:
+            raise SourceMissing(f"source {spec.name!r}: {e}") from e
+        fetched.append(path)
+    return fetched
 
 
 def _missing_message(spec: catalog.SourceSpec, dest: Path, why: str) -> str:
-    how = (f"download {spec.url} (files {', '.join(spec.files)}) and put them, paths kept, in {dest}"
-           if spec.repo else f"give the path of your own copy: emergence ingest path/to/{spec.name}")
-    return f"source {spec.name!r} is not in {dest.parent} and cannot be downloaded: {why}. To add it: {how}"
+    """One line: what is missing, why, and how to add it (paths and patterns in backticks: the app shows
+    the line as Markdown, where a bare ``**`` or ``*`` of a pattern would turn into emphasis)."""
+    files = ", ".join(f"`{f}`" for f in spec.files)
+    if spec.fetch == "git" and spec.repo:
+        url = f"https://github.com/{spec.repo}.git"
+        how = (f"run `emergence ingest {spec.name}` when online (a sparse clone of {spec.repo} with only its "
+               f"results files), or put a checkout at `{dest}` (`git clone --filter=blob:none --sparse {url} {dest} "
+               f"&& git -C {dest} sparse-checkout set --no-cone {' '.join(shlex.quote(f) for f in spec.files)}`), "
+               f"or ingest your own copy: `emergence ingest path/to/{spec.repo.split('/')[-1]}`")
+    elif spec.repo:
+        how = (f"download {spec.url} (files {files}) and put them, paths kept, in `{dest}`, or run "
+               f"`emergence ingest {spec.name}` online")
+    else:
+        how = f"give the path of your own copy: `emergence ingest path/to/{spec.name}`"
+    return f"source {spec.name!r} is not in `{dest.parent}` and cannot be downloaded: {why}. To add it: {how}"
 
 
 # ---------------------------------------------------------------- planning
@@ -182,15 +232,24 @@ def _detect(path: Path) -> str:
 
 
 def plan(sources: list[str], data: Path, stack: ExitStack, *, mapping: dict | None = None,
-         online: bool = True, progress=None) -> tuple[list[Planned], list[str]]:
-    """Resolve SOURCE arguments; returns (planned, notes about sources not found)."""
+         online: bool = True, progress=None, full_logs: bool = False,
+         log_tasks: list[str] | None = None) -> tuple[list[Planned], list[str]]:
+    """Resolve SOURCE arguments; returns (planned, notes about sources not found).
+
+    ``full_logs``: a source with Git LFS files (BIG-bench) also gets them (fetched into its copy in
+    the data directory when online; ``log_tasks`` limits which), and its parser reads them.
+    """
     planned, notes = [], []
+
+    def options(spec):
+        return {"full_logs": True} if full_logs and spec is not None and spec.lfs_files else {}
+
     if not sources:
         for name, spec in catalog.CATALOG.items():
             root = data / name
             if root.is_dir():
-                planned.append(Planned(name, root, spec, catalog.parser(name)))
-            elif spec.repo and spec.commit:
+                planned.append(Planned(name, root, spec, catalog.parser(name), options=options(spec)))
+            elif spec.downloadable:
                 notes.append(_missing_message(spec, root, "not found locally (pass its name to download it)"))
         return planned, notes
     for arg in sources:
@@ -201,7 +260,9 @@ def plan(sources: list[str], data: Path, stack: ExitStack, *, mapping: dict | No
                 if not online:
                     raise SourceMissing(_missing_message(spec, root, "offline"))
                 download(spec, root, progress)
-            planned.append(Planned(arg, root, spec, catalog.parser(arg)))
+            if full_logs and spec.lfs_files and online:
+                fetch_lfs_files(spec, root, progress, log_tasks)
+            planned.append(Planned(arg, root, spec, catalog.parser(arg), options=options(spec)))
             continue
         path = Path(arg).expanduser().resolve()
         if not path.exists():
@@ -220,7 +281,7 @@ def plan(sources: list[str], data: Path, stack: ExitStack, *, mapping: dict | No
         # a generic format (the user's own lm-eval runs) is named after its folder, so two folders are two
         # sources rather than one replacing the other
         stored_as = name if spec.repo else f"{name}:{path.stem}"
-        planned.append(Planned(stored_as, path, spec, catalog.parser(name)))
+        planned.append(Planned(stored_as, path, spec, catalog.parser(name), options=options(spec)))
     seen: dict[str, Path] = {}
     for p in planned:
         if p.name in seen:
@@ -267,12 +328,13 @@ def parse_source(p: Planned, progress=None) -> Batch:
         if p.mapping is not None:
             batch = p.module.parse_with_mapping(p.root, p.mapping, source=p.name)
         else:
-            batch = p.module.parse(p.root, source=p.name, progress=progress)
+            batch = p.module.parse(p.root, source=p.name, progress=progress, **p.options)
     except IngestError:
         raise
     except (ValueError, TypeError, KeyError) as e:   # a parser's own check, still named by the input
         raise IngestError(p.root, f"{type(e).__name__}: {e}") from e
     obs = batch.observations
+    parts = [batch.rescored] if batch.rescored is not None and len(batch.rescored) else []
     if batch.examples is not None and len(batch.examples):
         from .rescore import aggregate_examples
         ex = batch.examples
@@ -280,10 +342,13 @@ def parse_source(p: Planned, progress=None) -> Batch:
             ex = ex.assign(content_hash=ex["source_file"].map(batch.files))
             batch.examples = ex
         try:
-            rescored = aggregate_examples(ex)
+            parts.append(aggregate_examples(ex))
         except ValueError as e:
             files = ", ".join(sorted(ex["source_file"].dropna().unique())[:3])
             raise IngestError(files or p.root, f"re-scoring the examples failed: {e}") from e
+    if parts:
+        # examples the parser spilled to disk come with their aggregates (``batch.rescored``)
+        rescored = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         if len(rescored):
             rescored = conform(rescored.assign(source=p.name), OBSERVATION_COLUMNS, p.name)
             rescored = _defer_to_native(rescored, obs, batch)
@@ -296,8 +361,12 @@ def parse_source(p: Planned, progress=None) -> Batch:
 
 def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = None,
            data: str | os.PathLike | None = None, mapping: dict | None = None,
-           online: bool = True, progress: Callable[[str], None] | None = None) -> dict:
+           online: bool = True, progress: Callable[[str], None] | None = None,
+           full_logs: bool = False, log_tasks: list[str] | None = None) -> dict:
     """Parse every requested source and land them in one atomic write.
+
+    ``full_logs``: BIG-bench's per-query full logs too (Git LFS archives, fetched when missing and
+    online, streamed into the examples table; ``log_tasks`` limits the fetch to these tasks).
 
     Returns ``{"result": {source: added|replaced|unchanged}, "notes": [...], "counts": {...}}``.
     """
@@ -306,9 +375,17 @@ def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = N
     data_path = data_dir(data)
     with ExitStack() as stack:
         planned, notes = plan(list(sources or []), data_path, stack, mapping=mapping, online=online,
-                              progress=progress)
+                              progress=progress, full_logs=full_logs, log_tasks=log_tasks)
         if not planned:
             raise SourceMissing(f"nothing to ingest: no catalogue source found in {data_path}\n" + "\n".join(notes))
+        if any(p.options.get("full_logs") for p in planned):
+            # full-log examples go to disk while they are read: beside the store, which has the room for them
+            store.path.parent.mkdir(parents=True, exist_ok=True)
+            spill = stack.enter_context(tempfile.TemporaryDirectory(prefix=".emergence-spill-",
+                                                                    dir=store.path.parent))
+            for p in planned:
+                if p.options.get("full_logs"):
+                    p.options["spill_dir"] = spill
         batches = []
         for i, p in enumerate(planned):
             if progress:
@@ -316,14 +393,17 @@ def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = N
             batch = parse_source(p, progress)
             meta = {"root": str(p.root)}
             if p.spec is not None:
-                meta.update(url=p.spec.url, repo=p.spec.repo, commit=p.spec.commit, license=p.spec.license,
+                # a git-fetched source (or a user's git checkout of it) records the commit it holds
+                commit = p.spec.commit or (remote.git_head(p.root) if p.spec.repo else "")
+                url = f"https://github.com/{p.spec.repo}/tree/{commit}" if p.spec.repo and commit else p.spec.url
+                meta.update(url=url, repo=p.spec.repo, commit=commit, license=p.spec.license,
                             redistributable=p.spec.redistributable, citation=p.spec.citation)
             else:
                 meta.update(url=str(p.root), license=(p.mapping or {}).get("license", "user data"),
                             citation=(p.mapping or {}).get("citation", ""))
             batches.append((batch, meta))
         result = store.write(batches, score=score_observations, finalize=apply_fdr, progress=progress)
-    counts = {b.source: {"observations": len(b.observations),
-                         "examples": 0 if b.examples is None else len(b.examples),
-                         "issues": len(b.issues_frame())} for b, _ in batches}
+        counts = {b.source: {"observations": len(b.observations),
+                             "examples": b.n_examples,         # spilled examples: counted before the spill goes
+                             "issues": len(b.issues_frame())} for b, _ in batches}
     return {"result": result, "notes": notes, "counts": counts, "db": str(store.path)}

@@ -32,6 +32,7 @@ __all__ = [
     "file_sha256",
     "key_strings",
     "issue",
+    "arrow_schema",
 ]
 
 #: column -> kind ("str", "float", "int", "bool", "list") of the observation table.
@@ -163,15 +164,42 @@ def file_sha256(path: Path | str) -> str:
     return h.hexdigest()
 
 
+def arrow_schema(columns: dict[str, str]):
+    """The pyarrow schema of a table of ``columns`` (for example rows spilled to Parquet)."""
+    import pyarrow as pa
+    kinds = {"str": pa.string(), "float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(),
+             "list": pa.list_(pa.float64())}
+    return pa.schema([(c, kinds[k]) for c, k in columns.items()])
+
+
 @dataclass
 class Batch:
-    """What one parser returns for one source."""
+    """What one parser returns for one source.
+
+    A parser whose per-example rows would not fit in memory (BIG-bench's full-log archives)
+    writes them to Parquet files (``example_files``, :data:`EXAMPLE_COLUMNS`, already conformed)
+    as it goes, and returns their re-scored aggregates in ``rescored`` (observation rows made
+    by :func:`emergence.rescore.aggregate_examples`, one call per complete group); the store
+    streams the files in.  ``examples`` holds the rows small enough to keep in memory, which the
+    ingest re-scores itself.
+    """
 
     source: str
     observations: pd.DataFrame
     examples: pd.DataFrame | None = None
     issues: list[dict] | pd.DataFrame = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)   # relative path -> sha256
+    example_files: list[str] = field(default_factory=list)
+    rescored: pd.DataFrame | None = None
+
+    @property
+    def n_examples(self) -> int:
+        """Rows in ``examples`` plus rows in the spilled ``example_files``."""
+        n = 0 if self.examples is None else len(self.examples)
+        if self.example_files:
+            import pyarrow.parquet as pq
+            n += sum(pq.ParquetFile(f).metadata.num_rows for f in self.example_files)
+        return n
 
     def issues_frame(self) -> pd.DataFrame:
         if isinstance(self.issues, pd.DataFrame):

@@ -339,6 +339,8 @@ class Store:
                 if batch.examples is not None and len(batch.examples):
                     self._insert(con, "examples", batch.examples, EXAMPLE_COLUMNS)
                     n_examples = len(batch.examples)
+                for path in batch.example_files:     # spilled by the parser: streamed in, never in memory
+                    n_examples += self._insert_parquet(con, "examples", path, EXAMPLE_COLUMNS)
                 issues = batch.issues_frame()
                 self._insert(con, "data_issues", issues, ISSUE_COLUMNS)
                 files = sorted(batch.files)
@@ -412,6 +414,13 @@ class Store:
             con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM batch_df")
         finally:
             con.unregister("batch_df")
+
+    @staticmethod
+    def _insert_parquet(con, table: str, path: str, columns: dict[str, str]) -> int:
+        cols = ", ".join(f'"{c}"' for c in columns)
+        before = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM read_parquet(?)", [str(path)])
+        return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
 
     def rescore_choices(self, data=None, by: Iterable[str] = ("model", "task")) -> pd.DataFrame:
         """Multiple-choice examples re-scored to Brier score and grade per group, in DuckDB.
