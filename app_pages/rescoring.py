@@ -1,6 +1,7 @@
 """Re-scoring: the same outputs under a thresholded and a continuous metric."""
 import streamlit as st
 
+import app_bigbench
 import app_support as sup
 from emergence import figures, views
 
@@ -25,6 +26,7 @@ kind, cmp = sup.table(state, fp)
 pairs = views.metric_pairs(cmp)
 if pairs.empty:
     st.info("No series in these filters has the same outputs under a thresholded and a continuous metric.")
+    app_bigbench.fig6_section(state, fp)   # BIG-G's full logs: grade vs Brier (Schaeffer et al. Fig. 6)
     sup.download_section(state, kind, cmp, fp)
     sup.share_link(state)
     st.stop()
@@ -67,5 +69,6 @@ st.subheader("Verdicts per pair of metrics")
 st.dataframe(verdicts, hide_index=True, width="stretch")
 with st.expander(f"All {len(sel):,} pairs for {a} vs {b}"):
     st.dataframe(sel.drop(columns=["label"]), hide_index=True, width="stretch")
+app_bigbench.fig6_section(state, fp)       # BIG-G's full logs: grade vs Brier (Schaeffer et al. Fig. 6)
 sup.download_section(state, kind, cmp, fp)
 sup.share_link(state)

@@ -33,6 +33,8 @@ DISPLAY = {
     "rescore": ["task", "subtask", "family", "model", "params", "metric", "variant", "value", "ci_low", "ci_high",
                 "n_examples"],
     "simulate": None,
+    "grade-brier": ["task", "family", "model", "shots", "params", "non_embedding_params", "multiple_choice_grade",
+                    "brier_score", "n_examples"],
     "sources": ["source", "files", "families", "models", "tasks", "metrics", "observations", "without_scale",
                 "examples", "license", "data_issues"],
     "issues": ["source", "kind", "source_file", "row_ref", "field", "value", "detail"],
@@ -195,6 +197,12 @@ def cmd_rescore(args) -> int:
     return 0
 
 
+def cmd_grade_brier(args) -> int:
+    _emit(api.grade_vs_brier(args.task, args.family, args.shots, source=args.source or "bigbench", db=args.db), args,
+          "grade-brier")
+    return 0
+
+
 def cmd_simulate(args) -> int:
     import numpy as np
     scales = np.logspace(np.log10(args.min_scale), np.log10(args.max_scale), args.n_scales)
@@ -291,6 +299,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000)")
     _add_out(s)
     s.set_defaults(func=cmd_rescore)
+
+    s = add("grade-brier", help="BIG-G on BIG-bench (Schaeffer et al. Fig. 6): multiple choice grade and Brier "
+            "score re-computed from the full logs' per-choice log-probabilities, per task, family, model and shots",
+            description="Needs the BIG-G full logs: emergence ingest bigbench --full-logs. Subtasks are pooled: every "
+                        "multiple-choice example of a task counts once.")
+    _add_filters(s, ("source", "task", "family", "shots"))
+    _add_out(s)
+    s.set_defaults(func=cmd_grade_brier)
 
     from .simulate import DEFAULTS
     s = add("simulate", help="the mirage simulator: per-token loss power law -> accuracy, edit distance, "

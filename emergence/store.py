@@ -422,7 +422,8 @@ class Store:
         con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM read_parquet(?)", [str(path)])
         return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
 
-    def rescore_choices(self, data=None, by: Iterable[str] = ("model", "task")) -> pd.DataFrame:
+    def rescore_choices(self, data=None, by: Iterable[str] = ("model", "task"),
+                        filters: dict | None = None) -> pd.DataFrame:
         """Multiple-choice examples re-scored to Brier score and grade per group, in DuckDB.
 
         The same rules as :func:`emergence.rescore.aggregate_examples` (softmax over each
@@ -441,6 +442,9 @@ class Store:
             without a correct index are not scored (rows with only ``p_correct`` are left to
             :func:`~emergence.rescore.aggregate_examples`).
         by : column names of :data:`emergence.schema.EXAMPLE_COLUMNS` to group by.
+        filters : dict, optional
+            Only the rows these filters match (as :meth:`examples`: source, task, subtask,
+            family, model, shots).
 
         Returns
         -------
@@ -459,6 +463,8 @@ class Store:
         if bad or not by:
             raise ValueError(f"group by columns of the examples table (except the choices); got {bad or by}")
         keys = ", ".join(f'"{c}"' for c in by)
+        where, fparams = _where(filters, EXAMPLE_COLUMNS)
+        where = f"{where} AND" if where else " WHERE"
         cur = self.cursor()
         params: list = []
         registered = False
@@ -476,7 +482,7 @@ class Store:
                            list_transform(choice_logprobs, lambda x: CASE WHEN isnan(x) THEN NULL ELSE x END) AS lp,
                            CAST(correct_index AS BIGINT) AS ci
                     FROM {relation}
-                    WHERE choice_logprobs IS NOT NULL AND len(choice_logprobs) > 0 AND correct_index IS NOT NULL),
+                   {where} choice_logprobs IS NOT NULL AND len(choice_logprobs) > 0 AND correct_index IS NOT NULL),
                 s AS (
                     SELECT *, list_max(lp) AS m, list_count(lp) AS k, lp[ci + 1] AS r,
                            CASE WHEN ci < 0 OR ci >= list_count(lp)
@@ -504,7 +510,7 @@ class Store:
                        avg(1.0 / k) AS g_base
                 FROM e GROUP BY {keys} ORDER BY {keys} NULLS LAST"""
             try:
-                wide = cur.execute(sql, params).df()
+                wide = cur.execute(sql, params + fparams).df()
             except duckdb.InvalidInputException as e:
                 raise ValueError(str(e).split("Error: ", 1)[-1]) from e
         finally:

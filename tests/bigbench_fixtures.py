@@ -281,3 +281,64 @@ class MediaServer:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+# ------------------------------------------------------------------ BIG-G multiple-choice full logs at many sizes
+#: BIG-G dense sizes (made up for the tests): name -> (total_params, non_embedding_params)
+BIGG_SIZES = {"2m": (9_637_376, 1_578_752), "16m": (33_000_000, 16_000_000), "125m": (134_228_992, 100_663_296),
+              "422m": (453_000_000, 403_000_000), "2b": (2_097_218_048, 1_744_896_512),
+              "8b": (8_600_000_000, 8_000_000_000)}
+
+
+def bigg_mc_log(task: str, subtasks: list[str], family: str, name: str, *, n_questions: int = 40,
+                n_choices: int = 4, shots: int = 0, seed: int = 0) -> dict:
+    """A full log (ResultsFileData with MultipleChoiceQuery queries, as ``util.update_cond_log_prob_query``
+    fills them) of one BIG-G model on a JSON task with ``subtasks``.
+
+    The log-probabilities are drawn so that the right choice's advantage grows with log size:
+    ``scores[k] = 2.5 (log10 N - 8) [k = correct] + question offset + noise`` (then log-softmax'ed, as
+    the model's ``cond_log_prob`` returns normalised scores).  Only the shape is BIG-bench's.
+    """
+    import numpy as np
+    total, non_emb = BIGG_SIZES[name]
+    rng = np.random.default_rng([seed, sum(map(ord, task)), int(np.log10(total) * 1000)])
+    queries, grades = [], {}
+    for sub in subtasks:
+        samples = []
+        for q in range(n_questions):
+            targets = [f"choice {c}" for c in range(n_choices)]
+            correct = int(rng.integers(n_choices))
+            logits = rng.normal(0.0, 1.0, n_choices)
+            logits[correct] += 2.5 * (np.log10(total) - 8.0) + rng.normal(0.0, 1.5)
+            logp = logits - np.log(np.exp(logits - logits.max()).sum()) - logits.max()
+            chosen = int(np.argmax(logp))
+            samples.append({"input": f"Q{q} of {sub}: which?\nA: ", "targets": targets,
+                            "scores": [float(v) for v in logp], "absolute_scores": [float(v) - 3.0 for v in logp],
+                            "normalized_scores": [float(v) for v in logp],
+                            "target_values": {t: int(i == correct) for i, t in enumerate(targets)},
+                            "correct": float(chosen == correct)})
+        grades[sub] = float(np.mean([s["correct"] for s in samples]))
+        queries.append({"function": "cond_log_prob", "absolute_normalization": False, "shots": shots,
+                        "task": sub, "samples": samples})
+    scores = [{"score_dict": {"multiple_choice_grade": g}, "preferred_score": "multiple_choice_grade",
+               "number_of_shots": shots, "low_score": 1 / n_choices, "high_score": 1.0, "subtask_description": sub}
+              for sub, g in grades.items()]
+    model = {"model_family": family, "model_name": name, "total_params": total, "non_embedding_params": non_emb,
+             "flop_matched_non_embedding_params": non_emb, "training_batch_size": 262144, "training_steps": 500000,
+             "description": "BIG-G dense (test fixture)", "decoding_params": {}, "additional_details": ""}
+    return {"scores": scores, "task": {"task_name": task}, "model": model, "queries": queries}
+
+
+def make_bigg_checkout(root: Path, tasks: dict[str, list[str]], family: str = "BIG-G T=0") -> Path:
+    """A checkout whose tasks have one scores file per BIG-G size and the full logs in the lrzip archive."""
+    bench = root / "bigbench" / "benchmark_tasks"
+    for task, subtasks in tasks.items():
+        members = {}
+        for name in BIGG_SIZES:
+            log = bigg_mc_log(task, subtasks, family, name)
+            fam = family.replace(" ", "_")
+            write(bench / task / "results" / f"scores_{fam}_{name}.json",
+                  {k: log[k] for k in ("scores", "task", "model")})
+            members[f"full-log_{fam}_{name}.json"] = log
+        make_archive(members, bench / task / "results" / ARCHIVE_NAME)
+    return root
