@@ -139,7 +139,8 @@ def cmd_ingest(args) -> int:
     progress = Progress()
     try:
         out = ingest(args.sources, db=args.db, data=args.data_dir, mapping=mapping, online=not args.offline,
-                     progress=progress, full_logs=args.full_logs, log_tasks=args.logs_task)
+                     progress=progress, full_logs=args.full_logs, log_tasks=args.logs_task,
+                     keep_going=args.keep_going)
     except (IngestError, SourceMissing) as e:
         progress.done()
         print(f"error: {e}\nnothing was written.", file=sys.stderr)
@@ -151,8 +152,10 @@ def cmd_ingest(args) -> int:
               f"{c['issues']:>7,} data issues")
     for note in out["notes"]:
         print(f"note: {note}", file=sys.stderr)
+    for name, why in out.get("failed", {}).items():
+        print(f"left out: {why}", file=sys.stderr)
     print(f"store: {out['db']}")
-    return 0
+    return 1 if out.get("failed") else 0
 
 
 def cmd_sources(args) -> int:
@@ -241,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="BIG-bench: also the BIG-G per-query full logs (Git LFS archives, fetched through GitHub's "
                         "LFS media URL when missing; large) streamed into the per-example table for Brier "
                         "re-scoring; with a path, the archives found there are read")
+    s.add_argument("--keep-going", action="store_true",
+                   help="write the sources that can be had and list the others (why, how to add them) instead of "
+                        "writing nothing when one cannot be fetched or parsed; exit status 1 if any was left out")
     s.add_argument("--logs-task", action="append", metavar="TASK",
                    help="with --full-logs: fetch only this task's archive (repeatable; default every task)")
     s.add_argument("--map", metavar="TOML", help="column mapping for a CSV/Parquet of your own")

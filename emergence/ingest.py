@@ -39,7 +39,10 @@ MAX_RATIO = 200   # compressed -> uncompressed ratio beyond which an archive mem
 
 
 class SourceMissing(FileNotFoundError):
-    pass
+    """A source that is not here and cannot be fetched; the message says why and how to add it.
+    ``failed``: per source, when several were tried (``ingest(keep_going=True)``)."""
+
+    failed: dict = {}
 
 
 def data_dir(arg: str | os.PathLike | None = None) -> Path:
@@ -233,13 +236,16 @@ def _detect(path: Path) -> str:
 
 def plan(sources: list[str], data: Path, stack: ExitStack, *, mapping: dict | None = None,
          online: bool = True, progress=None, full_logs: bool = False,
-         log_tasks: list[str] | None = None) -> tuple[list[Planned], list[str]]:
+         log_tasks: list[str] | None = None, failed: dict | None = None) -> tuple[list[Planned], list[str]]:
     """Resolve SOURCE arguments; returns (planned, notes about sources not found).
 
     ``full_logs``: a source with Git LFS files (BIG-bench) also gets them (fetched into its copy in
     the data directory when online; ``log_tasks`` limits which), and its parser reads them.
+    ``failed``: a dict to collect ``{name: why and how to add it}`` for catalogue sources that cannot
+    be had, instead of raising on the first (the others are still planned).
     """
     planned, notes = [], []
+    to_fetch = [a for a in sources if a in catalog.CATALOG and not Path(a).exists() and not (data / a).is_dir()]
 
     def options(spec):
         return {"full_logs": True} if full_logs and spec is not None and spec.lfs_files else {}
@@ -256,12 +262,21 @@ def plan(sources: list[str], data: Path, stack: ExitStack, *, mapping: dict | No
         if arg in catalog.CATALOG and not Path(arg).exists():
             spec = catalog.get(arg)
             root = data / arg
-            if not root.is_dir():
-                if not online:
-                    raise SourceMissing(_missing_message(spec, root, "offline"))
-                download(spec, root, progress)
-            if full_logs and spec.lfs_files and online:
-                fetch_lfs_files(spec, root, progress, log_tasks)
+            try:
+                if not root.is_dir():
+                    if not online:
+                        raise SourceMissing(_missing_message(spec, root, "offline"))
+                    if progress:
+                        progress(f"[{to_fetch.index(arg) + 1}/{len(to_fetch)}] fetching {arg}")
+                    download(spec, root, progress)
+                if full_logs and spec.lfs_files and online:
+                    fetch_lfs_files(spec, root, progress, log_tasks)
+            except SourceMissing as e:
+                if failed is None:
+                    raise
+                failed[arg] = str(e)
+                if not root.is_dir():
+                    continue
             planned.append(Planned(arg, root, spec, catalog.parser(arg), options=options(spec)))
             continue
         path = Path(arg).expanduser().resolve()
@@ -362,22 +377,32 @@ def parse_source(p: Planned, progress=None) -> Batch:
 def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = None,
            data: str | os.PathLike | None = None, mapping: dict | None = None,
            online: bool = True, progress: Callable[[str], None] | None = None,
-           full_logs: bool = False, log_tasks: list[str] | None = None) -> dict:
+           full_logs: bool = False, log_tasks: list[str] | None = None, keep_going: bool = False) -> dict:
     """Parse every requested source and land them in one atomic write.
 
     ``full_logs``: BIG-bench's per-query full logs too (Git LFS archives, fetched when missing and
     online, streamed into the examples table; ``log_tasks`` limits the fetch to these tasks).
+    ``keep_going``: a catalogue source that cannot be fetched or parsed is left out and reported in
+    ``failed`` (why, and how to add it) while the others are written; without it, the first such
+    source stops the call and nothing is written.
 
-    Returns ``{"result": {source: added|replaced|unchanged}, "notes": [...], "counts": {...}}``.
+    Returns ``{"result": {source: added|replaced|unchanged}, "notes": [...], "counts": {...},
+    "failed": {source: message}}``.
     """
     from .series import apply_fdr, score_observations
     store = Store(db)
     data_path = data_dir(data)
+    failed: dict[str, str] = {}
     with ExitStack() as stack:
         planned, notes = plan(list(sources or []), data_path, stack, mapping=mapping, online=online,
-                              progress=progress, full_logs=full_logs, log_tasks=log_tasks)
+                              progress=progress, full_logs=full_logs, log_tasks=log_tasks,
+                              failed=failed if keep_going else None)
         if not planned:
-            raise SourceMissing(f"nothing to ingest: no catalogue source found in {data_path}\n" + "\n".join(notes))
+            why = "\n".join(list(failed.values()) + notes)
+            err = SourceMissing(f"nothing to ingest: no catalogue source found in {data_path}" +
+                                (f" or fetched\n{why}" if why else ""))
+            err.failed = failed
+            raise err
         if any(p.options.get("full_logs") for p in planned):
             # full-log examples go to disk while they are read: beside the store, which has the room for them
             store.path.parent.mkdir(parents=True, exist_ok=True)
@@ -390,7 +415,14 @@ def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = N
         for i, p in enumerate(planned):
             if progress:
                 progress(f"[{i + 1}/{len(planned)}] parsing {p.name} from {p.root}")
-            batch = parse_source(p, progress)
+            try:
+                batch = parse_source(p, progress)
+            except IngestError as e:
+                if not keep_going:
+                    raise
+                failed[p.name] = (f"source {p.name!r} could not be parsed, so it was left out: {e}. To add it: "
+                                  f"fix or remove the copy in `{p.root}` and ingest it again")
+                continue
             meta = {"root": str(p.root)}
             if p.spec is not None:
                 # a git-fetched source (or a user's git checkout of it) records the commit it holds
@@ -402,8 +434,12 @@ def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = N
                 meta.update(url=str(p.root), license=(p.mapping or {}).get("license", "user data"),
                             citation=(p.mapping or {}).get("citation", ""))
             batches.append((batch, meta))
+        if not batches:
+            err = SourceMissing("nothing could be ingested:\n" + "\n".join(failed.values()))
+            err.failed = failed
+            raise err
         result = store.write(batches, score=score_observations, finalize=apply_fdr, progress=progress)
         counts = {b.source: {"observations": len(b.observations),
                              "examples": b.n_examples,         # spilled examples: counted before the spill goes
                              "issues": len(b.issues_frame())} for b, _ in batches}
-    return {"result": result, "notes": notes, "counts": counts, "db": str(store.path)}
+    return {"result": result, "notes": notes, "counts": counts, "db": str(store.path), "failed": failed}
