@@ -66,6 +66,9 @@ def test_fetches_only_the_results_files_at_one_commit(online, upstream, tmp_path
     missing = subprocess.run(["git", "rev-list", "--objects", "--missing=print", upstream["commit"]], cwd=got,
                              capture_output=True, text=True, check=True).stdout
     assert f"?{upstream['big_blob']}" in missing.split()
+    for path in upstream["pointers"]:                                    # nor did the LFS pointers
+        oid = git("rev-parse", f"HEAD:{path}", cwd=upstream["path"]).strip()
+        assert f"?{oid}" in missing.split()
     size = sum(p.stat().st_size for p in (got / ".git").rglob("*") if p.is_file())
     assert size < 1_000_000 < 4_000_000
     # the branch was resolved once and the commit is recorded
