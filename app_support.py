@@ -396,8 +396,9 @@ def public_sources() -> tuple[list[str], list[str]]:
     names, notes = [], []
     for name, spec in catalog.CATALOG.items():
         if public and not spec.redistributable and not include_unlicensed:
-            notes.append(f"**{name}**: license '{spec.license}' does not allow redistribution "
-                         "(set `EMERGENCE_INCLUDE_UNLICENSED=1` to include it)")
+            if spec.downloadable:      # the user-data formats (lm-eval-results, ...) have nothing to leave out
+                notes.append(f"**{name}**: license '{spec.license}' does not allow redistribution "
+                             "(set `EMERGENCE_INCLUDE_UNLICENSED=1` to include it)")
             continue
         names.append(name)
     return names, notes
@@ -490,19 +491,22 @@ def build_progress(b: dict, where=st):
         where.text("\n".join(b["log"][-30:]) or "starting")
 
 
-def show_build_failures(where=st) -> bool:
-    """Each source the last build could not add (why, and how to add it) and a retry button; True if any."""
+def show_build_failures(where=st, expanded: bool = False) -> bool:
+    """The sources the last build could not add: a one-line warning, then in an expander (open with
+    ``expanded``) each one's reason and how to add it, and a retry button; True if any."""
     b = build_state(str(store().path))
     failed = b.get("failed") or {}
     if (b["thread"] is not None and b["thread"].is_alive()) or not (failed or b["error"]):
         return False
+    box = where
     if failed:
         built = "the others were built" if store().exists() else "nothing could be built"
-        where.warning(f"{len(failed)} source(s) could not be added; {built}:\n\n"
-                      + "\n".join(f"- **{name}**: {why}" for name, why in failed.items()), icon="⚠️")
+        where.warning(f"{len(failed)} source(s) could not be added ({', '.join(failed)}); {built}.", icon="⚠️")
+        box = where.expander("Why, and how to add them", expanded=expanded)
+        box.markdown("\n".join(f"- **{name}**: {why}" for name, why in failed.items()))
     retry = list(failed) or public_sources()[0]
     label = f"Retry {', '.join(failed)}" if failed else "Retry building the store"
-    if where.button(label, key="retry_build", icon=":material/refresh:"):
+    if box.button(label, key="retry_build", icon=":material/refresh:"):
         start_build(retry=retry)
         st.rerun()
     return True

@@ -46,7 +46,7 @@ else:
     kind, src, present = None, None, set()
 
 st.subheader("What is missing and how to add it")
-sup.show_build_failures()
+sup.show_build_failures(expanded=True)
 if sup.env_flag("EMERGENCE_PUBLIC"):
     _, left_out = sup.public_sources()
     served = [n for n in left_out if n.split(":")[0].strip("*") in present]

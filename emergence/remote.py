@@ -171,8 +171,10 @@ def _git_exe() -> str:
 
 def _git_env() -> dict:
     env = dict(os.environ)
-    # never prompt for credentials (a public repository needs none; a wrong URL must fail, not hang)
-    env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="true", LC_ALL="C")
+    # never prompt for credentials (a public repository needs none; a wrong URL must fail, not hang), and
+    # give up on a connection that has stalled (under 1 kB/s for a minute) instead of waiting for ever
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="true", LC_ALL="C", GIT_HTTP_LOW_SPEED_LIMIT="1000",
+               GIT_HTTP_LOW_SPEED_TIME="60")
     return env
 
 

@@ -26,6 +26,12 @@ def _env(monkeypatch, tmp_path, data):
     monkeypatch.delenv("EMERGENCE_INCLUDE_UNLICENSED", raising=False)
 
 
+def failures(at: AppTest) -> str:
+    """The list in the 'Why, and how to add them' expander."""
+    box = next(e for e in at.expander if e.label == "Why, and how to add them")
+    return "\n".join(m.value for m in box.markdown)
+
+
 def test_sources_that_cannot_be_had_are_listed_and_retried(tmp_path, monkeypatch, shared_data):
     data = tmp_path / "data"
     data.mkdir()
@@ -36,7 +42,9 @@ def test_sources_that_cannot_be_had_are_listed_and_retried(tmp_path, monkeypatch
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Overview" and not at.error
     assert Store(tmp_path / "first.duckdb").source_rows()["name"].tolist() == ["gpt3-multiplication-tables"]
-    warning = at.warning[0].value
+    assert at.warning[0].value.startswith("9 source(s) could not be added (pythia, ")
+    assert "the others were built" in at.warning[0].value
+    warning = failures(at)
     # every downloadable redistributable source but the local one, each with why and how to add it
     for name in ("pythia", "obsscaling", "expemergence", "bigbench", "on-emergence"):
         assert f"- **{name}**: source '{name}'" in warning
@@ -49,6 +57,7 @@ def test_sources_that_cannot_be_had_are_listed_and_retried(tmp_path, monkeypatch
     notes = " ".join(i.value for i in at.info)
     assert "**inverse-scaling-eval-pipeline**: license 'none stated'" in notes and "`EMERGENCE_INCLUDE_UNLICENSED=1`" \
         in notes                                              # ... and said so
+    assert "lm-eval-results" not in notes                     # a format for your own files: nothing left out
     retry = at.button(key="retry_build")
     assert retry.label.startswith("Retry pythia")
     # the copy appears (e.g. uploaded by the host); retry adds it to the store and leaves the rest listed
@@ -57,7 +66,7 @@ def test_sources_that_cannot_be_had_are_listed_and_retried(tmp_path, monkeypatch
     assert not at.exception, [e.value for e in at.exception]
     assert Store(tmp_path / "first.duckdb").source_rows()["name"].tolist() == ["expemergence",
                                                                                "gpt3-multiplication-tables"]
-    warning = at.warning[0].value
+    warning = failures(at)
     assert "**expemergence**" not in warning and "**pythia**" in warning
 
 
@@ -69,6 +78,7 @@ def test_nothing_to_be_had_is_an_error_with_a_retry(tmp_path, monkeypatch):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert "Building the store failed: none of the sources could be added" in at.error[0].value
-    assert "- **pythia**: source 'pythia'" in at.warning[0].value
+    assert "nothing could be built" in at.warning[0].value
+    assert "- **pythia**: source 'pythia'" in failures(at)
     assert at.button(key="retry_build").label.startswith("Retry pythia")
     assert not (tmp_path / "first.duckdb").exists()

@@ -183,9 +183,13 @@ def test_hosted_first_visit_with_one_source_down(page, host, github, tmp_path):
         wait_for_overview(page)
         assert sources_metric(page) == len(PUBLIC) - 1       # the rest still builds
         alert = page.get_by_test_id("stAlert").filter(has_text="could not be added")
-        text = alert.inner_text()
+        assert "1 source(s) could not be added (obsscaling); the others were built" in alert.inner_text()
+        page.get_by_text("Why, and how to add them").click()
+        why = page.get_by_test_id("stExpander").filter(has_text="Why, and how to add them")
+        why.get_by_text("HTTP 502").wait_for()
+        text = why.inner_text()
         assert "obsscaling" in text and "HTTP 502" in text and "To add it" in text
-        assert alert.locator("code").filter(has_text="eval_results/*.csv").count() == 1   # the glob, as code
+        assert why.locator("code").filter(has_text="eval_results/*.csv").count() == 1     # the glob, as code
         # the host comes back; the retry adds the missing source to the store
         github.fail.discard(down)
         page.get_by_role("button", name="Retry obsscaling").click()
