@@ -36,7 +36,7 @@ DISPLAY = {
     "grade-brier": ["task", "family", "model", "shots", "params", "non_embedding_params", "multiple_choice_grade",
                     "brier_score", "n_examples"],
     "sources": ["source", "files", "families", "models", "tasks", "metrics", "observations", "without_scale",
-                "examples", "license", "data_issues"],
+                "examples", "license", "commit", "data_issues"],
     "issues": ["source", "kind", "source_file", "row_ref", "field", "value", "detail"],
 }
 

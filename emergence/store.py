@@ -221,14 +221,14 @@ class Store:
         return self._df("SELECT source, kind, count(*) AS n FROM data_issues GROUP BY ALL ORDER BY ALL")
 
     def sources(self) -> pd.DataFrame:
-        """Per source: files, families, models, tasks, metrics, observations, license, issues."""
+        """Per source: files, families, models, tasks, metrics, observations, license, issues, the commit."""
         return self._df("""
             SELECT s.name AS source, s.n_files AS files,
                    coalesce(o.families, 0) AS families, coalesce(o.models, 0) AS models,
                    coalesce(o.tasks, 0) AS tasks, coalesce(o.metrics, 0) AS metrics,
                    s.n_observations AS observations, coalesce(o.without_scale, 0) AS without_scale,
                    s.n_examples AS examples, s.n_issues AS issues, s.license, s.redistributable,
-                   s.url, s.citation, s.ingested_at
+                   s.url, s.commit, s.citation, s.ingested_at
             FROM sources s LEFT JOIN (
                 SELECT source, count(DISTINCT family) AS families, count(DISTINCT model) AS models,
                        count(DISTINCT task) AS tasks, count(DISTINCT metric) AS metrics,

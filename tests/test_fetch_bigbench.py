@@ -76,6 +76,8 @@ def test_fetches_only_the_results_files_at_one_commit(online, upstream, tmp_path
     assert row["commit"] == upstream["commit"]
     assert row["url"] == f"https://github.com/google/BIG-bench/tree/{upstream['commit']}"
     assert row["n_files"] == len(upstream["results"])
+    from emergence import api
+    assert api.sources(db=tmp_path / "s.duckdb").set_index("source").loc["bigbench", "commit"] == upstream["commit"]
     # a progress bar: file counts up to the total
     fetching = [m for m in msgs if " files" in m and "fetching" in m]
     assert fetching and fetching[-1].endswith(f"{len(upstream['results']):,}/{len(upstream['results']):,} files")
