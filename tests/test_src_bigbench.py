@@ -470,6 +470,12 @@ def test_a_corrupt_archive_names_the_file(archived):
         bb.parse(archived, full_logs=True)
 
 
+def test_without_lrzip_the_archive_is_named_and_the_package_too(archived, monkeypatch):
+    monkeypatch.setattr(bb.shutil, "which", lambda name: None)
+    with pytest.raises(IngestError, match=f"{ARCHIVE_NAME}: lrzip is not installed.*apt-get install lrzip"):
+        bb.parse(archived, full_logs=True)
+
+
 def test_a_malformed_log_inside_an_archive_names_member_row_and_field(tmp_path):
     bad = results_file(MC_TASK, "BIG-G T=0", "2b", mc_scores(2), mc_queries())
     bad["queries"][1]["samples"][0]["scores"] = [-1.0, "x"]

@@ -14,9 +14,16 @@ Files (found anywhere under the given folder; a single file may also be given)
   ``re.sub(r"[^\\w\\-\\=]+", "_", f"scores_{model_family}_{model_name}") + ".json"``
   (so ``BIG-G T=0`` becomes ``BIG-G_T=0``).
 - ``<task dir>/results/full-log_<family>_<model>.json``: the same three keys plus
-  ``queries`` (written with ``--log_queries``; BIG-G and BIG-G sparse logs are published
-  as the Git LFS archive ``full-logs_BIG-G_BIG-G-sparse.tar.lrz``, which must be
-  unpacked first: a ``full-logs_*.tar*`` archive found here is recorded as an issue).
+  ``queries`` (written with ``--log_queries``).
+- ``<task dir>/results/full-logs_BIG-G_BIG-G-sparse.tar.lrz``: how BIG-bench publishes the BIG-G
+  and BIG-G sparse full logs, one Git LFS archive per task (``tar`` packed with ``lrzip``).
+  With ``full_logs=True`` each is streamed (``lrzip -d`` to a pipe, the tar read member by member,
+  each JSON member decoded one query at a time by :mod:`._jsonstream`) and read like the files
+  above, its rows spilled to Parquet when a ``spill_dir`` is given; the archive's inner layout
+  is not documented, so any ``.json`` member holding a results file with queries is a log, named
+  ``<archive path>/<member>``.  Without ``full_logs`` an archive is a ``not_read`` issue.
+- A Git LFS pointer (a checkout without git-lfs) where any of these should be: an ``lfs_pointer``
+  issue saying how to get the file; never parsed.
 - ``*.json.backup_NNNNNN`` files are ``evaluate_task.py``'s backups of an earlier run:
   not read, one ``superseded`` issue each.
 
@@ -650,10 +657,10 @@ class _Member:
         return data
 
 
-def _lrzip() -> str:
+def _lrzip(f: str) -> str:
     exe = shutil.which("lrzip")
     if exe is None:
-        raise IngestError("lrzip", "lrzip is not installed: the BIG-G full logs are lrzip archives "
+        raise IngestError(f, "lrzip is not installed, and the BIG-G full logs are lrzip archives "
                           "(Debian/Ubuntu: apt-get install lrzip)")
     return exe
 
@@ -672,7 +679,7 @@ def _read_archive(path: Path, f: str, source: str, issues: list[dict], runs: dic
     from ..rescore import aggregate_examples
     out = {"observations": [], "examples": [], "rescored": []}
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([_lrzip(), "-d", "-q", "-f", "-o", "-", str(path)], stdout=subprocess.PIPE,
+        proc = subprocess.Popen([_lrzip(f), "-d", "-q", "-f", "-o", "-", str(path)], stdout=subprocess.PIPE,
                                 stderr=err, stdin=subprocess.DEVNULL)
         n_logs = n_rows = 0
         try:
@@ -698,18 +705,22 @@ def _read_archive(path: Path, f: str, source: str, issues: list[dict], runs: dic
                             out["examples"].extend(rows)
                         if progress:
                             progress(f"{source}: {label}: {n_rows:,} examples so far")
-            except tarfile.TarError as e:
-                raise IngestError(f, f"not a readable tar archive after lrzip -d: {e}") from e
+            except (tarfile.TarError, EOFError) as e:
+                tar_error = e
+            else:
+                tar_error = None
             proc.stdout.close()
-            rc = proc.wait()
+            rc = proc.wait(timeout=60)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        if rc != 0:
+        if rc != 0:          # lrzip's own reason first: a broken archive also breaks the tar stream
             err.seek(0)
             msg = err.read().decode("utf-8", "replace").strip().splitlines()
             raise IngestError(f, f"lrzip could not unpack it (exit {rc}): {msg[-1] if msg else 'no message'}")
+        if tar_error is not None:
+            raise IngestError(f, f"not a readable tar archive after lrzip -d: {tar_error}") from tar_error
     if not n_logs:
         issues.append(issue(source, "missing_value", f, "", "file", path.name,
                             "the archive holds no BIG-bench full log (JSON results file with queries)"))
