@@ -1,4 +1,4 @@
-"""bigbench: BIG-bench native results from a user's checkout of google/BIG-bench.
+"""bigbench: BIG-bench native results from a checkout of google/BIG-bench (yours, or the sparse one `emergence ingest bigbench` fetches).
 
 The format is defined by the BIG-bench package itself (``bigbench==1.0.0`` on PyPI, read
 for this parser, never a dependency): ``bigbench/api/results.py`` (``ResultsFileData``,
