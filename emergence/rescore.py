@@ -416,6 +416,41 @@ def _join_unique(codes: np.ndarray, text: pd.Series, n_groups: int) -> np.ndarra
     return out
 
 
+def _paired_se(long: pd.DataFrame, ex: pd.DataFrame, keyframe: pd.DataFrame, gid: np.ndarray,
+               agg: pd.DataFrame) -> np.ndarray:
+    """Per aggregated row: the standard error of the mean per-example difference between this model
+    and the smallest model of its series (same outputs group but the model; final checkpoints),
+    over the examples both were scored on (``example_id``), ``sd(d, ddof=1) / sqrt(n)``.  NaN for the
+    smallest model itself, without example ids, or with fewer than 2 shared examples.  The
+    detection scale tests a model against the smallest one with it (paired per example)."""
+    out = np.full(len(agg), np.nan)
+    if "example_id" not in ex.columns or ex["example_id"].isna().all():
+        return out
+    series_key = [k for k in EXAMPLE_GROUP_KEY if k not in ("model", "checkpoint_step")]
+    sk = keyframe[series_key].astype(str).agg("\x1f".join, axis=1).to_numpy()
+    params = pd.to_numeric(ex["params"], errors="coerce").to_numpy(dtype=float) if "params" in ex.columns \
+        else np.full(len(ex), np.nan)
+    step = pd.to_numeric(ex["checkpoint_step"], errors="coerce").to_numpy(dtype=float) \
+        if "checkpoint_step" in ex.columns else np.full(len(ex), np.nan)
+    rows = long["row"].to_numpy()
+    d = pd.DataFrame({"g": long["g"].to_numpy(), "mv": long["mv"].to_numpy(), "v": long["value"].to_numpy(),
+                      "s": sk[rows], "p": params[rows], "c": ~np.isfinite(step[rows]),
+                      "e": ex["example_id"].astype(str).to_numpy()[rows]})
+    d = d[np.isfinite(d["p"].to_numpy()) & d["c"].to_numpy()]
+    if d.empty:
+        return out
+    smallest = d.groupby(["s", "mv"])["p"].transform("min").to_numpy() == d["p"].to_numpy()
+    ref = d[smallest].drop_duplicates(["s", "mv", "e"])[["s", "mv", "e", "v"]].rename(columns={"v": "v0"})
+    pairs = d[~smallest].merge(ref, on=["s", "mv", "e"], how="inner")
+    if pairs.empty:
+        return out
+    pairs["diff"] = pairs["v"] - pairs["v0"]
+    se = pairs.groupby(["g", "mv"])["diff"].agg(["std", "size"])
+    se = (se["std"] / np.sqrt(se["size"])).where(se["size"] >= 2)
+    idx = pd.MultiIndex.from_arrays([agg["g"].to_numpy(), agg["mv"].to_numpy()])
+    return se.reindex(idx).to_numpy(dtype=float)
+
+
 def aggregate_examples(examples: pd.DataFrame, *, n_boot: int = 0, confidence: float = 0.95,
                        seed: int = 0) -> pd.DataFrame:
     """Observation rows re-scored from per-example outputs (the ingest's hook).
@@ -559,9 +594,11 @@ def aggregate_examples(examples: pd.DataFrame, *, n_boot: int = 0, confidence: f
         "base": np.concatenate([baseline[r] if m == "multiple_choice_grade" else np.full(len(r), np.nan)
                                 for r, m, _, _ in parts]),
     })
+    long["row"] = np.concatenate([r for r, _, _, _ in parts])
     long = long[np.isfinite(long["value"].to_numpy())]
     agg = long.groupby(["g", "mv"], sort=True).agg(value=("value", "mean"), sd=("value", "std"),
                                                    n=("value", "size"), base=("base", "mean")).reset_index()
+    agg["paired_se"] = _paired_se(long, ex, keyframe, gid, agg)
     g = agg["g"].to_numpy()
     first = pd.Series(np.arange(n)).groupby(gid).first().to_numpy()       # first example row of each group
     metric = np.array([metric_names[i].split("\x1f")[0] for i in range(len(parts))], dtype=object)[agg["mv"]]
@@ -599,6 +636,7 @@ def aggregate_examples(examples: pd.DataFrame, *, n_boot: int = 0, confidence: f
         "stderr": agg["sd"].to_numpy() / np.sqrt(agg["n"].to_numpy()),
         "n_examples": agg["n"].to_numpy(),
         "random_baseline": agg["base"].to_numpy(),
+        "paired_se": agg["paired_se"].to_numpy(),
         "baseline_source": np.where(np.isfinite(agg["base"].to_numpy()), "rescored: mean of 1 / number of choices",
                                     None),
         "source_file": _join_unique(gid, col("source_file"), G)[g],

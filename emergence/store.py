@@ -174,7 +174,7 @@ class Store:
         where, params = _where(filters, OBSERVATION_COLUMNS)
         if scoring_only:
             where = (where + " AND in_scoring") if where else " WHERE in_scoring"
-        cols = ", ".join(f'"{c}"' for c in OBSERVATION_COLUMNS)
+        cols = self._columns("observations", OBSERVATION_COLUMNS)
         sql = (f"SELECT {cols} FROM observations{where} ORDER BY source, task, subtask, metric, source_metric, "
                "family, prompt_variant, variant, shots, params NULLS LAST, model, checkpoint_step NULLS LAST, "
                "seed NULLS LAST, source_file, row_ref")
@@ -182,7 +182,7 @@ class Store:
 
     def examples(self, filters: dict | None = None) -> pd.DataFrame:
         where, params = _where(filters, EXAMPLE_COLUMNS)
-        cols = ", ".join(f'"{c}"' for c in EXAMPLE_COLUMNS)
+        cols = self._columns("examples", EXAMPLE_COLUMNS)
         return self._df(f"SELECT {cols} FROM examples{where} ORDER BY source, task, subtask, family, "
                         "params NULLS LAST, model, checkpoint_step NULLS LAST, example_id", params)
 
@@ -258,6 +258,7 @@ class Store:
             try:
                 for stmt in _SCHEMA:
                     con.execute(stmt)
+                self._migrate(con)
                 con.execute("BEGIN TRANSACTION")
                 yield con
                 con.execute("COMMIT")
@@ -273,6 +274,24 @@ class Store:
                 tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
                 raise
 
+    @staticmethod
+    def _migrate(con):
+        """Columns added to the schema since a store was built are added to it, NULL until its
+        sources are ingested again (a store built by an earlier version keeps working)."""
+        for table, columns in (("observations", OBSERVATION_COLUMNS), ("examples", EXAMPLE_COLUMNS),
+                               ("data_issues", ISSUE_COLUMNS)):
+            have = {r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
+            for c, kind in columns.items():
+                if c not in have:
+                    con.execute(f'ALTER TABLE {table} ADD COLUMN "{c}" {_DUCK_TYPES[kind]}')
+
+    def _columns(self, table: str, wanted) -> str:
+        """The SELECT list of ``wanted`` columns, NULL for any a store from an earlier version lacks."""
+        have = set(self._df("SELECT column_name FROM information_schema.columns WHERE table_catalog = 'store' "
+                            "AND table_name = ?", [table])["column_name"])
+        return ", ".join(f'"{c}"' if c in have else f'NULL AS "{c}"' for c in wanted)
+
     def write(self, batches: list[tuple[Batch, dict]], *,
               score: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
               finalize: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
@@ -284,7 +303,8 @@ class Store:
         skipped: ingesting the same content twice adds nothing.
 
         Scoring is incremental: every series belongs to one source (``source`` is part of its key),
-        so ``score`` (scoring observations of one source -> its series rows) runs only for the
+        so ``score`` (one source's scoring observations and, keyword ``previous``, its series rows
+        as stored before -> its new series rows) runs only for the
         sources this write added or replaced (for all of them when the store has no ``series`` table
         yet); ``finalize`` (the whole series table -> the whole series table: the store-wide false
         discovery rate and the calls that depend on it) then runs once over every source's rows.
@@ -344,7 +364,8 @@ class Store:
                 "SELECT * FROM observations WHERE in_scoring AND source = ? ORDER BY source, task, subtask, metric, "
                 "source_metric, family, prompt_variant, variant, shots, model, checkpoint_step NULLS LAST, "
                 "seed NULLS LAST", [name]).df()
-            part = score(obs)
+            previous = None if fresh else con.execute("SELECT * FROM series WHERE source = ?", [name]).df()
+            part = score(obs, previous=previous)
             if len(part):
                 parts.append(part)
         if fresh:
