@@ -148,7 +148,7 @@ def passuntil(source=None, task=None, family=None, *, level: str = "task", subta
     if level == "instance":
         return pu.instance_estimates(ex, design=design, confidence=confidence)
     if level == "task":
-        return pu.passuntil_predictions(ex, confidence=confidence)
+        return pu.passuntil_predictions(ex, confidence=confidence, design=design)
     raise ValueError(f"level must be 'instance' or 'task', got {level!r}")
 
 

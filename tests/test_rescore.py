@@ -232,8 +232,8 @@ def _one(agg, model, metric, variant=""):
     ("C", "edit_distance", "tokens=characters", 2 / 3, 3),
     ("C", "edit_distance", "tokens=digits", 1 / 3, 3),
     ("C", "edit_distance", "tokens=whitespace", 2 / 3, 3),
-    # D: mean of per-problem rates (0.1 + 0.5 + 0)/3 = 0.2, not 51/120
-    ("D", "pass_rate", "", 0.2, 3),
+    # D: mean of per-problem rates (0.1 + 0.5 + 0)/3 = 0.2, not 51/120; n is every sample drawn, 10 + 100 + 10
+    ("D", "pass_rate", "", 0.2, 120),
     # E: mean loss
     ("E", "neg_log_likelihood", "", 1.5, 2),
 ])
@@ -346,3 +346,11 @@ def test_paired_se_against_the_smallest_model_by_hand():
     d = np.array([0.0, -1.0, -1.0])
     assert ed.loc["large", "paired_se"] == pytest.approx(d.std(ddof=1) / math.sqrt(3))
     assert math.isnan(ed.loc["small", "paired_se"])
+
+
+def test_pass_rate_noise_is_binomial_per_problem(agg):
+    """c of n samples per problem: se = sqrt(sum p(1-p)/n) / P, not the spread of the per-problem rates."""
+    r = _one(agg, "D", "pass_rate")
+    v = 0.1 * 0.9 / 10 + 0.5 * 0.5 / 100 + 0.0
+    assert r["stderr"] == pytest.approx(math.sqrt(v) / 3)
+    assert r["row_ref"] == "3 problems, 120 samples"
