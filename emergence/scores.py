@@ -543,7 +543,8 @@ def detection_scale(x, y, *, n_examples=None, stderr=None, chance: float | None 
     if pse is not None and np.isfinite(pse[1:]).all():
         d = (yn[1:] - yn[0]) / np.where(pse[1:] > 0, pse[1:], np.inf)
     elif np.isfinite(sen).all():
-        d = (yn[1:] - yn[0]) / np.sqrt(sen[1:] ** 2 + sen[0] ** 2)
+        sd = np.sqrt(sen[1:] ** 2 + sen[0] ** 2)
+        d = (yn[1:] - yn[0]) / np.where(sd > 0, sd, np.inf)     # no noise at all: no evidence either
     else:
         return Detection(float("nan"), "no n or stderr to test against", -1)
     return _first_all(x, np.r_[False, d > z], "smallest model" + suffix)

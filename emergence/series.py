@@ -1,4 +1,4 @@
-"""Series: the observation table cut into scale series, scored, tested, paired and summarised.
+"""Series: the observation table cut into scale series, scored, given their verdict, and paired.
 
 A **series** (METHODS.md Sec. 1) is one (source, task, subtask, metric, source_metric, family,
 shots, prompt_variant, variant) on one **scale axis**:
@@ -53,7 +53,6 @@ __all__ = [
     "score_observations",
     "apply_fdr",
     "compare",
-    "summarise",
 ]
 
 #: What makes a series, besides its scale axis (and, on the training axis, the model).
@@ -105,7 +104,8 @@ _VERDICT_COLUMNS = [c for c in V.ASSESS_COLUMNS if c not in ("n_sizes", "t_mid")
 COMPARE_COLUMNS = [
     "group_id", "source", "task", "subtask", "family", "shots", "prompt_variant", "scale_axis", "model",
     "variant", "n_metrics", "metric", "source_metric", "metric_variant", "metric_class", "higher_is_better",
-    "n_scales", "emergence_score", "flag", "p_value", "q_value", "emergent", "series_id",
+    "n_scales", "x_min", "x_max", "verdict", "verdict_reason", "emergent", "p_value", "q_value", "width_decades",
+    "detect_x", "detect_against", "emergence_score", "flag", "series_id",
 ]
 
 
@@ -579,50 +579,3 @@ def compare(series: pd.DataFrame) -> pd.DataFrame:
         if c not in rows.columns:
             rows[c] = np.nan
     return rows[COMPARE_COLUMNS].reset_index(drop=True)
-
-
-# ----------------------------------------------------------------------------- Fig. 5 analogue
-def summarise(series: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Per metric and per metric class: how many series, their emergence scores, share emergent.
-
-    The analogue of Schaeffer et al. 2023, Fig. 5 (emergence scores by metric).  ``n_series``
-    counts every series, ``n_scored`` those with a score (>= 3 scales), ``n_tested`` those
-    with a p-value; ``share_emergent = n_emergent / n_scored`` (a scored series without a
-    p-value is never emergent, so it counts against the share: the share is what the data
-    can support, not what they might); ``median``, ``q25``, ``q75`` of the scores.
-
-    Returns
-    -------
-    dict
-        ``{'metric': DataFrame, 'metric_class': DataFrame}``.
-    """
-    cols = ["n_series", "n_scored", "n_tested", "n_emergent", "share_emergent", "median_score", "q25_score",
-            "q75_score", "max_score"]
-    if series is None or len(series) == 0:
-        return {"metric": pd.DataFrame(columns=["metric", "metric_class"] + cols),
-                "metric_class": pd.DataFrame(columns=["metric_class"] + cols)}
-    df = pd.DataFrame({
-        "metric": _text(series["metric"]),
-        "metric_class": _text(series["metric_class"]) if "metric_class" in series.columns
-        else series["metric"].map(lambda m: metric_info(m).metric_class),
-        "score": pd.to_numeric(series["emergence_score"], errors="coerce"),
-        "p": pd.to_numeric(series.get("p_value", pd.Series(np.nan, index=series.index)), errors="coerce"),
-        "emergent": series.get("emergent", pd.Series(False, index=series.index)).astype("boolean").fillna(False)
-        .astype(bool),
-    })
-    df["scored"] = df["score"].notna()
-    df["tested"] = df["p"].notna()
-
-    def agg(keys):
-        g = df.groupby(keys, sort=True, dropna=False)
-        out = g.agg(n_series=("score", "size"), n_scored=("scored", "sum"), n_tested=("tested", "sum"),
-                    n_emergent=("emergent", "sum"), median_score=("score", "median"),
-                    q25_score=("score", lambda s: s.quantile(0.25)), q75_score=("score", lambda s: s.quantile(0.75)),
-                    max_score=("score", "max")).reset_index()
-        out["share_emergent"] = np.where(out["n_scored"] > 0, out["n_emergent"] / out["n_scored"].clip(lower=1),
-                                         np.nan)
-        for c in ("n_series", "n_scored", "n_tested", "n_emergent"):
-            out[c] = out[c].astype(np.int64)
-        return out[keys + cols]
-
-    return {"metric": agg(["metric", "metric_class"]), "metric_class": agg(["metric_class"])}

@@ -56,7 +56,9 @@ a store of thousands of series.  A series whose best fit is not narrower than W 
 States (decided after the false discovery rate step, :func:`decide`)
 -------------------------------------------------------------------
 ``insufficient``
-    fewer than ``MIN_SIZES`` sizes; no noise model; bad points (NaN, infinite, scale <= 0 on a
+    fewer than ``MIN_SIZES`` sizes; no noise model; no estimate of the scatter between models
+    (four sizes and no other series to pool over: a four-parameter fit leaves no residual);
+    bad points (NaN, infinite, scale <= 0 on a
     log axis); sizes too far apart to tell a width below W from one above (the rise lies in a
     gap wider than W); no onset observed (fewer than ``MIN_BEFORE`` sizes precede the rise) or
     no level after it (fewer than ``MIN_AFTER`` sizes follow); a fitted width below W that is not
@@ -724,6 +726,10 @@ def assess(points, keys, *, x: str = "x", y: str = "y", metric: str | None = "me
             out["pre_reason"][i] = f"{int((~ok).sum())} value(s) <= 0 cannot be put on a log scale: not tested"
             continue
         t, _ = _log_axis(xi)
+        if not binom and np.all(np.isfinite(sen) & (sen >= 0)) and (sen > 0).any() and (sen == 0).any():
+            # a point whose examples all scored alike reports a zero stderr: its noise is below what the
+            # series resolves, not absent; floored at the series' smallest positive stderr
+            sen = np.where(sen > 0, sen, sen[sen > 0].min())
         kind = "binomial" if binom else ("gaussian" if np.all(np.isfinite(sen) & (sen > 0)) else "scatter")
         series.append(dict(i=i, t=t, y=yn, a=(1.0 / ni) if binom else None,
                            b=np.where(np.isfinite(sen), sen, 0.0) ** 2 if kind == "gaussian" else np.zeros(k),
@@ -925,12 +931,16 @@ def decide(frame, *, family: str | None = None, fdr_level: float = FDR_LEVEL,
     method = out["p_method"].astype(object).to_numpy()
     sizes = pd.to_numeric(out["n_sizes"] if "n_sizes" in out.columns else out["n_scales"], errors="coerce") \
         .to_numpy(dtype=float)
+    blind = (out["tau_source"].astype(str) == "none").to_numpy() if "tau_source" in out.columns \
+        else (method == "no scatter estimate")
     for i in np.flatnonzero(state == "tested"):
-        if method[i] == "no scatter estimate":
+        if blind[i] or method[i] == "no scatter estimate":
+            # without a scatter estimate neither a sharp nor a smooth shape can be told from models that
+            # differ in more than size: both calls would rest on sampling noise alone
             state[i] = "insufficient"
-            reason[i] = (f"a sharp-looking rise (width {w[i]:.2g} decades), but the scatter between models cannot be "
-                         f"estimated ({int(sizes[i])} sizes, no other series to pool over): a sharp "
-                         "onset cannot be told from models that differ in more than size")
+            reason[i] = (f"the scatter between models cannot be estimated ({int(sizes[i])} sizes, no other series to "
+                         f"pool over): with sampling noise alone the best fit ({w[i]:.2g} decades wide) cannot be "
+                         "told from models that differ in more than size")
         elif np.isfinite(q[i]) and q[i] < fdr_level:
             state[i] = "emergent"
             reason[i] = (f"sharp onset: 10-90% width {w[i]:.2g} decades < {W:g}, q = {q[i]:.2g}; "

@@ -11,7 +11,7 @@ from emergence.schema import OBSERVATION_COLUMNS, conform
 from scipy import stats
 
 from emergence.series import (COMPARE_COLUMNS, SERIES_COLUMNS, apply_fdr, build_series_points, compare,
-                              score_observations, summarise)
+                              score_observations)
 
 SIZES = [1e8, 1e9, 1e10, 1e11]
 
@@ -287,23 +287,6 @@ def test_compare_keeps_axes_and_models_apart():
     s = _series_frame([dict(metric="multiple_choice_grade", source_metric="acc"),
                        dict(metric="accuracy_norm", source_metric="acc_norm", scale_axis="step", model="m")])
     assert compare(s).empty
-
-
-# ----------------------------------------------------------------------------- summarise
-def test_summarise_per_metric_and_class():
-    s = _series_frame([
-        dict(metric="exact_match", metric_class="discontinuous", emergence_score=20.0, emergent=True),
-        dict(metric="exact_match", metric_class="discontinuous", emergence_score=2.0),
-        dict(metric="exact_match", metric_class="discontinuous", emergence_score=np.nan, p_value=np.nan),
-        dict(metric="edit_distance", metric_class="continuous", emergence_score=4.0, p_value=np.nan),
-    ])
-    out = summarise(s)
-    em = out["metric"].set_index("metric").loc["exact_match"]
-    # 3 series, 2 scored, 1 of them emergent; median of 20 and 2 is 11
-    assert (em["n_series"], em["n_scored"], em["n_tested"], em["n_emergent"]) == (3, 2, 2, 1)
-    assert (em["share_emergent"], em["median_score"]) == (0.5, 11.0)
-    cont = out["metric_class"].set_index("metric_class").loc["continuous"]
-    assert (cont["n_scored"], cont["n_tested"], cont["share_emergent"]) == (1, 0, 0.0)
 
 
 # ----------------------------------------------------------------------------- real data

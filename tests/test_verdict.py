@@ -36,10 +36,17 @@ def test_states_and_reasons(y, kw, state, reason):
 
 
 def test_sizes_too_far_apart_to_tell():
-    """Four sizes two decades apart: a jump between the middle two fits a logistic one decade wide
-    as well as a step, so the spacing cannot tell."""
-    v = V.sharp_onset(np.logspace(6, 12, 4), [0.05, 0.06, 0.55, 0.56], n_examples=100)
-    assert v.state == "insufficient" and "too far apart" in v.reason
+    """Six sizes two decades apart (five such series pool their scatter): a jump between the third and
+    fourth fits a logistic one decade wide as well as a step, so the spacing cannot tell."""
+    rng = np.random.default_rng(2)
+    x = np.logspace(2, 12, 6)
+    rows = [pd.DataFrame({"s": s, "pool": 0, "x": x, "y": rng.binomial(100, [0.05] * 3 + [0.55] * 3) / 100,
+                          "n_examples": 100.0, "proportion": True, "higher_is_better": True}) for s in range(5)]
+    d = V.decide(V.assess(pd.concat(rows), ["s"], pools=[["pool"]]))
+    assert (d["verdict"] == "insufficient").all()
+    # mostly the step lands in one gap; where a wide fit straddles a size, it is the noise that cannot tell
+    assert d["verdict_reason"].str.contains("too far apart").sum() >= 3
+    assert d["verdict_reason"].str.contains("too far apart|too noisy to tell").all()
 
 
 @pytest.mark.parametrize("x, y, reason", [
@@ -114,6 +121,16 @@ def test_without_a_scatter_estimate_a_sharp_fit_is_not_called():
     onset from models that differ in more than size."""
     v = V.sharp_onset([1e8, 1e9, 1e10, 1e11], [0.0, 0.0, 0.5, 0.5], n_examples=10_000)
     assert v.state == "insufficient" and "scatter between models cannot be estimated" in v.reason
+    # ... nor a smooth one
+    v = V.sharp_onset([1e8, 1e9, 1e10, 1e11], [0.1, 0.3, 0.5, 0.7], n_examples=10_000)
+    assert v.state == "insufficient" and "scatter between models cannot be estimated" in v.reason
+
+
+def test_a_zero_stderr_is_floored_at_the_series_smallest():
+    """A point whose examples all scored alike (edit distance 0 everywhere) reports stderr 0: still Gaussian."""
+    v = V.sharp_onset(X12, np.linspace(3.0, 0.0, 12), stderr=[0.05] * 11 + [0.0], metric="edit_distance",
+                      higher_is_better=False)
+    assert v.noise == "gaussian"
 
 
 # ----------------------------------------------------------------------------- p-values
@@ -172,6 +189,7 @@ def test_decide_by_hand():
     (dict(p_value=1.0, width_decades=3.0, narrow_stat=10.0), "smooth", "rises over 3 decades"),
     (dict(p_value=1.0, width_decades=3.0, narrow_stat=1.0), "insufficient", "too noisy to tell"),
     (dict(p_value=np.nan, p_method="no scatter estimate", width_decades=0.1), "insufficient", "cannot be estimated"),
+    (dict(p_value=1.0, width_decades=3.0, narrow_stat=10.0, tau_source="none"), "insufficient", "cannot be estimated"),
     (dict(pre_state="no signal", pre_reason="flat"), "no signal", "flat"),
 ])
 def test_decide_rules(row, state, words):
