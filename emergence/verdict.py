@@ -171,8 +171,9 @@ def natural_units(metric: str, y, se=None, *, higher_is_better: bool = True):
 
 
 def content_seed(*parts) -> int:
-    """A seed from a series' content (its key and points): the same content gives the same
-    p-value whatever else is in the store, and re-ingesting identical data changes nothing."""
+    """A seed from a series' content (its points and noise): the same content gives the same
+    p-value whatever else is in the store, re-ingesting identical data changes nothing, and two
+    identical series (under different names) draw identical replicates."""
     h = hashlib.sha256()
     for p in parts:
         a = np.asarray(p)
@@ -832,8 +833,9 @@ def assess(points, keys, *, x: str = "x", y: str = "y", metric: str | None = "me
             if kind == "binomial":
                 mu0 = np.clip(mu0, 0.0, 1.0)
             sub = _Block(blk.t[sel], blk.y[sel], None if blk.a is None else blk.a[sel], blk.b[sel], blk.tau2[sel])
-            seeds = np.array([content_seed(members[j]["key"], members[j]["x"], members[j]["y"], members[j]["n"],
-                                           members[j]["se"]) for j in sel], dtype=np.uint64)
+            # the seed is the series' points (not its name): identical series draw identical replicates
+            seeds = np.array([content_seed(members[j]["x"], members[j]["y"], members[j]["n"], members[j]["se"],
+                                           kind) for j in sel], dtype=np.uint64)
             p, meth, used = sharpness_pvalues(sub, kind, mu0, sm["stat"][sel], seeds, n_boot, width_threshold,
                                               (grid[0][sel], grid[1], grid[2]), (fit["B"][sel], fit["Bt"][sel]))
             out["p_value"][idx[sel]] = p

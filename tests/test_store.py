@@ -198,3 +198,22 @@ def test_scoring_one_source_at_a_time_equals_scoring_all_at_once(tmp_path):
     after = apart.series().sort_values("series_id")
     one_after = after[after["source"] == "one"].drop(columns=["q_value", "emergent"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(one_before, one_after)
+
+
+def test_the_same_content_gives_the_same_verdicts_in_two_stores(tmp_path):
+    """Deterministic: two stores built from the same real files hold the same p-values, q-values and verdicts,
+    and ingesting the same content again changes nothing (a share link's numbers do not move)."""
+    from emergence.ingest import ingest
+    from tests.conftest import require_shared
+    data = require_shared()
+    names = ["mlfoundations-scaling", "lm-eval-harness-results-2023"]
+    a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    ingest(names, db=a, data=data, online=False)
+    ingest(names[::-1], db=b, data=data, online=False)
+    sa = Store(a).series().sort_values("series_id").reset_index(drop=True)
+    sb = Store(b).series().sort_values("series_id").reset_index(drop=True)
+    assert (sa["pre_state"] == "tested").sum() > 100
+    pd.testing.assert_frame_equal(sa, sb)
+    again = ingest(names, db=a, data=data, online=False)
+    assert again["result"] == {n: "unchanged" for n in names} and Store(a).fingerprint() == Store(b).fingerprint()
+    pd.testing.assert_frame_equal(Store(a).series().sort_values("series_id").reset_index(drop=True), sa)
