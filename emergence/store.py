@@ -120,7 +120,6 @@ class Store:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._identity = None
         self._lock = threading.Lock()
-        self._columns: dict[tuple, set] = {}
 
     # ------------------------------------------------------------------ reading
     def exists(self) -> bool:
@@ -170,29 +169,12 @@ class Store:
         return list(self._df("SELECT table_name FROM information_schema.tables WHERE table_catalog = 'store' "
                              "ORDER BY 1")["table_name"])
 
-    def _select_list(self, table: str, columns: dict[str, str]) -> str:
-        """``columns`` as a SELECT list; a column the file predates reads as a typed NULL.
-
-        A store written before a column was added to the schema (e.g. ``non_embedding_params``)
-        stays readable; the next write adds the column (:meth:`_migrate`).
-        """
-        ident = self._file_identity() if self.path.exists() else None
-        key = (ident, table)
-        have = self._columns.get(key)
-        if have is None:
-            have = set(self._df("SELECT column_name FROM information_schema.columns WHERE table_catalog = 'store' "
-                                "AND table_name = ?", [table])["column_name"])
-            self._columns = {k: v for k, v in self._columns.items() if k[0] == ident}
-            self._columns[key] = have
-        return ", ".join(f'"{c}"' if c in have else f'CAST(NULL AS {_DUCK_TYPES[k]}) AS "{c}"'
-                         for c, k in columns.items())
-
     def observations(self, filters: dict | None = None, *, scoring_only: bool = False) -> pd.DataFrame:
         """The filtered long table, in a stable order."""
         where, params = _where(filters, OBSERVATION_COLUMNS)
         if scoring_only:
             where = (where + " AND in_scoring") if where else " WHERE in_scoring"
-        cols = self._select_list("observations", OBSERVATION_COLUMNS)
+        cols = self._columns("observations", OBSERVATION_COLUMNS)
         sql = (f"SELECT {cols} FROM observations{where} ORDER BY source, task, subtask, metric, source_metric, "
                "family, prompt_variant, variant, shots, params NULLS LAST, model, checkpoint_step NULLS LAST, "
                "seed NULLS LAST, source_file, row_ref")
@@ -200,7 +182,7 @@ class Store:
 
     def examples(self, filters: dict | None = None) -> pd.DataFrame:
         where, params = _where(filters, EXAMPLE_COLUMNS)
-        cols = self._select_list("examples", EXAMPLE_COLUMNS)
+        cols = self._columns("examples", EXAMPLE_COLUMNS)
         return self._df(f"SELECT {cols} FROM examples{where} ORDER BY source, task, subtask, family, "
                         "params NULLS LAST, model, checkpoint_step NULLS LAST, example_id", params)
 
@@ -294,15 +276,21 @@ class Store:
 
     @staticmethod
     def _migrate(con):
-        """Add the columns a store written by an older version lacks (NULL in its existing rows)."""
+        """Columns added to the schema since a store was built are added to it, NULL until its
+        sources are ingested again (a store built by an earlier version keeps working)."""
         for table, columns in (("observations", OBSERVATION_COLUMNS), ("examples", EXAMPLE_COLUMNS),
                                ("data_issues", ISSUE_COLUMNS)):
-            have = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
-                                              "WHERE table_name = ?", [table]).fetchall()}
+            have = {r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
             for c, kind in columns.items():
                 if c not in have:
-                    # identifiers come from the fixed schema lists, never from input
                     con.execute(f'ALTER TABLE {table} ADD COLUMN "{c}" {_DUCK_TYPES[kind]}')
+
+    def _columns(self, table: str, wanted) -> str:
+        """The SELECT list of ``wanted`` columns, NULL for any a store from an earlier version lacks."""
+        have = set(self._df("SELECT column_name FROM information_schema.columns WHERE table_catalog = 'store' "
+                            "AND table_name = ?", [table])["column_name"])
+        return ", ".join(f'"{c}"' if c in have else f'NULL AS "{c}"' for c in wanted)
 
     def write(self, batches: list[tuple[Batch, dict]], *,
               score: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
@@ -315,7 +303,8 @@ class Store:
         skipped: ingesting the same content twice adds nothing.
 
         Scoring is incremental: every series belongs to one source (``source`` is part of its key),
-        so ``score`` (scoring observations of one source -> its series rows) runs only for the
+        so ``score`` (one source's scoring observations and, keyword ``previous``, its series rows
+        as stored before -> its new series rows) runs only for the
         sources this write added or replaced (for all of them when the store has no ``series`` table
         yet); ``finalize`` (the whole series table -> the whole series table: the store-wide false
         discovery rate and the calls that depend on it) then runs once over every source's rows.
@@ -377,7 +366,8 @@ class Store:
                 "SELECT * FROM observations WHERE in_scoring AND source = ? ORDER BY source, task, subtask, metric, "
                 "source_metric, family, prompt_variant, variant, shots, model, checkpoint_step NULLS LAST, "
                 "seed NULLS LAST", [name]).df()
-            part = score(obs)
+            previous = None if fresh else con.execute("SELECT * FROM series WHERE source = ?", [name]).df()
+            part = score(obs, previous=previous)
             if len(part):
                 parts.append(part)
         if fresh:

@@ -73,7 +73,7 @@ def test_failing_batch_leaves_store_byte_for_byte(tmp_path):
     digest = sha(store.path)
     write_expemergence(tmp_path / "src2", GOOD[:2], task="hindu_knowledge")
 
-    def boom(_obs):
+    def boom(_obs, previous=None):
         raise RuntimeError("scoring failed")
 
     with pytest.raises(RuntimeError):
@@ -188,9 +188,9 @@ def test_scoring_one_source_at_a_time_equals_scoring_all_at_once(tmp_path):
     pd.testing.assert_frame_equal(a, b)
     # re-writing one source leaves the other's rows as they were
     calls = []
-    def counting(obs):
+    def counting(obs, previous=None):
         calls.append(sorted(obs["source"].unique()))
-        return score_observations(obs)
+        return score_observations(obs, previous=previous)
     write_expemergence(tmp_path / "b", GOOD, task="hindu_knowledge")
     apart.write([_renamed(batch_from(tmp_path / "b"), "two")], score=counting, finalize=apply_fdr)
     assert calls == [["two"]]
@@ -225,3 +225,22 @@ def test_a_store_from_before_a_new_column_stays_readable_and_is_migrated_on_writ
                ["column_name"])
     assert "non_embedding_params" in cols
     assert _DUCK_TYPES["float"] == "DOUBLE"
+
+
+def test_the_same_content_gives_the_same_verdicts_in_two_stores(tmp_path):
+    """Deterministic: two stores built from the same real files hold the same p-values, q-values and verdicts,
+    and ingesting the same content again changes nothing (a share link's numbers do not move)."""
+    from emergence.ingest import ingest
+    from tests.conftest import require_shared
+    data = require_shared()
+    names = ["mlfoundations-scaling", "lm-eval-harness-results-2023"]
+    a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    ingest(names, db=a, data=data, online=False)
+    ingest(names[::-1], db=b, data=data, online=False)
+    sa = Store(a).series().sort_values("series_id").reset_index(drop=True)
+    sb = Store(b).series().sort_values("series_id").reset_index(drop=True)
+    assert (sa["pre_state"] == "tested").sum() > 100
+    pd.testing.assert_frame_equal(sa, sb)
+    again = ingest(names, db=a, data=data, online=False)
+    assert again["result"] == {n: "unchanged" for n in names} and Store(a).fingerprint() == Store(b).fingerprint()
+    pd.testing.assert_frame_equal(Store(a).series().sort_values("series_id").reset_index(drop=True), sa)
