@@ -7,8 +7,8 @@ every catalogue source (served from ``../shared/data``, which holds those reposi
 at the pinned commits) and a BIG-bench-shaped git repository over smart HTTP (built here).
 The first visit shows the build's progress and ends on an Overview with real rows, the
 unlicensed sources listed as left out, and the Data page's ingest off.  Then once more with
-one source's server answering 502: the rest still builds, the failure is listed with how to
-add it, and the retry adds it once the server is back.
+one source's server answering 502: the rest still builds, and the failure is listed with how to
+add it and a retry button.
 
 The virtual environment is made once for the module (pip reuses its cache); the time it takes is
 printed (``pytest -s``) and reported in BENCHMARKS.md.
@@ -175,29 +175,26 @@ def test_hosted_first_visit(page, host, github, tmp_path):
 
 
 def test_hosted_first_visit_with_one_source_down(page, host, github, tmp_path):
-    down = catalog.get("obsscaling").repo
+    """Pythia's host answers 502: the other sources build, Pythia is listed with why and how to add it, and a
+    retry is offered.  (Pythia, the source whose series take longest to score, keeps this second build short;
+    the retry itself is exercised under AppTest in test_app_first_start.py.)"""
+    down = catalog.get("pythia").repo
     github.fail.add(down)
     proc, url = start_app(host, github, tmp_path / "down")
     try:
         page.goto(url)
         wait_for_overview(page)
         assert sources_metric(page) == len(PUBLIC) - 1       # the rest still builds
+        assert github.hits.get(down, 0) >= 1                   # it was asked, and it failed
         alert = page.get_by_test_id("stAlert").filter(has_text="could not be added")
-        assert "1 source(s) could not be added (obsscaling); the others were built" in alert.inner_text()
+        assert "1 source(s) could not be added (pythia); the others were built" in alert.inner_text()
         page.get_by_text("Why, and how to add them").click()
         why = page.get_by_test_id("stExpander").filter(has_text="Why, and how to add them")
         why.get_by_text("HTTP 502").wait_for()
         text = why.inner_text()
-        assert "obsscaling" in text and "HTTP 502" in text and "To add it" in text
-        assert why.locator("code").filter(has_text="eval_results/*.csv").count() == 1     # the glob, as code
-        # the host comes back; the retry adds the missing source to the store
-        github.fail.discard(down)
-        page.get_by_role("button", name="Retry obsscaling").click()
-        wait_for_overview(page)
-        page.wait_for_function("() => !document.body.innerText.includes('could not be added')", timeout=BUILD_TIMEOUT)
-        page.reload()
-        wait_for_overview(page)
-        assert sources_metric(page) == len(PUBLIC)
+        assert "pythia" in text and "HTTP 502" in text and "To add it" in text
+        assert why.locator("code").filter(has_text="evals/pythia-v1/**/*.json").count() == 1   # the glob, as code
+        assert why.get_by_role("button", name="Retry pythia").is_visible()
     finally:
         github.fail.discard(down)
         stop(proc)
