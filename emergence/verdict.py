@@ -188,9 +188,8 @@ def _grid(t: np.ndarray, width_threshold: float):
     """Per-series grid of (t0, s): t (S, k) sorted -> t0 (S, G), s (G,), n_narrow.
 
     Narrow widths (w < W: a transition that may fall between two sizes) are placed where a
-    narrow transition can differ: at every size and at a quarter, half and three quarters of
-    every gap between sizes (the midpoint only, thinned to ``_T0_RESOLUTION``, for series of more
-    than ``_DENSE`` sizes).  Wide widths up to 2 W get the same positions (were they placed more
+    narrow transition can differ: at every size and at the midpoint of every gap between sizes
+    (the midpoints only, thinned to ``_T0_RESOLUTION``, for series of more than ``_DENSE`` sizes).  Wide widths up to 2 W get the same positions (were they placed more
     coarsely than the narrow ones, a narrow fit would win by placement alone and the test would
     reject its own null) plus a uniform grid over the sizes and beyond them; wider ones the
     uniform grid only.  Narrow points come first, so the best fit of each class is a minimum over
@@ -199,7 +198,7 @@ def _grid(t: np.ndarray, width_threshold: float):
     S, k = t.shape
     tmin, tmax = t[:, :1], t[:, -1:]
     span = np.maximum(tmax - tmin, 1e-9)
-    fr = np.array([0.5]) if k > _DENSE else np.array([0.0, 0.25, 0.5, 0.75])
+    fr = np.array([0.5]) if k > _DENSE else np.array([0.0, 0.5])
     gaps = t[:, :-1, None] + (t[:, 1:, None] - t[:, :-1, None]) * fr[None, None, :]
     t_n = np.concatenate([gaps.reshape(S, -1), t[:, -1:]], axis=1)                 # (S, Tn)
     if k > _DENSE:
@@ -869,21 +868,36 @@ def _no_signal_reason(m: dict, blk: _Block, j: int) -> str:
     return "flat: no significant rise with scale at this noise"
 
 
+#: at most this many basis values (series x grid points x sizes) in one block: bounds the memory of a fit
+_BASIS_CHUNK = 12_000_000
+
+
 def _blocks(series: list[dict], tau2):
-    """Group series by (length, noise kind) into :class:`_Block` s."""
+    """Group series by (length, noise kind) into :class:`_Block` s, each small enough that its basis
+    (series x grid x sizes) stays under ``_BASIS_CHUNK`` values."""
     groups: dict = {}
     for m in series:
         groups.setdefault((m["t"].size, m["kind"]), []).append(m)
-    for (k, kind), members in sorted(groups.items()):
-        t = np.stack([m["t"] for m in members])
-        y = np.stack([m["y"] for m in members])
-        a = np.stack([m["a"] for m in members]) if kind == "binomial" else None
-        b = np.stack([m["b"] for m in members]) if kind == "gaussian" else np.zeros_like(y)
-        if tau2 is None:
-            tt = np.zeros(len(members)) if kind != "scatter" else np.ones(len(members))
-        else:
-            tt = np.array([tau2[m["i"]] for m in members])
-        yield _Block(t, y, a, b, tt), members
+    for (k, kind), everyone in sorted(groups.items()):
+        G = _grid(everyone[0]["t"][None, :], WIDTH_THRESHOLD)[0].shape[1]
+        step = max(1, _BASIS_CHUNK // max(1, G * k))
+        for c0 in range(0, len(everyone), step):
+            members = everyone[c0:c0 + step]
+            yield _make_block(members, kind, tau2), members
+
+
+def _make_block(members: list[dict], kind: str, tau2) -> _Block:
+    """Stack series of one length and noise kind; without ``tau2`` (the first fit) no scatter, or unit
+    weights for scatter-only series."""
+    t = np.stack([m["t"] for m in members])
+    y = np.stack([m["y"] for m in members])
+    a = np.stack([m["a"] for m in members]) if kind == "binomial" else None
+    b = np.stack([m["b"] for m in members]) if kind == "gaussian" else np.zeros_like(y)
+    if tau2 is None:
+        tt = np.zeros(len(members)) if kind != "scatter" else np.ones(len(members))
+    else:
+        tt = np.array([tau2[m["i"]] for m in members])
+    return _Block(t, y, a, b, tt)
 
 
 # ----------------------------------------------------------------------------- the call
