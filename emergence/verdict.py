@@ -499,6 +499,12 @@ def _tail_p(stat: float, reps: np.ndarray, B: int) -> tuple[float, str]:
     return min(max(p, P_FLOOR), bound), "tail"
 
 
+#: a series beyond all its replicates whose replicates hold fewer than ``TAIL_MIN`` positive statistics
+#: (too few to fit a tail) draws more, up to ``EXTEND`` times the replicates asked for
+TAIL_MIN = 10
+EXTEND = 10
+
+
 def sharpness_pvalues(blk: _Block, kind: str, mu0: np.ndarray, stat: np.ndarray, seeds: np.ndarray,
                       n_boot: int, width_threshold: float, grid,
                       basis=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -507,7 +513,10 @@ def sharpness_pvalues(blk: _Block, kind: str, mu0: np.ndarray, stat: np.ndarray,
     Replicates of each series come from its own generator (seeded by its content), in batches
     (:data:`SEQUENTIAL_BATCHES`); a series stops once ``SEQUENTIAL_H`` replicates reached its
     statistic (Besag & Clifford 1991, ``p = h / L``); one that never does gets
-    ``(1 + e) / (B + 1)`` or, with ``e = 0``, the fitted tail (:func:`_tail_p`).
+    ``(1 + e) / (B + 1)`` or, with ``e = 0``, the fitted tail (:func:`_tail_p`).  A series that no
+    replicate reached and whose replicates are too rarely positive to fit a tail (fewer than
+    ``TAIL_MIN``) draws further batches, up to ``EXTEND * B`` replicates: only the clearest series do,
+    and that is what lets their p-values resolve below the thresholds of a large family.
 
     Returns
     -------
@@ -516,20 +525,19 @@ def sharpness_pvalues(blk: _Block, kind: str, mu0: np.ndarray, stat: np.ndarray,
     S, k = blk.y.shape
     p = np.full(S, np.nan)
     method = np.full(S, "", dtype=object)
-    used = np.zeros(S, dtype=np.int64)
+    drawn = np.zeros(S, dtype=np.int64)
     rngs = [np.random.default_rng(int(sd)) for sd in seeds]
     tau = np.sqrt(blk.tau2)
     n = None if blk.a is None else 1.0 / blk.a
     sd = np.sqrt(blk.b + blk.tau2[:, None])
     count = np.zeros(S, dtype=np.int64)
+    positive = np.zeros(S, dtype=np.int64)
     reps_all: list[list[np.ndarray]] = [[] for _ in range(S)]
-    live = np.arange(S)
-    drawn = 0
     tol = 1e-9 * np.maximum(1.0, np.abs(stat))
     t0g, sg, wide = grid
-    for size in _batches(n_boot):
-        if live.size == 0:
-            break
+
+    def batch(live: np.ndarray, size: int) -> np.ndarray:
+        """Draw ``size`` replicates for the ``live`` series; returns which of them are done."""
         Y = np.stack([_draw(rngs[i], kind, mu0[i], None if n is None else n[i], sd[i], float(tau[i]), size)
                       for i in live])                                          # (L, size, k)
         sub = _Block(blk.t[live], blk.y[live], None if blk.a is None else blk.a[live], blk.b[live], blk.tau2[live])
@@ -537,30 +545,43 @@ def sharpness_pvalues(blk: _Block, kind: str, mu0: np.ndarray, stat: np.ndarray,
                                      None if basis is None else (basis[0][live], basis[1][live]))
         for j, i in enumerate(live):
             reps_all[i].append(lrs[j])
+        positive[live] += (lrs > 0).sum(axis=1)
         e = reps >= (stat[live] - tol[live])[:, None]
         c = count[live][:, None] + np.cumsum(e, axis=1)
         done = c[:, -1] >= SEQUENTIAL_H
         first = np.argmax(c >= SEQUENTIAL_H, axis=1)
-        p[live[done]] = SEQUENTIAL_H / (drawn + first[done] + 1.0)
+        p[live[done]] = SEQUENTIAL_H / (drawn[live[done]] + first[done] + 1.0)
         method[live[done]] = "bootstrap"
-        used[live[done]] = drawn + first[done] + 1
         count[live] = c[:, -1]
-        drawn += size
+        drawn[live] += np.where(done, first + 1, size)
         # beyond every replicate so far, with a fitted tail far below any threshold: stop here
         for j in np.flatnonzero(~done & (c[:, -1] == 0)):
             i = live[j]
-            pt, how = _tail_p(float(stat[i]), np.concatenate(reps_all[i]), drawn)
+            pt, how = _tail_p(float(stat[i]), np.concatenate(reps_all[i]), int(drawn[i]))
             if how == "tail" and pt < TAIL_STOP:
-                p[i], method[i], used[i] = pt, how, drawn
+                p[i], method[i] = pt, how
                 done[j] = True
-        live = live[~done]
+        return done
+
+    live = np.arange(S)
+    for size in _batches(n_boot):
+        if live.size == 0:
+            break
+        live = live[~batch(live, size)]
+    # no replicate reached the statistic and too few are positive to fit a tail: draw more
+    step = max(n_boot, 100)
+    more = live[(count[live] == 0) & (positive[live] < TAIL_MIN)]
+    while more.size and drawn[more].max() + step <= EXTEND * n_boot:
+        more = more[~batch(more, step)]
+        more = more[(count[more] == 0) & (positive[more] < TAIL_MIN)]
     for i in live:
-        used[i] = drawn
+        if method[i]:
+            continue
         if count[i] > 0:
-            p[i], method[i] = (1.0 + count[i]) / (drawn + 1.0), "bootstrap"
+            p[i], method[i] = (1.0 + count[i]) / (drawn[i] + 1.0), "bootstrap"
         else:
-            p[i], method[i] = _tail_p(float(stat[i]), np.concatenate(reps_all[i]), drawn)
-    return p, method, used
+            p[i], method[i] = _tail_p(float(stat[i]), np.concatenate(reps_all[i]), int(drawn[i]))
+    return p, method, drawn
 
 
 def _replicate_stats(blk: _Block, Y: np.ndarray, width_threshold: float, grid, basis=None):
