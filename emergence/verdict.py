@@ -138,7 +138,7 @@ _DENSE = 40
 #: for dense series, transition positions closer than this (decades) are merged
 _T0_RESOLUTION = 0.02
 _T0_OUTSIDE = np.array([-4.0, -2.0, -1.0, -0.5, 0.5, 1.0, 2.0, 4.0])
-_CHUNK = 3_000_000        # S * R * G elements per block
+_CHUNK = 3_000_000        # series x replicates x grid points per block of a bootstrap
 
 
 # ----------------------------------------------------------------------------- units and seeds
@@ -189,10 +189,10 @@ def _grid(t: np.ndarray, width_threshold: float):
 
     Narrow widths (w < W: a transition that may fall between two sizes) are placed where a
     narrow transition can differ: at every size and at the midpoint of every gap between sizes
-    (the midpoints only, thinned to ``_T0_RESOLUTION``, for series of more than ``_DENSE`` sizes).  Wide widths up to 2 W get the same positions (were they placed more
-    coarsely than the narrow ones, a narrow fit would win by placement alone and the test would
-    reject its own null) plus a uniform grid over the sizes and beyond them; wider ones the
-    uniform grid only.  Narrow points come first, so the best fit of each class is a minimum over
+    (the midpoints only, thinned to ``_T0_RESOLUTION``, for series of more than ``_DENSE``
+    sizes).  Wide widths up to 2 W get the same positions (were they placed more coarsely than the
+    narrow ones, a narrow fit would win by placement alone and the test would reject its own null)
+    plus a uniform grid over the sizes and beyond them; wider ones the uniform grid only.  Narrow points come first, so the best fit of each class is a minimum over
     a contiguous block.
     """
     S, k = t.shape
