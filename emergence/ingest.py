@@ -167,18 +167,21 @@ def _missing_message(spec: catalog.SourceSpec, dest: Path, why: str) -> str:
 
 # ---------------------------------------------------------------- planning
 def _detect(path: Path) -> str:
-    """The parser module for a user path."""
+    """The catalogue entry whose parser claims a user path.
+
+    A folder named like a catalogue entry is that entry; otherwise each parser's ``detect`` is
+    tried in :func:`emergence.sources.base.detection_order` (by the ``PRIORITY`` each parser
+    module declares), and the first that claims the path wins.
+    """
+    from .sources.base import detection_order
     if path.is_dir() and path.name in catalog.CATALOG:
         return path.name
-    # generic formats first: a user's lm-eval folder is 'lm-eval-results', not 'pythia'
-    order = ["bigbench", "lm-eval-samples", "expemergence", "lm-eval-results"]
-    for name in order + [n for n in catalog.CATALOG if n not in order]:
-        mod = catalog.parser(name)
-        detect = getattr(mod, "detect", None)
-        if detect is not None and detect(path):
+    for name in detection_order(catalog):
+        if catalog.parser(name).detect(path):
             return name
-    raise IngestError(path, "format not recognised: not a BIG-bench checkout, lm-eval results or samples, nor a "
-                      "catalogue source folder; for a CSV/Parquet give a column mapping (--map or --column/--set)")
+    raise IngestError(path, "format not recognised: not a BIG-bench checkout, lm-eval results or samples, a ZeroEval "
+                      "or MMLU-Pro output folder, nor a catalogue source folder; for a CSV/TSV/Parquet/JSON/JSONL of "
+                      "your own give a column mapping (--map or --column/--set)")
 
 
 def plan(sources: list[str], data: Path, stack: ExitStack, *, mapping: dict | None = None,
