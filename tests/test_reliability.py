@@ -281,8 +281,10 @@ CORPUS: list[Bad] = [
     Bad("byo-empty-file", lambda d: byo_file(d, ""), "scores.csv", None, "empty file", mapping=BYO_MAP),
     Bad("byo-parquet-not-parquet", lambda d: byo_file(d, b"PAR1 not really", "scores.parquet"), "scores.parquet",
         None, "not a readable parquet", mapping=BYO_MAP),
-    Bad("byo-json-is-wrong-format", lambda d: byo_file(d, lm_results(), "scores.json"), "scores.json", "file",
-        "must be a .csv", mapping=BYO_MAP),
+    Bad("byo-json-not-a-list-of-records", lambda d: byo_file(d, lm_results(), "scores.json"), "scores.json", None,
+        "expected a JSON list of records", mapping=BYO_MAP),
+    Bad("byo-spreadsheet-is-wrong-format", lambda d: byo_file(d, b"PK\x03\x04", "scores.xlsx"), "scores.xlsx", "file",
+        "must be .csv", mapping=BYO_MAP),
     Bad("byo-mapping-unknown-field", lambda d: byo_file(d, BYO_CSV), "column mapping", "size", "",
         mapping={**BYO_MAP, "columns": {**BYO_MAP["columns"], "size": "n_params"}}),
     # ---- a file of no known format
