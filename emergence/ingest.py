@@ -35,7 +35,7 @@ import pandas as pd
 
 from . import catalog
 from .schema import OBSERVATION_COLUMNS, Batch, IngestError, conform, issue, key_strings
-from .store import REPO_ROOT, Store
+from .store import REPO_ROOT, Finalize, Store
 
 __all__ = ["data_dir", "SourceMissing", "ingest", "remove", "parse_source", "check_user_path", "MAX_UNPACKED_BYTES",
            "MAX_WALK_ENTRIES", "safe_extract"]
@@ -366,6 +366,17 @@ def parse_source(p: Planned, progress=None) -> Batch:
     return batch
 
 
+#: What the store-wide step (:func:`emergence.series.apply_fdr`) reads and writes of the series table,
+#: so a write moves two columns through pandas rather than the whole table (tests/test_store.py checks
+#: that this gives the table the whole-table step gives).
+FDR_READS = ("p_value", "emergence_score")
+FDR_WRITES = ("q_value", "emergent")
+
+
+def fdr_step(apply_fdr) -> Finalize:
+    return Finalize(apply_fdr, FDR_READS, FDR_WRITES)
+
+
 def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = None,
            data: str | os.PathLike | None = None, mapping: dict | None = None,
            online: bool = True, progress: Callable[[str], None] | None = None,
@@ -401,7 +412,7 @@ def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = N
                 meta.update(url=str(p.root), license=(p.mapping or {}).get("license", "user data"),
                             citation=(p.mapping or {}).get("citation", ""))
             batches.append((batch, meta))
-        result = store.write(batches, score=score_observations, finalize=apply_fdr, progress=progress)
+        result = store.write(batches, score=score_observations, finalize=fdr_step(apply_fdr), progress=progress)
     counts = {b.source: {"observations": len(b.observations),
                          "examples": 0 if b.examples is None else len(b.examples),
                          "issues": len(b.issues_frame())} for b, _ in batches}
@@ -435,5 +446,5 @@ def remove(names: list[str], *, db: str | os.PathLike | None = None,
     if not store.exists():
         from .store import StoreMissing
         raise StoreMissing(f"no store at {store.path}: nothing to remove")
-    removed = store.remove(list(names), score=score_observations, finalize=apply_fdr, progress=progress)
+    removed = store.remove(list(names), score=score_observations, finalize=fdr_step(apply_fdr), progress=progress)
     return {"removed": removed, "db": str(store.path)}

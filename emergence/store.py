@@ -24,6 +24,7 @@ import os
 import shutil
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
@@ -33,7 +34,8 @@ import pandas as pd
 
 from .schema import EXAMPLE_COLUMNS, ISSUE_COLUMNS, OBSERVATION_COLUMNS, Batch
 
-__all__ = ["REPO_ROOT", "DEFAULT_DB", "db_path", "Store", "StoreMissing", "UnknownSource", "FILTER_COLUMNS"]
+__all__ = ["REPO_ROOT", "DEFAULT_DB", "db_path", "Store", "StoreMissing", "UnknownSource", "Finalize",
+           "FILTER_COLUMNS"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = REPO_ROOT / "data" / "emergence.duckdb"
@@ -55,6 +57,23 @@ FILTER_COLUMNS: dict[str, tuple[str, ...]] = {
 
 class StoreMissing(FileNotFoundError):
     pass
+
+
+@dataclass(frozen=True)
+class Finalize:
+    """The store-wide step of a write, with the series columns it reads and the ones it writes.
+
+    Given as ``finalize=`` to :meth:`Store.write` / :meth:`Store.remove`, the store hands ``fn``
+    only the ``reads`` columns of every series row and updates only the ``writes`` columns in
+    place, instead of moving the whole series table through pandas and writing it back (which
+    made adding one small source cost what the store holds).  ``fn`` must treat rows
+    independently of the columns it does not read (e.g. Benjamini-Hochberg over ``p_value``).
+    A plain callable is also accepted: it gets and returns the whole table.
+    """
+
+    fn: Callable[[pd.DataFrame], pd.DataFrame]
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
 
 
 class UnknownSource(LookupError):
@@ -286,7 +305,10 @@ class Store:
                 leftover.unlink(missing_ok=True)
             if self.path.exists():
                 shutil.copyfile(self.path, tmp)
-            con = duckdb.connect(str(tmp))
+            # one thread: an insert split over threads leaves partly filled row groups, and every later
+            # checkpoint that appends to such a table rewrites them, so adding a small source would cost
+            # what the store holds (bench/bench_ingest.py, "add one file")
+            con = duckdb.connect(str(tmp), config={"threads": 1})
             try:
                 for stmt in _SCHEMA:
                     con.execute(stmt)
@@ -460,12 +482,16 @@ class Store:
 
     def _rescore(self, con, changed: list[str], score, finalize, progress=None, always_finalize: bool = False):
         """Re-score the series of the ``changed`` sources (all sources without a series table), then
-        ``finalize`` the whole table.  See :meth:`write`."""
-        if not self._has_series(con):
+        ``finalize`` the whole table.  See :meth:`write`.
+
+        The other sources' series rows stay in the database: the changed sources' rows are deleted
+        and their new rows inserted by column name; a :class:`Finalize` step then reads and updates
+        only its own columns.  Only when the new rows' columns differ from the table's (or
+        ``finalize`` is a plain callable) is the whole table read, finalized and written anew.
+        """
+        fresh = not self._has_series(con)
+        if fresh:
             changed = [r[0] for r in con.execute("SELECT name FROM sources ORDER BY name").fetchall()]
-            fresh = True
-        else:
-            fresh = False
         if not changed and not fresh and not always_finalize:
             return
         parts = []
@@ -479,6 +505,29 @@ class Store:
             part = score(obs)
             if len(part):
                 parts.append(part)
+        table_cols = [] if fresh else [r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'series' ORDER BY ordinal_position"
+        ).fetchall()]
+        in_place = (not fresh and isinstance(finalize, Finalize)
+                    and all(list(p.columns) == table_cols or set(p.columns) == set(table_cols) for p in parts))
+        if in_place:
+            if changed:
+                marks = ", ".join("?" for _ in changed)
+                con.execute(f"DELETE FROM series WHERE source IN ({marks})", changed)
+            for part in parts:
+                con.register("series_part", part)
+                con.execute("INSERT INTO series BY NAME SELECT * FROM series_part")
+                con.unregister("series_part")
+            if progress:
+                progress("false discovery rate over every series")
+            cols = ", ".join(f'"{c}"' for c in finalize.reads)
+            narrow = con.execute(f"SELECT rowid AS _row, {cols} FROM series").df()
+            out = finalize.fn(narrow)
+            con.register("series_update", out[["_row", *finalize.writes]])
+            sets = ", ".join(f'"{c}" = u."{c}"' for c in finalize.writes)
+            con.execute(f"UPDATE series SET {sets} FROM series_update u WHERE series.rowid = u._row")
+            con.unregister("series_update")
+            return
         if fresh:
             kept = None
         else:
@@ -494,7 +543,7 @@ class Store:
         if finalize is not None:
             if progress:
                 progress("false discovery rate over every series")
-            series = finalize(series)
+            series = finalize.fn(series) if isinstance(finalize, Finalize) else finalize(series)
         con.register("series_df", series)
         con.execute("CREATE OR REPLACE TABLE series AS SELECT * FROM series_df")
         con.unregister("series_df")

@@ -276,3 +276,33 @@ def test_new_options_on_the_same_content_replace_the_source(tmp_path):
     assert store.write([(b, meta)]) == {"expemergence": "replaced"}
     row = store.source_rows().iloc[0]
     assert row["options"] == '{"empty_prediction": "skip"}' and row["added_at"] == added
+
+
+def test_the_in_place_fdr_step_gives_the_whole_table_step(tmp_path):
+    """Finalize(reads, writes) updates two columns in place; the plain callable rewrites the table: same series."""
+    from emergence.ingest import fdr_step
+    from emergence.series import apply_fdr, score_observations
+    write_expemergence(tmp_path / "a", GOOD)
+    write_expemergence(tmp_path / "b", GOOD[:3] + ["EleutherAI/pythia-12b,Pythia,12,0.3,21.6,0.2,0.1,0.95,0.1,0.9"],
+                       task="hindu_knowledge")
+    whole, narrow = Store(tmp_path / "w.duckdb"), Store(tmp_path / "n.duckdb")
+    for store, fin in ((whole, apply_fdr), (narrow, fdr_step(apply_fdr))):
+        for root, name in ((tmp_path / "a", "one"), (tmp_path / "b", "two"), (tmp_path / "a", "three")):
+            store.write([_renamed(batch_from(root), name)], score=score_observations, finalize=fin)
+        store.remove(["one"], score=score_observations, finalize=fin)
+    a = whole.series().sort_values("series_id").reset_index(drop=True)
+    b = narrow.series().sort_values("series_id").reset_index(drop=True)
+    assert set(a["source"]) == {"two", "three"} and a["q_value"].notna().any()
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+def test_the_fdr_step_reads_only_what_it_declares(real_store):
+    """On the real series table: apply_fdr over the declared columns = apply_fdr over every column."""
+    from emergence.ingest import FDR_READS, FDR_WRITES
+    from emergence.series import apply_fdr
+    db, _ = real_store
+    series = Store(db).series()
+    full = apply_fdr(series)
+    narrow = apply_fdr(series[list(FDR_READS)].copy())
+    for col in FDR_WRITES:
+        pd.testing.assert_series_equal(full[col].reset_index(drop=True), narrow[col].reset_index(drop=True))
