@@ -247,14 +247,17 @@ class Store:
         return self._df("SELECT source, kind, count(*) AS n FROM data_issues GROUP BY ALL ORDER BY ALL")
 
     def sources(self) -> pd.DataFrame:
-        """Per source: files, families, models, tasks, metrics, observations, license, issues."""
-        return self._df("""
+        """Per source: files, families, models, tasks, metrics, observations, license, issues, ingest options."""
+        has_options = bool(len(self._df("SELECT 1 FROM information_schema.columns WHERE table_catalog = 'store' "
+                                        "AND table_name = 'sources' AND column_name = 'options'")))
+        options = "coalesce(s.options, '{}')" if has_options else "'{}'"
+        return self._df(f"""
             SELECT s.name AS source, s.n_files AS files,
                    coalesce(o.families, 0) AS families, coalesce(o.models, 0) AS models,
                    coalesce(o.tasks, 0) AS tasks, coalesce(o.metrics, 0) AS metrics,
                    s.n_observations AS observations, coalesce(o.without_scale, 0) AS without_scale,
                    s.n_examples AS examples, s.n_issues AS issues, s.license, s.redistributable,
-                   s.url, s.citation, s.ingested_at
+                   s.url, s.citation, s.ingested_at, {options} AS options
             FROM sources s LEFT JOIN (
                 SELECT source, count(DISTINCT family) AS families, count(DISTINCT model) AS models,
                        count(DISTINCT task) AS tasks, count(DISTINCT metric) AS metrics,

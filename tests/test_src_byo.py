@@ -564,3 +564,21 @@ def test_real_option_text_nan_is_a_target_not_a_missing_value(tmp_path, shared_d
     assert e.loc["9682", "target"] == "nan" and (e["target"] == "nan").sum() == 1
     want = (rows["predicted_option"] == rows["right_option"]).mean()       # pandas on the same rows, as text
     assert exact_match(b)["Yi-34B"] == pytest.approx(want, abs=1e-12)
+
+
+@pytest.mark.parametrize("name, text", [("e.json", "[]"), ("e.jsonl", "\n\n"), ("e.csv", "model,id,pred,gold\n")])
+def test_a_file_without_rows_is_an_error(tmp_path, name, text):
+    with pytest.raises(IngestError, match="no rows or records|empty file") as e:
+        parse_with_mapping(write(tmp_path / name, text), EX)
+    assert e.value.file == name
+
+
+def test_a_single_file_must_match_the_files_pattern_it_takes_fields_from(tmp_path):
+    m = {"kind": "examples", "files": "outputs_{model}.jsonl", "constants": {"task": "t"},
+         "columns": {"prediction": "p", "target": "g"}}
+    line = json.dumps({"p": "1", "g": "1"}) + "\n"
+    b = parse_with_mapping(write(tmp_path / "outputs_gpt2-xl.jsonl", line), m)
+    assert b.examples["model"].tolist() == ["gpt2-xl"] and b.examples["params"].iloc[0] == 1_557_611_200
+    with pytest.raises(IngestError, match="does not match the files pattern") as e:
+        parse_with_mapping(write(tmp_path / "results.jsonl", line), m)
+    assert e.value.field == "files"

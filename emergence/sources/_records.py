@@ -203,12 +203,16 @@ def _one(raw: bytes, label: str, name: str, delimiter: str | None) -> Table:
     if not raw.strip():
         raise IngestError(label, "empty file")
     if name.endswith((".parquet", ".pq")):
-        return _parquet(raw, label)
-    if name.endswith(".json"):
-        return _json(raw, label)
-    if name.endswith((".jsonl", ".ndjson")):
-        return _jsonl(raw, label)
-    return _csv(raw, label, name, delimiter)
+        table = _parquet(raw, label)
+    elif name.endswith(".json"):
+        table = _json(raw, label)
+    elif name.endswith((".jsonl", ".ndjson")):
+        table = _jsonl(raw, label)
+    else:
+        table = _csv(raw, label, name, delimiter)
+    if not len(table):
+        raise IngestError(label, "no rows or records in the file")
+    return table
 
 
 def _zip(path: Path, label: str, delimiter: str | None) -> list[Table]:

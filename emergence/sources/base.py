@@ -25,9 +25,13 @@ path by detection.  It declares, at module level:
 
 ``detect(path) -> bool``
     True when ``path`` (a folder, or one file) holds this format.
-``parse(root, source=NAME, progress=None) -> Batch``
+``parse(root, source=NAME, progress=None, **options) -> Batch``
     Every row of the format under ``root``, stored as source ``source``; ``progress`` (a
     callable taking a message) may be called with ``"[i/n] ..."`` strings.
+``OPTIONS`` (optional)
+    The ingest options the module honours, passed to ``parse`` as keywords when given
+    (``empty_prediction``, ``sizes``: the presets); ingest refuses an option that no planned
+    module honours rather than ignoring it.  A module without ``OPTIONS`` takes none.
 
 Rules every source module keeps (its module docstring says how, its tests show it):
 

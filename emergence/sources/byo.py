@@ -596,7 +596,14 @@ def _inputs(path: Path, spec: Spec, fields: dict) -> list[tuple[Path, str, dict]
             raise IngestError(bad[0], "not a data file (.csv, .tsv, .txt, .parquet, .json, .jsonl, .zip)",
                               field="files")
         return hits
-    return [(path, path.name, _file_match(path, spec.files, fields) if spec.files else {})]
+    captures = {}
+    if spec.files:
+        captures = _file_match(path, spec.files, fields)
+        if not captures and any("{" in p for p in spec.files):
+            raise IngestError(path.name, f"the file's path does not match the files pattern(s) {spec.files} of "
+                              f"{spec.where}, which give {', '.join(sorted(set(re.findall(r'{([^}]*)}', ' '.join(spec.files)))))}",
+                              field="files")
+    return [(path, path.name, captures)]
 
 
 def parse_with_mapping(path: Path, mapping: dict, source: str | None = None) -> Batch:
@@ -683,7 +690,7 @@ def parse_with_mapping(path: Path, mapping: dict, source: str | None = None) -> 
             df["value_scale"] = "unit"
 
     _sizes(df, spec, source, issues)
-    options = {"kind": kind, "mapping": spec.where}
+    options = {"kind": kind, "mapping": Path(spec.where).name}
     if kind == "examples" and ("prediction" in spec.columns
                                or any("prediction" in o["columns"] for o in spec.by_task.values())):
         options["empty_prediction"] = spec.empty_prediction
