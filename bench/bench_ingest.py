@@ -13,7 +13,8 @@ Usage::
 2. **Floor**: the same files, the ones the parsers read (the store's ``sources.files``, each
    source's file list with content hashes), merely read and parsed by the plain readers and
    nothing stored: ``json.load`` (``.json``), ``json.loads`` per line (``.jsonl``),
-   ``pandas.read_csv`` (``.csv``), ``pandas.read_parquet`` (``.parquet``).
+   ``pandas.read_csv`` (``.csv``), ``pandas.read_parquet`` (``.parquet``), and for a ``.zip``
+   each member unpacked and read by the reader of its kind.
 
 Every file is read once before anything is timed (warm page cache for both).  Each step runs
 in its own subprocess after its imports, so its time excludes interpreter start-up and its
@@ -34,6 +35,7 @@ The figures are printed last.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import resource
@@ -87,6 +89,18 @@ def read_floor(files: list[str]) -> tuple[int, dict]:
             n += len(pd.read_csv(f, encoding_errors="replace", low_memory=False))
         elif kind == ".parquet":
             n += len(pd.read_parquet(f))
+        elif kind == ".zip":             # each member unpacked and read by its own plain reader
+            import zipfile
+            with zipfile.ZipFile(f) as zf:
+                for info in zf.infolist():
+                    raw = zf.read(info)
+                    name = info.filename.lower()
+                    if name.endswith(".json"):
+                        n += len(json.loads(raw))
+                    elif name.endswith((".jsonl", ".ndjson")):
+                        n += sum(1 for line in raw.splitlines() if line.strip() and json.loads(line) is not None)
+                    elif name.endswith((".csv", ".tsv")):
+                        n += len(pd.read_csv(io.BytesIO(raw), sep="\t" if name.endswith(".tsv") else ","))
         else:
             with open(f, "rb") as fh:
                 n += len(fh.read())

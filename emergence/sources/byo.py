@@ -401,12 +401,16 @@ def _file_match(path: Path, patterns: list[str], fields: dict) -> dict:
 
 # ------------------------------------------------------------------------------ cells
 def _text_cell(v):
+    t = type(v)
+    if t is str:
+        return v if v != "" else None
     if v is None or v is MISSING or v is pd.NA:
         return None
-    if isinstance(v, str):
-        return v if v != "" else None
-    if isinstance(v, float) and math.isnan(v):
-        return None
+    # the JSON text of a number, without json.dumps per cell (ids are often ints: 144k cells in MMLU-Pro)
+    if t is int:
+        return str(v)
+    if t is float:
+        return None if math.isnan(v) else repr(v) if math.isfinite(v) else json.dumps(v)
     if isinstance(v, np.generic):
         v = v.item()
     if isinstance(v, np.ndarray):
