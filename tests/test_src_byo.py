@@ -582,3 +582,60 @@ def test_a_single_file_must_match_the_files_pattern_it_takes_fields_from(tmp_pat
     with pytest.raises(IngestError, match="does not match the files pattern") as e:
         parse_with_mapping(write(tmp_path / "results.jsonl", line), m)
     assert e.value.field == "files"
+
+
+def test_real_rows_through_jsonl_semicolons_a_zip_sizes_and_an_extraction_regex(tmp_path, shared_data):
+    """Real MMLU-Pro rows written as a user might: nested JSONL and a ';' CSV, each zipped; sizes as '6B'; the answer
+    extracted from the generated text with MMLU-Pro's level-1 pattern.  Reference: pandas' str.extract on the raw
+    JSON with the same pattern (a text without a match counted wrong)."""
+    import zipfile
+    pattern = r"answer is \(?([A-J])\)?"
+    raw = pd.DataFrame(_mmlu_pro_records("Yi-6B"))
+    head, tail = raw.iloc[:6000], raw.iloc[6000:]
+    jsonl = "\n".join(json.dumps({"q": r.question_id, "meta": {"model": "Yi-6B", "cat": r.category},
+                                  "out": [r.generated_text], "gold": r.answer}) for r in head.itertuples())
+    csv_text = tail[["question_id", "category", "generated_text", "answer"]].assign(model="Yi-6B") \
+        .rename(columns={"question_id": "q", "generated_text": "out", "answer": "gold", "category": "cat"}) \
+        .to_csv(sep=";", index=False)
+    common = {"kind": "examples", "constants": {"task": "mmlu_pro"}, "sizes": {"Yi-6B": "6B"},
+              "extract": {"prediction": pattern}}
+    # one archive, two layouts: one mapping cannot address both (nested paths vs flat columns), so one file each
+    z_json, z_csv = tmp_path / "p1.zip", tmp_path / "p2.zip"
+    with zipfile.ZipFile(z_json, "w") as zf:
+        zf.writestr("part1.jsonl", jsonl)
+    with zipfile.ZipFile(z_csv, "w") as zf:
+        zf.writestr("part2.csv", csv_text)
+    b1 = parse_with_mapping(z_json, {**common, "columns": {"example_id": "q", "model": "meta.model",
+                                                          "subtask": "meta.cat", "prediction": "out.0",
+                                                          "target": "gold"}}, source="yi")
+    b2 = parse_with_mapping(z_csv, {**common, "columns": {"example_id": "q", "model": "model", "subtask": "cat",
+                                                         "prediction": "out", "target": "gold"}}, source="yi")
+    assert b1.examples["row_ref"].iloc[-1] == "6000" and b2.examples["row_ref"].iloc[0] == "2"
+    ex = pd.concat([b1.examples, b2.examples], ignore_index=True)
+    assert len(ex) == 12_032 and (ex["params"] == 6e9).all()
+    want = raw["generated_text"].str.extract(pattern)[0]
+    assert (ex["prediction"].replace("", None).isna().sum()) == want.isna().sum()
+    got = aggregate_examples(ex)
+    got = got[got["metric"] == "exact_match"].set_index("subtask")["value"]
+    ref = (want == raw["answer"]).groupby(raw["category"]).mean()
+    for category, value in ref.items():
+        assert got[category] == pytest.approx(value, abs=1e-12), category
+    emp = pd.concat([b1.issues_frame(), b2.issues_frame()])
+    assert emp.loc[emp["kind"] == "empty_prediction", "value"].astype(int).sum() == int(want.isna().sum())
+
+
+def test_real_zip_twice_under_two_names_is_counted_once_then_removed(tmp_path, shared_data):
+    from emergence.ingest import ingest, remove
+    from emergence.store import Store
+    path = shared_data / "mmlu-pro-outputs" / "eval_results" / "model_outputs_Yi-6B_5shots.zip"
+    m = {"kind": "examples", "columns": {"example_id": "question_id", "subtask": "category", "prediction": "pred",
+                                         "target": "answer"}, "constants": {"task": "mmlu_pro", "model": "Yi-6B"}}
+    db = tmp_path / "s.duckdb"
+    ingest([str(path)], db=db, mapping={**m, "name": "first"})
+    out = ingest([str(path)], db=db, mapping={**m, "name": "second"})
+    assert out["warnings"] and out["warnings"][0].startswith("second: 1 file(s) have the same content as files of "
+                                                             "source first")
+    s = Store(db)
+    assert set(s.series()["source"]) == {"first"} and len(s.examples({"source": ["second"]})) == 12_032
+    remove(["first"], db=db)
+    assert set(Store(db).series()["source"]) == {"second"} and Store(db).duplicate_files().empty
