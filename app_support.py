@@ -33,7 +33,7 @@ FILTER_LABELS = {"source": "Source", "task": "Task", "subtask": "Subtask", "metr
                  "shots": "Shots"}
 AXIS_LABELS = {"params": "parameters", "tokens": "training tokens", "flops": "training FLOPs",
                "step": "checkpoint step"}
-CELL_LABELS = {"score": "median emergence score", "share": "share emergent (after FDR)"}
+CELL_LABELS = {"score": "median emergence score (descriptive)", "share": "share emergent (of decidable series)"}
 
 
 def env_flag(name: str) -> bool:
@@ -155,10 +155,27 @@ def _options(fp: str, filters_only: ViewState) -> dict[str, list]:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def pairs(fp: str, filters: tuple, x: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(metric pairs, verdicts per pair) of the filtered series."""
-    p = views.metric_pairs(api.compare(**dict(filters), x=x, db=store().path))
-    return p, views.pair_verdicts(p)
+def pairs(fp: str, filters: tuple, x: str):
+    """(metric pairs, verdicts per pair, headline) of the filtered series (emergence.mirage)."""
+    from emergence import mirage
+    p = api.pairs(**dict(filters), x=x, db=store().path)
+    return p, mirage.pair_verdicts(p), mirage.headline(p)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def multiplication_by_digits(fp: str):
+    return api.multiplication_by_digits(db=store().path)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def replications(fp: str, x: str):
+    return api.replications(x=x, db=store().path)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def fdr_families(fp: str) -> pd.DataFrame:
+    from emergence import mirage
+    return mirage.fdr_families(series_all(fp))
 
 
 def show_table(df: pd.DataFrame, where=st, limit: int = 2000, **kw):
@@ -375,14 +392,18 @@ def download_section(state: ViewState, kind: str | None, df: pd.DataFrame, fp: s
 
 
 def notice_unscored(df: pd.DataFrame, where=st):
-    if df is None or df.empty or "emergence_score" not in df.columns:
+    """Say how many series the verdict could not decide, and why (grouped by the reason's first words)."""
+    if df is None or df.empty or "verdict" not in df.columns:
         return
-    n = int(df["emergence_score"].isna().sum())
-    if n:
-        flags = df.loc[df["emergence_score"].isna(), "flag"].value_counts() if "flag" in df.columns else {}
-        why = ", ".join(f"{k}: {v}" for k, v in dict(flags).items())
-        where.caption(f"{n:,} of {len(df):,} series are not scored ({why}); they count in n_series, not in the "
-                      "scores.")
+    ins = df[df["verdict"] == "insufficient"]
+    if len(ins):
+        why = ins["verdict_reason"].astype(str).str.replace(r"^tested on its primary axis \([a-z]+\): ", "",
+                                                            regex=True).str.split(r"[:(]", n=1).str[0].str.strip()
+        counts = why.value_counts()
+        text = ", ".join(f"{k} ({v:,})" for k, v in counts.head(6).items())
+        where.caption(f"{len(ins):,} of {len(df):,} series are **insufficient** to decide: {text}. A series needs at "
+                      f"least 4 sizes (a family of three sizes can never be called), sizes close enough to resolve a "
+                      f"transition, and a noise model; the Series detail page gives each one's reason.")
 
 
 # ---------------------------------------------------------------- first start: build the store
@@ -637,16 +658,10 @@ def repeated_sampling_sources(fp: str) -> list[str]:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def simulated_scores(long: pd.DataFrame, n: int) -> pd.DataFrame:
-    """Emergence score of each simulated metric's sampled curve (emergence.scores.emergence_score)."""
-    from emergence.scores import emergence_score
-    rows = []
-    for m, g in long[long["kind"] == "sampled"].groupby("metric", sort=False):
-        r = emergence_score(g["params"], g["value"], higher_is_better=bool(g["higher_is_better"].iloc[0]),
-                            resolution=1.0 / n if m in ("accuracy", "multiple_choice_grade") else None)
-        rows.append({"metric": m, "metric_class": g["metric_class"].iloc[0], "emergence_score": r.score,
-                     "flag": r.flag})
-    return pd.DataFrame(rows)
+def simulated_verdicts(sim: pd.DataFrame, n: int, choices: int) -> pd.DataFrame:
+    """The verdict and detection lead of each simulated metric (emergence.simulate.simulated_verdicts)."""
+    from emergence.simulate import simulated_verdicts as verdicts
+    return verdicts(sim, n, choices)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

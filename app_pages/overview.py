@@ -1,14 +1,17 @@
-"""Overview: the answer at a glance, per metric and per metric class."""
+"""Overview: the answer at a glance: the same outputs under two metrics, then the verdicts per metric."""
 import streamlit as st
 
 import app_support as sup
 from emergence import figures, views
-from emergence.scores import EMERGENCE_SCORE_THRESHOLD, FDR_LEVEL
+from emergence.verdict import FDR_LEVEL, WIDTH_THRESHOLD
 
-sup.header("Overview", f"Every scored series in the store, per metric class and per metric: the **share called "
-           f"emergent** (emergence score ≥ {EMERGENCE_SCORE_THRESHOLD:g} and Benjamini-Hochberg q < {FDR_LEVEL:g}) and "
-           "the **distribution of emergence scores**; the last table pairs metrics computed on the same outputs. "
-           "Schaeffer et al. found emergence concentrated in thresholded metrics (multiple choice grade, exact match).")
+sup.header("Overview", "Is a sharp jump a property of the models or of the metric? The direct test is the **same "
+           "outputs scored two ways**: a thresholded metric (multiple choice grade, exact match) beside a continuous "
+           "one (Brier score, edit distance, log-likelihood). A series is called **emergent** only for a *sharp "
+           f"onset*: a rise narrower than {WIDTH_THRESHOLD:g} decade of scale (10–90 %), significant after the "
+           f"Benjamini–Hochberg step (q < {FDR_LEVEL:g}), with sizes before and after it; **smooth** when every "
+           "narrower transition fits worse; otherwise **insufficient** (the reason says why) or **no signal**. "
+           "The calibration of this call is in BENCHMARKS.md.")
 state = sup.view("overview")
 fp = sup.require_store()
 st.sidebar.header("Filters")
@@ -17,32 +20,57 @@ sup.filter_widgets(state)
 
 kind, df = sup.table(state, fp)
 filters = sup.frozen_filters(state)
+pairs, verdicts, head = sup.pairs(fp, filters, state.x)
+
+st.subheader("Same outputs, two metrics")
+st.markdown(head.sentence)
+c = st.columns(5)
+c[0].metric("pairs of series", f"{head.n_pairs:,}", help="a thresholded and a continuous metric on the same outputs")
+c[1].metric("decidable on both sides", f"{head.n_decidable:,}")
+c[2].metric("thresholded emergent, continuous smooth", "–" if head.n_decidable == 0 else
+            f"{100 * head.mirage_share:.0f}%", help=f"{head.n_mirage} pairs; 95 % interval over tasks "
+            f"{100 * head.mirage_low:.0f}–{100 * head.mirage_high:.0f}%" if head.n_decidable else None)
+c[3].metric("pairs with a detection lead", f"{head.n_lead:,}", help=f"{head.n_lead_censored} of them censored")
+c[4].metric("median detection lead", "–" if head.n_lead == 0 else f"{head.lead_median:+.2g} decades",
+            help="log10 of the size where the thresholded metric is first detected minus the continuous metric's: "
+                 "positive means the continuous metric sees the ability at smaller models")
+sup.chart(figures.lead_figure(pairs), "overview_leads", "detection-leads")
+st.caption("Detection scale: the smallest size from which the metric is significantly better than chance (or than "
+           "the smallest model, paired per example where examples exist) at every larger size. Pairs from one task "
+           "share questions and models: intervals resample whole tasks.")
+with st.expander(f"Verdicts per metric pair ({len(verdicts):,} pairs of metrics)"):
+    st.dataframe(verdicts, hide_index=True, width="stretch")
+
+st.subheader("Verdicts per metric class and per metric")
 summ = sup.summary(fp, filters, state.x)
-
-scored = df["emergence_score"].notna() if len(df) else df.get("emergence_score")
-c = st.columns(6)
-c[0].metric("sources", df["source"].nunique() if len(df) else 0)
-c[1].metric("tasks", df["task"].nunique() if len(df) else 0)
-c[2].metric("families", df["family"].nunique() if len(df) else 0)
-c[3].metric("series", f"{len(df):,}")
-c[4].metric("scored (≥3 scales)", f"{int(scored.sum()) if len(df) else 0:,}")
-c[5].metric("emergent", f"{int(df['emergent'].fillna(False).astype(bool).sum()) if len(df) else 0:,}")
-sup.notice_unscored(df)
-
 left, right = st.columns(2)
 with left:
     sup.chart(figures.share_bar(summ["metric_class"], "metric_class"), "overview_class", "share-by-class")
 with right:
-    sup.chart(figures.share_bar(summ["metric"], "metric"), "overview_metric", "share-by-metric")
-sup.chart(figures.score_distribution(df), "overview_scores", "scores-by-metric")
-st.subheader("Per metric")
+    sup.chart(figures.verdict_bar(summ["metric_class"], "metric_class"), "overview_class_states", "verdicts-by-class")
+sup.chart(figures.share_bar(summ["metric"], "metric"), "overview_metric", "share-by-metric")
 st.dataframe(summ["metric"], hide_index=True, width="stretch")
 
-st.subheader("Same outputs, different metric")
-st.markdown("Each row: pairs of series computed **from the same model outputs**, a thresholded metric (a) "
-            "beside a continuous one (b). `a_only` counts pairs where only the thresholded metric is called "
-            "emergent: the *mirage* pattern.")
-_, verdicts = sup.pairs(fp, filters, state.x)
-st.dataframe(verdicts, hide_index=True, width="stretch")
+c = st.columns(6)
+c[0].metric("sources", df["source"].nunique() if len(df) else 0)
+c[1].metric("tasks", df["task"].nunique() if len(df) else 0)
+c[2].metric("series", f"{len(df):,}")
+for i, name in enumerate(("emergent", "smooth", "insufficient", "no signal")):
+    if i + 3 < len(c):
+        c[i + 3].metric(name, f"{int((df['verdict'] == name).sum()) if len(df) else 0:,}")
+sup.notice_unscored(df)
+
+st.subheader("False discovery rate: one family per question")
+st.markdown("Benjamini–Hochberg runs over **every series of the store** that asks the same question, whatever the "
+            "filters on screen: one test per series on its primary size axis (parameters, else FLOPs, else tokens), "
+            "and, apart, one per training-step series. Series shown on another axis carry their primary axis' "
+            "verdict.")
+st.dataframe(sup.fdr_families(fp), hide_index=True, width="stretch")
+
+with st.expander("The emergence score (Srivastava et al.): descriptive, not the verdict"):
+    st.markdown("The emergence score grows with the number of sizes (a straight line over k sizes scores k − 1; a "
+                "three-size family can never exceed 2) and its median-step denominator shrinks on any geometric "
+                "decay, so smooth power-law losses score high. It is kept as a description of how abrupt a curve is.")
+    sup.chart(figures.score_distribution(df), "overview_scores", "scores-by-metric")
 sup.download_section(state, kind, df, fp)
 sup.share_link(state)

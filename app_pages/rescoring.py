@@ -1,14 +1,15 @@
-"""Re-scoring: the same outputs under a thresholded and a continuous metric."""
+"""Re-scoring: the same outputs under a thresholded and a continuous metric, and the replications on real outputs."""
 import streamlit as st
 
 import app_support as sup
-from emergence import figures, views
+from emergence import figures, mirage, views
 
-sup.header("Re-scoring", "The same model outputs scored two ways (Schaeffer et al. 2023, Sec. 3-4): each point is "
-           "one set of outputs, its emergence score under the thresholded metric (x) and the continuous one (y); "
-           "points far right of the diagonal look emergent only because of the metric. By default: the sources "
-           "re-scored per example (inverse-scaling GPT-3, InstructGPT multiplication, BIG-bench logs, lm-eval "
-           "samples) and expemergence's accuracy and Brier score.")
+sup.header("Re-scoring", "The same model outputs scored two ways (Schaeffer et al. 2023, Sec. 3-4): a thresholded "
+           "metric beside a continuous one. For each pair: both verdicts, and the **detection lead**, the decades of "
+           "model size by which the continuous metric detects the ability (significantly above chance, or above the "
+           "smallest model, at every larger size) before the thresholded one does; '>' when the thresholded metric "
+           "never gets there. By default: the sources re-scored per example (inverse-scaling GPT-3, InstructGPT "
+           "multiplication, BIG-bench logs, lm-eval samples) and expemergence's accuracy and Brier score.")
 state = sup.view("rescoring")
 fp = sup.require_store()
 sb = st.sidebar
@@ -21,51 +22,69 @@ sup.select(state, "x", "Scale axis", views.api.SCALE_AXES, fmt=sup.AXIS_LABELS.g
 sb.header("Filters")
 sup.filter_widgets(state)
 
-kind, cmp = sup.table(state, fp)
-pairs = views.metric_pairs(cmp)
+kind, pairs = sup.table(state, fp)
+verdicts = mirage.pair_verdicts(pairs)
 if pairs.empty:
     st.info("No series in these filters has the same outputs under a thresholded and a continuous metric.")
-    sup.download_section(state, kind, cmp, fp)
-    sup.share_link(state)
-    st.stop()
-verdicts = views.pair_verdicts(pairs)
-names = verdicts["pair"].tolist()
-sup.select(state, "pair", "Metric pair (thresholded | continuous)", names, fmt=lambda p: p.replace("|", "  vs  "))
-pair = state.pair if state.pair in names else names[0]
-sel = pairs[pairs["pair"] == pair].copy()
-sel["label"] = [views.group_label(r) for _, r in sel.iterrows()]
-a, b = pair.split("|", 1)
-both = sel[sel["score_a"].notna() & sel["score_b"].notna()]
-fig = figures.compare_scatter(both.rename(columns={"score_a": f"ES {a}", "score_b": f"ES {b}"}),
-                              x=f"ES {a}", y=f"ES {b}", title=f"emergence score: {a} (x) vs {b} (y), same outputs")
-sup.chart(fig, "rescoring_scatter", "rescoring")
-st.caption(f"{len(both):,} of {len(sel):,} sets of outputs have both scores (a series needs ≥ 3 scales).")
+else:
+    names = verdicts["pair"].tolist()
+    sup.select(state, "pair", "Metric pair (thresholded | continuous)", names, fmt=lambda p: p.replace("|", "  vs  "))
+    pair = state.pair if state.pair in names else names[0]
+    sel = pairs[pairs["pair"] == pair].copy()
+    sel["label"] = [views.group_label(r) for _, r in sel.iterrows()]
+    v = verdicts.set_index("pair").loc[pair]
+    a, b = pair.split("|", 1)
+    st.markdown(f"**{a}** vs **{b}** on {int(v['n_pairs']):,} sets of outputs: {int(v['decidable']):,} decided on "
+                f"both sides ({int(v['mirage']):,} with {a} emergent and {b} smooth, {int(v['both_smooth']):,} both "
+                f"smooth, {int(v['both_emergent']):,} both emergent); {int(v['with_lead']):,} with a detection lead, "
+                f"{int(v['b_first']):,} of them with {b} first.")
+    sup.chart(figures.lead_figure(sel), "rescoring_leads", "rescoring-leads")
 
-st.subheader("One set of outputs under both metrics")
-groups = (both if len(both) else sel).assign(_gap=lambda d: (d["score_a"] - d["score_b"]).abs())
-groups = groups.sort_values("_gap", ascending=False, na_position="last")["label"].drop_duplicates().tolist()
-sup.select(state, "group", "Outputs", groups)
-group = state.group if state.group in groups else groups[0]
-g = sel[sel["label"] == group].iloc[0]
-target = views.ViewState(page="series", source=(g["source"],), task=(g["task"],), subtask=(str(g["subtask"] or ""),),
-                         family=(g["family"],), shots=() if g["shots"] is None or str(g["shots"]) == "<NA>"
-                         else (int(g["shots"]),), x=state.x)
-metrics = [m.split("[")[0] for m in (a, b)]
-pts, labels = sup.plot_frame(fp, target.with_filters(metric=metrics))
-if len(pts) and "variant" in pts.columns:
-    keep = {str(g["variant"] or "")}
-    for m in (a, b):   # a metric read with a variant (e.g. digit tokens) keeps only that reading
-        if "[" in m:
-            keep.add(m.split("[", 1)[1].rstrip("]"))
-    pts = pts[pts["variant"].astype(str).isin(keep | {""}) | (pts["variant"].astype(str) == "")]
-sup.chart(figures.series_figure(pts, x_label=sup.AXIS_LABELS[state.x], labels=labels), "rescoring_curves",
-          "rescoring-curves")
-st.page_link("app_pages/series.py", label="Open these outputs in Series detail →",
-             query_params=views.to_query_params(target))
+    st.subheader("One set of outputs under both metrics")
+    # the outputs whose verdicts or detection differ most come first
+    order = sel.assign(_k=(sel["verdict_a"] != sel["verdict_b"]).astype(int) * 10
+                       + sel["lead_decades"].abs().fillna(-1))
+    groups = order.sort_values("_k", ascending=False)["label"].drop_duplicates().tolist()
+    sup.select(state, "group", "Outputs", groups)
+    group = state.group if state.group in groups else groups[0]
+    g = sel[sel["label"] == group].iloc[0]
+    st.markdown(f"{a}: **{g['verdict_a']}** ({g['verdict_reason_a']}). {b}: **{g['verdict_b']}** "
+                f"({g['verdict_reason_b']}). Detection lead: **{g['lead_text'] or 'none'}** decades.")
+    target = views.ViewState(page="series", source=(g["source"],), task=(g["task"],),
+                             subtask=(str(g["subtask"] or ""),), family=(g["family"],),
+                             shots=() if g["shots"] is None or str(g["shots"]) == "<NA>" else (int(g["shots"]),),
+                             x=state.x)
+    metrics = [m.split("[")[0] for m in (a, b)]
+    pts, labels = sup.plot_frame(fp, target.with_filters(metric=metrics))
+    if len(pts) and "variant" in pts.columns:
+        keep = {str(g["variant"] or "")}
+        for m in (a, b):   # a metric read with a variant (e.g. digit tokens) keeps only that reading
+            if "[" in m:
+                keep.add(m.split("[", 1)[1].rstrip("]"))
+        pts = pts[pts["variant"].astype(str).isin(keep | {""})]
+    sup.chart(figures.series_figure(pts, x_label=sup.AXIS_LABELS[state.x], labels=labels), "rescoring_curves",
+              "rescoring-curves")
+    st.page_link("app_pages/series.py", label="Open these outputs in Series detail →",
+                 query_params=views.to_query_params(target))
+    with st.expander(f"Verdicts per pair of metrics ({len(verdicts):,}) and all {len(sel):,} pairs of {a} vs {b}"):
+        st.dataframe(verdicts, hide_index=True, width="stretch")
+        st.dataframe(sel.drop(columns=["label"]), hide_index=True, width="stretch")
 
-st.subheader("Verdicts per pair of metrics")
-st.dataframe(verdicts, hide_index=True, width="stretch")
-with st.expander(f"All {len(sel):,} pairs for {a} vs {b}"):
-    st.dataframe(sel.drop(columns=["label"]), hide_index=True, width="stretch")
-sup.download_section(state, kind, cmp, fp)
+st.subheader("Replications on real outputs")
+by_digits, mult = sup.multiplication_by_digits(fp)
+st.markdown("**InstructGPT multiplication, split by operand digits** (Schaeffer et al. Fig. 3 with real "
+            "completions: the target grows from 1 to 4 digits). Exact match and character edit distance are computed "
+            "from the same completions of every product a×b.")
+if by_digits.empty:
+    st.info("gpt3-multiplication-tables is not in this store.")
+else:
+    sup.chart(figures.multiplication_figure(by_digits), "rescoring_multiplication", "multiplication-by-digits")
+    st.dataframe(mult, hide_index=True, width="stretch")
+for title, table in sup.replications(fp, state.x):
+    st.markdown(f"**{title}**")
+    if table.empty:
+        st.caption("not in this store, or no pair of these metrics")
+    else:
+        st.dataframe(table, hide_index=True, width="stretch")
+sup.download_section(state, kind, pairs, fp)
 sup.share_link(state)

@@ -6,8 +6,8 @@ from emergence import figures, views
 
 sup.header("Series detail", "One task, one panel per metric (thresholded first, continuous after, so the same "
            "outputs under both stand side by side), one curve per family on a shared log scale axis; the legend "
-           "gives each curve's emergence score (ES) and FDR q value (★ = emergent). Bars: 95 % Wilson intervals "
-           "where the test-set size n is known, else ±1.96 stderr; grey band: the 1/n resolution.")
+           "gives each curve's verdict and its (descriptive) emergence score (★ = emergent). Bars: 95 % Wilson "
+           "intervals where the test-set size n is known, else ±1.96 stderr; grey band: the 1/n resolution.")
 state = sup.view("series")
 fp = sup.require_store()
 sb = st.sidebar
@@ -58,15 +58,17 @@ if pts.empty:
 fig = figures.series_figure(pts, x_label=sup.AXIS_LABELS[state.x], labels=labels, y_label=y_label)
 sup.chart(fig, "series_chart", f"series-{task}")
 
-st.subheader("Scores of these curves")
+st.subheader("Verdicts of these curves")
 cols = [c for c in ["source", "subtask", "metric", "metric_class", "family", "shots", "prompt_variant", "variant",
-                    "model", "n_scales", "emergence_score", "flag", "p_value", "p_reason", "q_value", "emergent"]
+                    "model", "n_scales", "verdict", "verdict_reason", "width_decades", "q_value", "detect_x",
+                    "emergence_score"]
         if c in scores.columns]
 st.dataframe(scores[cols], hide_index=True, width="stretch")
 sup.notice_unscored(scores)
-pairs, _ = sup.pairs(fp, sup.frozen_filters(state), state.x)
+pairs, _, _ = sup.pairs(fp, sup.frozen_filters(state), state.x)
 if len(pairs):
     st.subheader("Same outputs: thresholded vs continuous metric")
-    st.dataframe(pairs.drop(columns=["group_id", "scale_axis"]), hide_index=True, width="stretch")
+    st.dataframe(pairs[["source", "subtask", "family", "shots", "pair", "verdict_a", "verdict_b", "detect_x_a",
+                        "detect_x_b", "lead_text"]], hide_index=True, width="stretch")
 sup.download_section(state, kind, obs, fp)
 sup.share_link(state)

@@ -21,7 +21,7 @@ import pandas as pd
 from .store import Store
 
 __all__ = ["FILTERS", "SCALE_AXES", "observations", "sources", "data_issues", "series", "compare",
-           "summary", "predict", "passuntil", "rescore", "simulate", "to_csv", "get_store"]
+           "summary", "pairs", "headline", "multiplication_by_digits", "replications", "predict", "passuntil", "rescore", "simulate", "to_csv", "get_store"]
 
 FILTERS = ("source", "task", "metric", "family", "shots", "subtask")
 SCALE_AXES = ("params", "tokens", "flops", "step")
@@ -103,9 +103,44 @@ def compare(source=None, task=None, metric=None, family=None, shots=None, *, x: 
 
 def summary(source=None, task=None, metric=None, family=None, shots=None, *, x: str = "params",
             subtask=None, db=None) -> dict[str, pd.DataFrame]:
-    """Per metric and per metric class: scores' distribution and share emergent."""
-    from .series import summarise
-    return summarise(series(source, task, metric, family, shots, x=x, subtask=subtask, db=db))
+    """Per metric and per metric class: the share called emergent over the decidable series, with
+    task-bootstrap intervals, and how many series are in each state (:func:`emergence.mirage.shares`)."""
+    from .mirage import shares
+    s = series(source, task, metric, family, shots, x=x, subtask=subtask, db=db)
+    return {"metric": shares(s, "metric"), "metric_class": shares(s, "metric_class")}
+
+
+def pairs(source=None, task=None, metric=None, family=None, shots=None, *, x: str = "params",
+          subtask=None, db=None) -> pd.DataFrame:
+    """Same outputs, a thresholded and a continuous metric: one row per pair with both verdicts and the
+    detection lead (:func:`emergence.mirage.metric_pairs`)."""
+    from .mirage import metric_pairs
+    return metric_pairs(compare(source, task, metric, family, shots, x=x, subtask=subtask, db=db))
+
+
+def headline(source=None, task=None, metric=None, family=None, shots=None, *, x: str = "params",
+             subtask=None, db=None):
+    """What the paired outputs say, in numbers and one sentence (:func:`emergence.mirage.headline`)."""
+    from .mirage import headline as _headline
+    return _headline(pairs(source, task, metric, family, shots, x=x, subtask=subtask, db=db))
+
+
+def multiplication_by_digits(*, family: str = "InstructGPT", db=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Schaeffer et al. Fig. 3 on real completions: exact match and character edit distance of the same
+    InstructGPT multiplication outputs per operand-digit split, and per split the verdicts and the
+    detection lead (:mod:`emergence.replications`).  Empty frames when the source is not in the store."""
+    from .replications import multiplication_by_digits as by_digits, multiplication_verdicts
+    ex = get_store(db).examples({"source": ["gpt3-multiplication-tables"]})
+    b = by_digits(ex, family=family)
+    return b, (multiplication_verdicts(b) if len(b) else pd.DataFrame())
+
+
+def replications(*, x: str = "params", db=None) -> list[tuple[str, pd.DataFrame]]:
+    """The same-output comparisons the README reports (:data:`emergence.replications.PAIR_REPLICATIONS`):
+    per comparison, how the verdicts of its pairs combine and their detection leads."""
+    from .replications import PAIR_REPLICATIONS, pair_replication
+    p = pairs(x=x, db=db)
+    return [(title, pair_replication(p, source, names)) for title, source, names in PAIR_REPLICATIONS]
 
 
 def predict(source=None, task=None, metric=None, family=None, shots=None, *, x: str = "params",
@@ -148,7 +183,7 @@ def passuntil(source=None, task=None, family=None, *, level: str = "task", subta
     if level == "instance":
         return pu.instance_estimates(ex, design=design, confidence=confidence)
     if level == "task":
-        return pu.passuntil_predictions(ex, confidence=confidence)
+        return pu.passuntil_predictions(ex, confidence=confidence, design=design)
     raise ValueError(f"level must be 'instance' or 'task', got {level!r}")
 
 

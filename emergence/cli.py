@@ -24,9 +24,13 @@ DISPLAY = {
     "observations": ["source", "task", "subtask", "metric", "source_metric", "family", "model", "params",
                      "checkpoint_step", "shots", "prompt_variant", "variant", "seed", "value", "stderr",
                      "n_examples", "in_scoring"],
-    "series": ["source", "task", "subtask", "metric", "source_metric", "metric_class", "family", "shots",
-               "n_scales", "scale_axis", "emergence_score", "flag", "p_value", "q_value", "emergent"],
-    "compare": None,
+    "series": ["source", "task", "subtask", "metric", "metric_class", "family", "shots", "model", "n_scales",
+               "verdict", "width_decades", "q_value", "detect_x", "emergence_score", "verdict_reason"],
+    "compare": ["group_id", "source", "task", "subtask", "family", "metric", "metric_variant", "metric_class",
+                "n_scales", "verdict", "q_value", "detect_x", "emergence_score"],
+    "pairs": ["source", "task", "subtask", "family", "pair", "verdict_a", "verdict_b", "detect_x_a", "detect_x_b",
+              "lead_text"],
+    "calibrate": None,
     "predict": ["task", "subtask", "metric", "family", "shots", "variant", "form", "status", "x_target", "y_actual",
                 "y_predicted", "abs_error", "rel_error", "curvature_class"],
     "passuntil": None,
@@ -206,6 +210,33 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_pairs(args) -> int:
+    df = api.pairs(**_filters(args), x=args.x, db=args.db)
+    if args.csv is None:
+        print(api.headline(**_filters(args), x=args.x, db=args.db).sentence + "\n")
+    _emit(df, args, "pairs")
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    """Simulate smooth and sharp series, run the store's verdict, print the false-call and power tables."""
+    from . import calibrate
+    t0 = time.time()
+    pts = calibrate.simulate_store(per_cell=args.per_cell, seed=args.seed)
+    res = calibrate.run(pts, n_boot=args.n_boot)
+    tb = calibrate.tables(res)
+    if args.csv is not None:
+        _emit(tb["by_kind"], args, "calibrate")
+        return 0
+    print(f"{res['series'].nunique():,} simulated series, {time.time() - t0:.0f} s "
+          f"(per cell {args.per_cell}, seed {args.seed}, B <= {args.n_boot})\n")
+    for name in ("targets", "by_kind", "by_size", "by_n"):
+        print(f"== {name}")
+        print(tb[name].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print()
+    return 0 if tb["targets"]["holds"].all() else 1
+
+
 def cmd_predict(args) -> int:
     _emit(api.predict(**_filters(args), x=args.x, forms=args.form, db=args.db), args, "predict")
     return 0
@@ -304,14 +335,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_issues)
 
     for name, func, helptext in [
-        ("series", cmd_series, "one row per series: emergence score, flag, p and q values, emergent call"),
-        ("compare", cmd_compare, "same outputs, different metric: paired emergence scores and verdicts"),
+        ("series", cmd_series, "one row per series: the verdict (emergent / smooth / insufficient / no signal) and "
+                               "its reason, the sharp-onset test's p and q values, the detection scale, the "
+                               "(descriptive) emergence score"),
+        ("compare", cmd_compare, "same outputs, different metric: the series of each set of outputs side by side"),
+        ("pairs", cmd_pairs, "same outputs, a thresholded and a continuous metric: both verdicts and the detection "
+                             "lead (decades by which the continuous metric detects the ability earlier)"),
     ]:
         s = add(name, help=helptext)
         _add_filters(s)
         s.add_argument("--x", choices=list(api.SCALE_AXES), default="params", help="scale axis (default params)")
         _add_out(s)
         s.set_defaults(func=func)
+
+    from .verdict import DEFAULT_N_BOOT
+    s = add("calibrate", help="simulate smooth and sharp series at the sizes and noise of real ones, run the "
+            "verdict, print the false-call and power tables (exit 1 if a target fails)")
+    s.add_argument("--per-cell", type=int, default=20, help="series per (kind, sizes, n, scatter) cell (default 20)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT, help="bootstrap replicates at most per series")
+    _add_out(s)
+    s.set_defaults(func=cmd_calibrate)
 
     s = add("predict", help="held-out prediction of each series' largest scale: form, parameters, "
             "predicted vs actual, error, curvature class")

@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 from .metrics import metric_info
 
 __all__ = ["add_intervals", "normalise", "heatmap", "series_figure", "score_distribution",
-           "share_bar", "compare_scatter", "simulator_figure", "to_image", "static_export_available", "series_plot_frame", "prediction_scatter",
+           "share_bar", "verdict_bar", "lead_figure", "multiplication_figure", "VERDICT_ORDER", "VERDICT_COLOURS", "compare_scatter", "simulator_figure", "to_image", "static_export_available", "series_plot_frame", "prediction_scatter",
            "error_bar", "curvature_bar", "passuntil_figure", "vision_figure", "CLASS_COLOURS", "CLASS_ORDER"]
 
 CLASS_ORDER = ("discontinuous", "nonlinear", "continuous", "unclassified")
@@ -112,8 +112,9 @@ def heatmap(cells: pd.DataFrame, rows: str, cols: str, cell: str, *, max_rows: i
                                                                                              columns=xlabels)
     ne = c.pivot_table(index=rows, columns=cols, values="n_emergent", aggfunc="first").reindex(index=ylabels,
                                                                                                 columns=xlabels)
-    ns = c.pivot_table(index=rows, columns=cols, values="n_scored", aggfunc="first").reindex(index=ylabels,
-                                                                                              columns=xlabels)
+    dec = "n_decidable" if "n_decidable" in c.columns else "n_scored"
+    ns = c.pivot_table(index=rows, columns=cols, values=dec, aggfunc="first").reindex(index=ylabels,
+                                                                                       columns=xlabels)
     custom = np.dstack([n.to_numpy(dtype=float), ns.to_numpy(dtype=float), ne.to_numpy(dtype=float)])
     if cell == "score":
         finite = np.abs(z.to_numpy(dtype=float))
@@ -121,10 +122,10 @@ def heatmap(cells: pd.DataFrame, rows: str, cols: str, cell: str, *, max_rows: i
         # a few huge scores (near-flat series) would wash out every other cell: saturate at the 95th percentile
         zmax = float(max(np.percentile(finite, 95), 1.0)) if finite.size else 1.0
         scale = dict(colorscale="RdBu", zmid=0, zmin=-zmax, zmax=zmax)
-        title = "median emergence score"
+        title = "median emergence score (descriptive)"
     else:
         scale = dict(colorscale="Viridis", zmin=0, zmax=1)
-        title = "share of scored series called emergent"
+        title = "share of decided series called emergent"
     fig.add_trace(go.Heatmap(
         z=z.to_numpy(dtype=float), x=[str(v) for v in xlabels], y=[str(v) for v in ylabels], customdata=custom,
         hoverinfo="skip",
@@ -137,9 +138,9 @@ def heatmap(cells: pd.DataFrame, rows: str, cols: str, cell: str, *, max_rows: i
     fig.add_trace(go.Scatter(
         x=cx, y=cy, mode="markers", showlegend=False, name="cells",
         marker=dict(symbol="square", size=size, color="rgba(0,0,0,0.01)"),
-        customdata=np.column_stack([c["value"].to_numpy(dtype=float), c["n_series"], c["n_scored"], c["n_emergent"]]),
+        customdata=np.column_stack([c["value"].to_numpy(dtype=float), c["n_series"], c[dec], c["n_emergent"]]),
         hovertemplate=f"{rows}=%{{y}}<br>{cols}=%{{x}}<br>{title}=%{{customdata[0]:.3g}}<br>series=%{{customdata[1]}}, "
-                      "scored=%{customdata[2]}, emergent=%{customdata[3]}<extra>click to open</extra>"))
+                      "decided=%{customdata[2]}, emergent=%{customdata[3]}<extra>click to open</extra>"))
     more = f" (the {max_rows} {rows} values with most series of {len(order)})" if len(order) > max_rows else ""
     fig.update_layout(title=f"{title} by {rows} × {cols}{more}", xaxis_title=cols, yaxis_title=rows,
                       height=height, yaxis=dict(type="category", categoryorder="array",
@@ -212,7 +213,8 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
 
 
 def score_distribution(series: pd.DataFrame, *, max_metrics: int = 40) -> go.Figure:
-    """Emergence scores per metric (box + points), coloured by metric class."""
+    """Emergence scores per metric (box + points), coloured by metric class.  Descriptive only: the score
+    grows with the number of sizes (a line over k sizes scores k - 1), so it is not the verdict."""
     fig = go.Figure()
     s = series[pd.to_numeric(series.get("emergence_score"), errors="coerce").notna()] if len(series) else series
     if s is None or s.empty:
@@ -231,28 +233,87 @@ def score_distribution(series: pd.DataFrame, *, max_metrics: int = 40) -> go.Fig
     v = pd.to_numeric(s["emergence_score"], errors="coerce").to_numpy(dtype=float)
     lo, hi = np.percentile(v, [1, 99])
     pad = 0.05 * (hi - lo) + 0.5
-    fig.update_layout(title="emergence score per metric (one box per metric; y axis shows the 1st-99th percentile)",
+    fig.update_layout(title="emergence score per metric (Srivastava et al.; descriptive: a line over k sizes scores "
+                            "k - 1)<br><sup>one box per metric; the y axis shows the 1st-99th percentile</sup>",
                       yaxis=dict(title="emergence score", range=[lo - pad, hi + pad]),
                       xaxis=dict(type="category", categoryorder="array", categoryarray=metrics),
                       legend_title="metric class", height=480)
     return fig
 
 
-def share_bar(table: pd.DataFrame, by: str, *, share: str = "share_emergent", n: str = "n_scored") -> go.Figure:
-    """Share of scored series called emergent per ``by`` (metric or metric class), with counts."""
+def share_bar(table: pd.DataFrame, by: str, *, share: str = "share_emergent", n: str = "n_decidable") -> go.Figure:
+    """Share of the decidable series called emergent per ``by`` (metric or metric class), with the
+    task-bootstrap interval (``ci_low``/``ci_high``) as error bars and ``n`` as the bar label."""
     fig = go.Figure()
-    if table is None or table.empty or share not in table.columns:
-        fig.update_layout(title="nothing to show")
+    t = table if table is not None else pd.DataFrame()
+    if t.empty or share not in t.columns or not t[share].notna().any():
+        fig.update_layout(title=f"no decidable series (emergent or smooth) per {by} in these filters")
         return fig
-    t = table.sort_values(share, ascending=False)
+    t = t[t[share].notna()].sort_values([share, n], ascending=False)
     colours = [CLASS_COLOURS.get(metric_info(str(v)).metric_class if by == "metric" else str(v), "#7f7f7f")
                for v in t[by]]
+    err = dict(type="data", symmetric=False, array=(t["ci_high"] - t[share]).clip(lower=0).tolist(),
+               arrayminus=(t[share] - t["ci_low"]).clip(lower=0).tolist(), thickness=1) \
+        if {"ci_low", "ci_high"} <= set(t.columns) else None
     text = [f"{int(k)}" if pd.notna(k) else "" for k in t.get(n, pd.Series([None] * len(t)))]
-    fig.add_trace(go.Bar(x=t[by].astype(str), y=t[share], marker_color=colours, text=text,
+    fig.add_trace(go.Bar(x=t[by].astype(str), y=t[share], marker_color=colours, text=text, error_y=err,
                          hovertemplate=f"{by}=%{{x}}<br>share emergent=%{{y:.3f}}<br>{n}=%{{text}}<extra></extra>"))
-    fig.update_layout(title=f"share of scored series called emergent, per {by} (bar label: {n})",
+    fig.update_layout(title=f"share of decidable series called emergent, per {by.replace('_', ' ')}<br>"
+                            f"<sup>bar label: series decided (emergent or smooth); bars: 95 % interval over tasks</sup>",
                       yaxis=dict(title="share emergent", rangemode="tozero"), xaxis=dict(type="category"),
-                      height=420)
+                      height=420, margin=dict(t=80))
+    return fig
+
+
+VERDICT_ORDER = ("emergent", "smooth", "insufficient", "no signal")
+VERDICT_COLOURS = {"emergent": "#d62728", "smooth": "#1f77b4", "insufficient": "#bdbdbd", "no signal": "#e7e7e7"}
+
+
+def verdict_bar(table: pd.DataFrame, by: str) -> go.Figure:
+    """How many series are in each verdict state, per ``by`` (stacked bars, one per state)."""
+    fig = go.Figure()
+    cols = {"emergent": "n_emergent", "smooth": "n_smooth", "insufficient": "n_insufficient",
+            "no signal": "n_no_signal"}
+    if table is None or table.empty or not set(cols.values()) <= set(table.columns):
+        fig.update_layout(title="no series in these filters")
+        return fig
+    t = table.sort_values("n_series", ascending=False)
+    for st_ in VERDICT_ORDER:
+        fig.add_trace(go.Bar(x=t[by].astype(str), y=t[cols[st_]], name=st_, marker_color=VERDICT_COLOURS[st_],
+                             hovertemplate=f"{by}=%{{x}}<br>{st_}: %{{y}}<extra></extra>"))
+    fig.update_layout(barmode="stack", title=f"verdicts per {by.replace('_', ' ')} (series tested on their own axis)",
+                      yaxis=dict(title="series", type="log"), xaxis=dict(type="category"), height=420,
+                      legend_title="verdict")
+    return fig
+
+
+def lead_figure(pairs: pd.DataFrame, *, max_pairs: int = 12) -> go.Figure:
+    """Detection leads (decades) per metric pair: one point per pair of series on the same outputs;
+    open markers are censored leads (the thresholded metric never gets there: at least this)."""
+    fig = go.Figure()
+    p = pairs if pairs is not None else pd.DataFrame()
+    if p.empty or "lead_decades" not in p.columns or not p["lead_decades"].notna().any():
+        fig.update_layout(title="no pair of metrics on the same outputs has a detection lead in these filters")
+        return fig
+    p = p[p["lead_decades"].notna()]
+    top = p["pair"].value_counts().index[:max_pairs].tolist()
+    p = p[p["pair"].isin(top)]
+    for cens, sym, name in ((False, "circle", "lead"), (True, "triangle-right-open", "censored: at least")):
+        d = p[p["lead_censored"].astype(bool) == cens]
+        if d.empty:
+            continue
+        label = d["source"].astype(str) + " · " + d["task"].astype(str) + " · " + d["family"].astype(str)
+        fig.add_trace(go.Box(x=d["lead_decades"], y=d["pair"].str.replace("|", " vs ", regex=False), name=name,
+                             orientation="h", boxpoints="all", jitter=0.4, pointpos=0, fillcolor="rgba(0,0,0,0)",
+                             line=dict(width=0), marker=dict(symbol=sym, size=7, color="#1f77b4" if not cens
+                                                             else "#ff7f0e"),
+                             text=label, hovertemplate="%{text}<br>lead %{x:.2f} decades<extra></extra>"))
+    fig.add_vline(x=0, line=dict(color="grey", dash="dot"))
+    fig.update_layout(title="detection lead: log10(size where the thresholded metric is first detected) minus the "
+                            "continuous metric's<br><sup>positive = the continuous metric sees the ability at smaller "
+                            "models (Schaeffer et al.'s mirage)</sup>",
+                      xaxis_title="lead (decades of scale)", height=max(320, 60 + 45 * len(top)),
+                      margin=dict(t=80, l=10), legend=dict(orientation="h", y=-0.2))
     return fig
 
 
@@ -272,6 +333,38 @@ def compare_scatter(pairs: pd.DataFrame, *, x: str, y: str, colour: str = "sourc
     fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="equal scores",
                              line=dict(color="grey", dash="dot")))
     fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=500)
+    return fig
+
+
+def multiplication_figure(by_digits: pd.DataFrame) -> go.Figure:
+    """Schaeffer et al. Fig. 3 on real completions: exact match (left) and character edit distance
+    (right) of the same outputs against model size, one curve per operand-digit split (longer targets
+    to the right in the legend), with 95 % intervals."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["exact match (discontinuous)",
+                                                        "character edit distance (continuous)"])
+    if by_digits is None or by_digits.empty:
+        fig.update_layout(title="the multiplication completions are not in this store")
+        return fig
+    for i, (split, g) in enumerate(by_digits.groupby("split", sort=True)):
+        g = g.sort_values("params")
+        colour = _PALETTE[i % len(_PALETTE)]
+        name = f"{split} ({g['target_digits'].iloc[0]})"
+        fig.add_trace(go.Scatter(x=g["params"], y=g["exact_match"], mode="lines+markers", name=name, legendgroup=split,
+                                 line=dict(color=colour), text=g["model"],
+                                 error_y=dict(type="data", symmetric=False, array=(g["em_high"] - g["exact_match"]),
+                                              arrayminus=(g["exact_match"] - g["em_low"]), thickness=1),
+                                 hovertemplate="%{text}<br>exact match %{y:.3f}<extra>" + name + "</extra>"),
+                      row=1, col=1)
+        fig.add_trace(go.Scatter(x=g["params"], y=g["edit_distance"], mode="lines+markers", name=name,
+                                 legendgroup=split, showlegend=False, line=dict(color=colour), text=g["model"],
+                                 error_y=dict(type="data", array=1.96 * g["ed_se"], thickness=1),
+                                 hovertemplate="%{text}<br>edit distance %{y:.3f}<extra>" + name + "</extra>"),
+                      row=1, col=2)
+    fig.update_xaxes(type="log", title_text="parameters")
+    fig.update_yaxes(title_text="share exactly right", row=1, col=1)
+    fig.update_yaxes(title_text="characters to edit (lower is better)", row=1, col=2)
+    fig.update_layout(title="InstructGPT multiplication completions by operand digits: the same outputs, two metrics",
+                      height=440, legend=dict(orientation="h", y=-0.2), margin=dict(t=80))
     return fig
 
 
@@ -335,7 +428,7 @@ def series_plot_frame(obs: pd.DataFrame, axis: str, scores: pd.DataFrame | None 
     size axis, ties averaged); this adds the random baseline (median of the rows'), the 1/n
     resolution band (``band_hi`` = resolution), intervals (:func:`add_intervals`) and a
     ``curve`` name built from the key parts that vary.  ``scores`` (series table rows)
-    give each curve's legend: emergence score, q value and flag.
+    give each curve's legend: its verdict and (descriptive) emergence score, ★ when emergent.
     """
     from .series import SERIES_KEY, build_series_points
     if obs is None or obs.empty:
@@ -345,6 +438,7 @@ def series_plot_frame(obs: pd.DataFrame, axis: str, scores: pd.DataFrame | None 
     if pts.empty:
         return pd.DataFrame(columns=["metric", "curve", "x", "y"]), {}
     if "random_baseline" in obs.columns:
+        pts = pts.drop(columns=["random_baseline"], errors="ignore")     # per point; the curve's median follows
         rb = obs.assign(_b=pd.to_numeric(obs["random_baseline"], errors="coerce"))
         key = [k for k in SERIES_KEY if k in rb.columns]
         for k in key:
@@ -389,12 +483,13 @@ def series_plot_frame(obs: pd.DataFrame, axis: str, scores: pd.DataFrame | None 
             else:
                 sc[c] = sc[c].astype(object).where(sc[c].notna(), "").astype(str)
                 pts[c] = pts[c].astype(object).where(pts[c].notna(), "").astype(str)
-        per_curve = pts[join + ["curve"]].drop_duplicates().merge(
-            sc[join + ["emergence_score", "q_value", "flag", "emergent"]], on=join, how="left")
+        want = [c for c in ("verdict", "emergence_score", "q_value", "emergent") if c in sc.columns]
+        per_curve = pts[join + ["curve"]].drop_duplicates().merge(sc[join + want], on=join, how="left")
         for curve, g in per_curve.groupby("curve"):
             r = g.iloc[0]
             mark = " ★" if bool(r.get("emergent")) is True else ""
-            labels[curve] = f"{curve} (ES {_fmt(r['emergence_score'])}, q {_fmt(r['q_value'])}){mark}"
+            verdict = str(r.get("verdict")) if pd.notna(r.get("verdict")) else "?"
+            labels[curve] = f"{curve} ({verdict}; ES {_fmt(r.get('emergence_score'))}){mark}"
     return pts, labels
 
 

@@ -1,24 +1,44 @@
-"""Canonical metric names, their orientation and their class (Schaeffer et al. 2023, Sec. 2).
+"""Canonical metric names, their orientation and their class: one table (Schaeffer et al. 2023, Sec. 2 and 4).
 
 Every source spells its metrics its own way; parsers map them onto this vocabulary with
 :func:`canonical_metric` and keep the source's spelling in ``source_metric``.
 
-Taxonomy (Schaeffer, Miranda & Koyejo 2023, "Are Emergent Abilities of Large Language
-Models a Mirage?", Sec. 2): a metric is
+The taxonomy is :data:`METRICS`, one row per metric with its class and the reason for it; the
+classes themselves are defined once, in :data:`CLASSES` (Schaeffer, Miranda & Koyejo 2023, "Are
+Emergent Abilities of Large Language Models a Mirage?", Sec. 2 and 4; METHODS.md Sec. 2):
 
-- ``discontinuous``: a thresholded score (multiple choice grade, exact string match);
-- ``nonlinear``: smooth but nonlinear in per-token error (accuracy over a multi-token
-  target ~ p^L, pass@k);
-- ``continuous``: linear or smooth in per-token error (token edit distance ~ L(1-p),
-  Brier score, log-likelihood, perplexity, BLEU, BERTScore).
+- ``discontinuous``: a score that jumps as a threshold is crossed.  Multiple choice grade (the
+  argmax moves) and exact string match (all L tokens right, or nothing: Sec. 2 shows it behaves
+  like p^L, and Sec. 4 counts it with the grade as the metrics under which BIG-bench's emergent
+  abilities appear), and any accuracy that scores an example 1 or 0;
+- ``nonlinear``: smooth but strongly curved in per-token error: pass@k, the repeated-sampling
+  pass rate, F1 / MCC over thresholded predictions;
+- ``continuous``: linear or smooth in per-token error: token edit distance ~ L(1 - p), Brier
+  score, log-likelihood, perplexity (analysed as its log), BLEU, ROUGE, BERTScore.
 
-An unknown metric is ``unclassified``: never guessed.
+An unknown metric is ``unclassified``: never guessed.  :func:`taxonomy` lists the table, and a
+test checks that every metric this docstring names sits in the class it is named under.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["MetricInfo", "METRICS", "canonical_metric", "metric_info", "metric_class", "higher_is_better"]
+__all__ = ["CLASSES", "MetricInfo", "METRICS", "canonical_metric", "metric_info", "metric_class", "higher_is_better",
+           "taxonomy", "THRESHOLDED", "CONTINUOUS"]
+
+#: class -> what puts a metric in it (Schaeffer et al. 2023, Sec. 2 and 4).
+CLASSES = {
+    "discontinuous": "a threshold per example: the score jumps from 0 to 1 as the right answer's probability crosses "
+                     "the others' (multiple choice grade) or as the last of L tokens comes right (exact match ~ p^L)",
+    "nonlinear": "smooth in the per-token probability but strongly curved (pass@k = 1 - (1 - p)^k; F1 over "
+                 "thresholded predictions)",
+    "continuous": "linear or smooth in the per-token probability: gives partial credit (edit distance ~ L(1 - p), "
+                  "Brier score, log-likelihood, BLEU, BERTScore)",
+    "unclassified": "not in the taxonomy, or mixing thresholded and continuous parts: never guessed",
+}
+#: the classes Schaeffer et al. call out as producing sharp jumps, and the one that does not
+THRESHOLDED = ("discontinuous", "nonlinear")
+CONTINUOUS = ("continuous",)
 
 
 @dataclass(frozen=True)
@@ -28,6 +48,10 @@ class MetricInfo:
     metric_class: str      # discontinuous | nonlinear | continuous | unclassified
     reason: str
     proportion: bool = False   # a mean of 0/1 outcomes (binomial noise, Wilson intervals)
+
+    def __post_init__(self):
+        if self.metric_class not in CLASSES:
+            raise ValueError(f"metric {self.name!r}: class {self.metric_class!r} is not one of {list(CLASSES)}")
 
 
 METRICS: dict[str, MetricInfo] = {m.name: m for m in [
@@ -148,3 +172,12 @@ def metric_class(metric: str) -> str:
 
 def higher_is_better(metric: str) -> bool:
     return metric_info(metric).higher_is_better
+
+
+def taxonomy():
+    """The table as a DataFrame: metric, class, the class's definition, the metric's reason,
+    orientation and whether it is a proportion."""
+    import pandas as pd
+    return pd.DataFrame([{"metric": m.name, "metric_class": m.metric_class, "class_definition": CLASSES[m.metric_class],
+                          "reason": m.reason, "higher_is_better": m.higher_is_better, "proportion": m.proportion}
+                         for m in METRICS.values()])

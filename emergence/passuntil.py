@@ -66,7 +66,8 @@ from .fits import FitError, LogLogFit, curvature_class
 
 __all__ = [
     "PUEstimate", "passuntil_estimate", "binomial_estimate", "pu_law", "sample_until_pass",
-    "compare_designs", "instance_estimates", "task_pass_rates", "fit_instance_law", "instance_fits",
+    "compare_designs", "instance_estimates", "task_pass_rates", "TaskMean", "until_pass_task_mean",
+    "fit_instance_law", "instance_fits",
     "passuntil_predictions", "REQUIRED_COLUMNS",
 ]
 
@@ -312,26 +313,137 @@ def instance_estimates(examples: pd.DataFrame, design: str = "fixed_n", confiden
     return out
 
 
-def task_pass_rates(examples: pd.DataFrame) -> pd.DataFrame:
-    """Task-level ``PU`` per group and size: the mean of ``c_i / n_i`` over instances, zeros included.
+def task_pass_rates(examples: pd.DataFrame, design: str = "fixed_n") -> pd.DataFrame:
+    """Task-level ``PU`` per group and size, nearly unbiased for either design.
 
-    Several rows of one instance at one size (e.g. two runs) are pooled: counts summed.
+    ``fixed_n`` (n samples drawn, c passed): the mean of ``c_i / n_i`` over instances, zeros
+    included (each ``c_i / n_i`` is unbiased for ``PU_i``); ``se = sqrt(sum_i p_i (1 - p_i) /
+    n_i) / I`` (binomial noise of the fixed instance set).
+
+    ``until_pass`` (Hu et al. 2023's PassUntil: each record is ``K`` draws, ``r`` passes, the
+    ``K``-th draw the ``r``-th pass; ``r = 0`` is a run capped at ``K`` draws without a pass).
+    The mean of ``r / K`` is biased upwards (about fourfold at PU = 0.01 with r = 1: E[1/K] =
+    -p ln p / (1 - p) for a geometric K).  Instead:
+
+    - every instance with ``r >= 2``: the mean of ``(r - 1) / (K - 1)``, unbiased for the negative
+      binomial (Haldane 1945);
+    - otherwise (some ``r = 1``, or capped runs): the maximum-likelihood mean ``a / (a + b)`` of a
+      beta model of ``PU`` over the instances, ``PU_i ~ Beta(a, b)``, each record entering by its
+      beta-negative-binomial probability ``C(K-1, r-1) B(a + r, b + K - r) / B(a, b)`` and a
+      capped run by ``P(no pass in K) = B(a, b + K) / B(a, b)`` (censored, never a log 0).
+      ``se`` from the observed information (delta method).
+
+    Several rows of one instance at one size (e.g. two runs) are pooled: counts summed
+    (``fixed_n`` only).
 
     Returns
     -------
-    DataFrame with the group columns and ``params, n_instances, n_censored, pu, se``
-    (``se`` = ``sqrt(sum_i p_i (1 - p_i) / n_i) / I``: binomial noise of the fixed instance set).
+    DataFrame with the group columns and ``params, n_instances, n_censored, pu, se, estimator``.
     """
+    if design not in ("fixed_n", "until_pass"):
+        raise ValueError(f"design must be 'fixed_n' or 'until_pass', got {design!r}")
     df, _ = _prepare(examples)
     keys = _group_cols(df)
-    inst = df.groupby(keys + ["params", "example_id"], as_index=False)[["n_samples", "n_correct"]].sum()
-    inst["p"] = inst["n_correct"] / inst["n_samples"]
-    inst["v"] = inst["p"] * (1 - inst["p"]) / inst["n_samples"]
-    inst["zero"] = inst["n_correct"] == 0
-    g = inst.groupby(keys + ["params"], as_index=False).agg(
-        n_instances=("p", "size"), n_censored=("zero", "sum"), pu=("p", "mean"), v=("v", "sum"))
-    g["se"] = np.sqrt(g["v"]) / g["n_instances"]
-    return g.drop(columns="v").sort_values(keys + ["params"]).reset_index(drop=True)
+    if design == "fixed_n":
+        inst = df.groupby(keys + ["params", "example_id"], as_index=False)[["n_samples", "n_correct"]].sum()
+        inst["p"] = inst["n_correct"] / inst["n_samples"]
+        inst["v"] = inst["p"] * (1 - inst["p"]) / inst["n_samples"]
+        inst["zero"] = inst["n_correct"] == 0
+        g = inst.groupby(keys + ["params"], as_index=False).agg(
+            n_instances=("p", "size"), n_censored=("zero", "sum"), pu=("p", "mean"), v=("v", "sum"))
+        g["se"] = np.sqrt(g["v"]) / g["n_instances"]
+        g["estimator"] = "mean of c/n"
+        return g.drop(columns="v").sort_values(keys + ["params"]).reset_index(drop=True)
+    rows = []
+    for gk, g in df.groupby(keys + ["params"], sort=True):
+        gk = gk if isinstance(gk, tuple) else (gk,)
+        K = g["n_samples"].to_numpy(dtype=float)
+        r = g["n_correct"].to_numpy(dtype=float)
+        est = until_pass_task_mean(K, r)
+        rows.append(dict(zip(keys + ["params"], gk), n_instances=len(g), n_censored=int((r == 0).sum()),
+                         pu=est.estimate, se=est.se, estimator=est.estimator))
+    return pd.DataFrame(rows).sort_values(keys + ["params"]).reset_index(drop=True)
+
+
+class TaskMean(NamedTuple):
+    """A task-level pass rate from sample-until-pass records (:func:`until_pass_task_mean`)."""
+
+    estimate: float
+    se: float
+    estimator: str
+    a: float
+    b: float
+
+
+def until_pass_task_mean(K, r) -> TaskMean:
+    """The task-level mean pass rate of sample-until-pass records (see :func:`task_pass_rates`).
+
+    Parameters
+    ----------
+    K : array_like
+        Draws per instance (>= 1).
+    r : array_like
+        Passes per instance: the run stopped at its r-th pass (>= 1), or 0 for a run capped at K
+        draws without a pass.
+
+    Returns
+    -------
+    TaskMean
+        ``estimator`` is ``'(r-1)/(K-1)'`` (every r >= 2) or ``'beta MLE'``; ``a, b`` the beta
+        model's parameters (NaN for the first).
+
+    Examples
+    --------
+    Instances with PU ~ Beta(0.5, 49.5) (mean 0.01), sampled until one pass: the mean of 1/K is
+    about four times too high; the beta model is not.
+
+    >>> rng = np.random.default_rng(0)
+    >>> pu = rng.beta(0.5, 49.5, 4000)
+    >>> K = 1 + rng.negative_binomial(1, pu)
+    >>> round(float(np.mean(1 / K)) / 0.01, 1) > 3, abs(until_pass_task_mean(K, np.ones_like(K)).estimate / 0.01 - 1) < 0.15
+    (True, True)
+    """
+    from scipy.special import betaln, gammaln
+
+    K = np.asarray(K, dtype=float).ravel()
+    r = np.asarray(r, dtype=float).ravel()
+    if K.shape != r.shape or K.size == 0:
+        raise ValueError(f"K and r must be non-empty and of one length; got {K.size} and {r.size}")
+    if np.any(~np.isfinite(K)) or np.any(K < 1) or np.any(r < 0) or np.any(r > K):
+        raise ValueError("need K >= 1 and 0 <= r <= K for every record")
+    if np.all(r >= 2):
+        v = (r - 1) / (K - 1)
+        se = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else float("nan")
+        return TaskMean(float(v.mean()), se, "(r-1)/(K-1)", float("nan"), float("nan"))
+    passed = r >= 1
+    logc = np.where(passed, gammaln(K) - gammaln(r) - gammaln(K - r + 1), 0.0)
+
+    def nll(theta):
+        a, b = np.exp(theta)
+        ll = np.where(passed, logc + betaln(a + r, b + K - r), betaln(a, b + K)) - betaln(a, b)
+        return -float(ll.sum())
+
+    # start from the method of moments on the crude r / K (a dispersed prior around its mean)
+    m0 = float(np.clip(np.mean(np.where(passed, r / K, 0.5 / K)), 1e-9, 0.5))
+    res = optimize.minimize(nll, x0=np.log([0.5, 0.5 / m0]), method="Nelder-Mead",
+                            options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000})
+    a, b = np.exp(res.x)
+    mean = a / (a + b)
+    # delta-method se of a / (a + b) from the numerical Hessian of the negative log-likelihood in (log a, log b)
+    h = 1e-4
+    H = np.empty((2, 2))
+    for i in range(2):
+        for j in range(2):
+            e_i, e_j = np.eye(2)[i] * h, np.eye(2)[j] * h
+            H[i, j] = (nll(res.x + e_i + e_j) - nll(res.x + e_i - e_j) - nll(res.x - e_i + e_j)
+                       + nll(res.x - e_i - e_j)) / (4 * h * h)
+    grad = np.array([a * b, -a * b]) / (a + b) ** 2          # d mean / d(log a), d(log b)
+    try:
+        cov = np.linalg.inv(H)
+        se = float(np.sqrt(max(grad @ cov @ grad, 0.0)))
+    except np.linalg.LinAlgError:
+        se = float("nan")
+    return TaskMean(float(mean), se, "beta MLE", float(a), float(b))
 
 
 class InstanceLaw(NamedTuple):
@@ -432,7 +544,7 @@ def instance_fits(examples: pd.DataFrame, holdout: str = "largest", method: str 
 
 
 def passuntil_predictions(examples: pd.DataFrame, confidence: float = 0.95,
-                          instance_method: str = "binomial") -> pd.DataFrame:
+                          instance_method: str = "binomial", design: str = "fixed_n") -> pd.DataFrame:
     """Per task (and family): the task law fitted on all sizes but the largest, and its prediction.
 
     Parameters
@@ -443,6 +555,8 @@ def passuntil_predictions(examples: pd.DataFrame, confidence: float = 0.95,
         Level of the prediction interval (task law) and of the curvature interval.
     instance_method : {"binomial", "ols"}
         See :func:`fit_instance_law`.
+    design : {"fixed_n", "until_pass"}
+        How the records were drawn: the task-level PU comes from :func:`task_pass_rates`.
 
     Returns
     -------
@@ -457,7 +571,7 @@ def passuntil_predictions(examples: pd.DataFrame, confidence: float = 0.95,
     """
     df, n_skipped = _prepare(examples)
     keys = _group_cols(df)
-    tp = task_pass_rates(df)
+    tp = task_pass_rates(df, design=design)
     inst = instance_fits(df, method=instance_method)
     rows = []
     for gk, g in (tp.groupby(keys, sort=True) if keys else [((), tp)]):

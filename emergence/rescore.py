@@ -416,6 +416,65 @@ def _join_unique(codes: np.ndarray, text: pd.Series, n_groups: int) -> np.ndarra
     return out
 
 
+def _pass_rate_noise(agg: pd.DataFrame, long: pd.DataFrame, metric_names: list[str], ns: np.ndarray):
+    """Repeated sampling is c of n samples per problem, not one outcome per problem: the pass rate's
+    noise is binomial per problem, ``se = sqrt(sum_i p_i (1 - p_i) / n_i) / P`` over the P problems,
+    and its resolution 1 / (total samples), so ``n_examples`` is the total number of samples (Hu et
+    al. 2023's premise: a rate of 1e-4 is measurable with 10,000 samples per problem, whatever the
+    number of problems).  Sets ``agg['se']`` and ``agg['n_eff']`` on the pass-rate rows."""
+    mv_pass = [i for i, m in enumerate(metric_names) if m.split("\x1f")[0] == "pass_rate"]
+    agg["se"] = np.nan
+    agg["n_eff"] = agg["n"].to_numpy(dtype=float)
+    if not mv_pass:
+        return
+    lp = long[long["mv"].isin(mv_pass)]
+    n_i = ns[lp["row"].to_numpy()]
+    p_i = lp["value"].to_numpy()
+    t = pd.DataFrame({"g": lp["g"].to_numpy(), "mv": lp["mv"].to_numpy(), "v": p_i * (1 - p_i) / n_i, "n": n_i})
+    s = t.groupby(["g", "mv"]).agg(v=("v", "sum"), n=("n", "sum"), k=("v", "size"))
+    idx = pd.MultiIndex.from_arrays([agg["g"].to_numpy(), agg["mv"].to_numpy()])
+    s = s.reindex(idx)
+    is_pass = agg["mv"].isin(mv_pass).to_numpy()
+    agg.loc[is_pass, "se"] = (np.sqrt(s["v"]) / s["k"]).to_numpy()[is_pass]
+    agg.loc[is_pass, "n_eff"] = s["n"].to_numpy()[is_pass]
+
+
+def _paired_se(long: pd.DataFrame, ex: pd.DataFrame, keyframe: pd.DataFrame, gid: np.ndarray,
+               agg: pd.DataFrame) -> np.ndarray:
+    """Per aggregated row: the standard error of the mean per-example difference between this model
+    and the smallest model of its series (same outputs group but the model; final checkpoints),
+    over the examples both were scored on (``example_id``), ``sd(d, ddof=1) / sqrt(n)``.  NaN for the
+    smallest model itself, without example ids, or with fewer than 2 shared examples.  The
+    detection scale tests a model against the smallest one with it (paired per example)."""
+    out = np.full(len(agg), np.nan)
+    if "example_id" not in ex.columns or ex["example_id"].isna().all():
+        return out
+    series_key = [k for k in EXAMPLE_GROUP_KEY if k not in ("model", "checkpoint_step")]
+    cols = [keyframe[c].astype(object).where(keyframe[c].notna(), "").map(str).to_numpy() for c in series_key]
+    sk = np.array(["\x1f".join(t) for t in zip(*cols)], dtype=object)
+    params = pd.to_numeric(ex["params"], errors="coerce").to_numpy(dtype=float) if "params" in ex.columns \
+        else np.full(len(ex), np.nan)
+    step = pd.to_numeric(ex["checkpoint_step"], errors="coerce").to_numpy(dtype=float) \
+        if "checkpoint_step" in ex.columns else np.full(len(ex), np.nan)
+    rows = long["row"].to_numpy()
+    d = pd.DataFrame({"g": long["g"].to_numpy(), "mv": long["mv"].to_numpy(), "v": long["value"].to_numpy(),
+                      "s": sk[rows], "p": params[rows], "c": ~np.isfinite(step[rows]),
+                      "e": ex["example_id"].astype(str).to_numpy()[rows]})
+    d = d[np.isfinite(d["p"].to_numpy()) & d["c"].to_numpy()]
+    if d.empty:
+        return out
+    smallest = d.groupby(["s", "mv"])["p"].transform("min").to_numpy() == d["p"].to_numpy()
+    ref = d[smallest].drop_duplicates(["s", "mv", "e"])[["s", "mv", "e", "v"]].rename(columns={"v": "v0"})
+    pairs = d[~smallest].merge(ref, on=["s", "mv", "e"], how="inner")
+    if pairs.empty:
+        return out
+    pairs["diff"] = pairs["v"] - pairs["v0"]
+    se = pairs.groupby(["g", "mv"])["diff"].agg(["std", "size"])
+    se = (se["std"] / np.sqrt(se["size"])).where(se["size"] >= 2)
+    idx = pd.MultiIndex.from_arrays([agg["g"].to_numpy(), agg["mv"].to_numpy()])
+    return se.reindex(idx).to_numpy(dtype=float)
+
+
 def aggregate_examples(examples: pd.DataFrame, *, n_boot: int = 0, confidence: float = 0.95,
                        seed: int = 0) -> pd.DataFrame:
     """Observation rows re-scored from per-example outputs (the ingest's hook).
@@ -533,6 +592,7 @@ def aggregate_examples(examples: pd.DataFrame, *, n_boot: int = 0, confidence: f
             parts.append((rows, "edit_distance", f"tokens={name}", edit_distance(pr, tg, name)))
 
     # --- repeated sampling
+    pass_rows = None
     ns, nc = num("n_samples"), num("n_correct")
     samp = np.isfinite(ns) & np.isfinite(nc) & (ns > 0)
     if samp.any():
@@ -541,6 +601,7 @@ def aggregate_examples(examples: pd.DataFrame, *, n_boot: int = 0, confidence: f
             i = int(rows[np.flatnonzero((nc[rows] > ns[rows]) | (nc[rows] < 0))[0]])
             raise ValueError(f"{where(i)}: n_correct {nc[i]:g} not within 0..n_samples {ns[i]:g}")
         parts.append((rows, "pass_rate", "", nc[rows] / ns[rows]))
+        pass_rows = rows
 
     # --- loss
     loss = num("loss")
@@ -559,9 +620,13 @@ def aggregate_examples(examples: pd.DataFrame, *, n_boot: int = 0, confidence: f
         "base": np.concatenate([baseline[r] if m == "multiple_choice_grade" else np.full(len(r), np.nan)
                                 for r, m, _, _ in parts]),
     })
+    long["row"] = np.concatenate([r for r, _, _, _ in parts])
     long = long[np.isfinite(long["value"].to_numpy())]
     agg = long.groupby(["g", "mv"], sort=True).agg(value=("value", "mean"), sd=("value", "std"),
                                                    n=("value", "size"), base=("base", "mean")).reset_index()
+    agg["paired_se"] = _paired_se(long, ex, keyframe, gid, agg)
+    if pass_rows is not None:
+        _pass_rate_noise(agg, long, metric_names, ns)
     g = agg["g"].to_numpy()
     first = pd.Series(np.arange(n)).groupby(gid).first().to_numpy()       # first example row of each group
     metric = np.array([metric_names[i].split("\x1f")[0] for i in range(len(parts))], dtype=object)[agg["mv"]]
@@ -596,13 +661,18 @@ def aggregate_examples(examples: pd.DataFrame, *, n_boot: int = 0, confidence: f
         "variant": variant,
         "value": agg["value"].to_numpy(),
         "value_scale": "unit",
-        "stderr": agg["sd"].to_numpy() / np.sqrt(agg["n"].to_numpy()),
-        "n_examples": agg["n"].to_numpy(),
+        "stderr": np.where(np.isfinite(agg["se"].to_numpy()), agg["se"].to_numpy(),
+                           agg["sd"].to_numpy() / np.sqrt(agg["n"].to_numpy())) if "se" in agg.columns
+        else agg["sd"].to_numpy() / np.sqrt(agg["n"].to_numpy()),
+        "n_examples": agg["n_eff"].to_numpy() if "n_eff" in agg.columns else agg["n"].to_numpy(),
         "random_baseline": agg["base"].to_numpy(),
+        "paired_se": agg["paired_se"].to_numpy(),
         "baseline_source": np.where(np.isfinite(agg["base"].to_numpy()), "rescored: mean of 1 / number of choices",
                                     None),
         "source_file": _join_unique(gid, col("source_file"), G)[g],
-        "row_ref": [f"{k} examples" for k in agg["n"].to_numpy()],
+        "row_ref": [f"{k} examples" if not np.isfinite(e) or e == k else f"{k} problems, {int(e):,} samples"
+                    for k, e in zip(agg["n"].to_numpy(), agg["n_eff"].to_numpy() if "n_eff" in agg.columns
+                                    else agg["n"].to_numpy())],
         "content_hash": _join_unique(gid, col("content_hash"), G)[g],
         "in_scoring": True,
     })

@@ -63,6 +63,7 @@ OBSERVATION_COLUMNS: dict[str, str] = {
     "n_examples": "int",
     "random_baseline": "float",
     "baseline_source": "str",
+    "paired_se": "float",       # se of the per-example difference from the series' smallest model (re-scored rows)
     "source_file": "str",       # path relative to the source root
     "row_ref": "str",           # row number / key inside the file
     "content_hash": "str",      # sha256 of the source file

@@ -1,4 +1,4 @@
-"""Emergence score, its significance under a smooth null, and the false discovery rate.
+"""The emergence score of Srivastava et al. (descriptive), and Wei et al.'s emergence threshold.
 
 The emergence score (Srivastava et al. 2022, "Beyond the Imitation Game", BIG-bench; used by
 Schaeffer, Miranda & Koyejo 2023, "Are Emergent Abilities of Large Language Models a
@@ -22,47 +22,23 @@ The papers leave several choices open.  This module settles them, once, for ever
 6. **A range of zero** (every point equal): score 0.0, flag ``flat``.  Steps (and a range)
    no larger than ``NUMERIC_TOL`` (1e-9) times the series' largest |y| (at least 1) count
    as zero: they are rounding noise in the source's arithmetic, not a measured change.
-7. **A zero median** (the sharpest, flat-then-jump case) is never divided by silently:
+7. **A floor on the denominator**, so the score is continuous in the data and never divides
+   by zero.  The squared denominator is ``max(median, r^2, (f * range)^2)``:
 
-   - where the metric's resolution r is known (``1 / n_examples`` for a proportion), the
-     squared denominator is floored at r^2 whenever the median falls below it: flag
-     ``zero_median_floored`` (median exactly 0) or ``median_below_resolution`` (0 < median
-     < r^2, e.g. after averaging seeds).  A step smaller than one example cannot be resolved.
-   - where no resolution is known, the squared denominator is floored at the smallest
-     *nonzero* squared successive difference of the series (flag
-     ``zero_median_no_resolution``).  The score is then a deliberately conservative value:
-     for ``0, 0, 0, 0.5`` it is 0.5 / 0.5 = 1.
+   - ``r`` is the metric's resolution where it is known (``1 / n_examples`` for a proportion,
+     the median reported standard error otherwise): a step smaller than one example, or than
+     the noise, cannot be resolved (flag ``floored_resolution``);
+   - ``f = RANGE_FLOOR`` (1 %) of the series' own range otherwise (flag ``floored_range``): the
+     score is then at most ``1 / f = 100``.  The old rule (floor at the smallest nonzero step)
+     jumped: ``0, 0, 0, 0.5`` scored 1 while ``0, 0.001, 0.002, 0.5`` scored 500; now both score
+     100, and a series moving by 1e-5 no longer scores thousands.
 
-Significance (METHODS.md Sec. 6).  The null hypothesis is a *smooth* trend: the
-least-squares line of y on log10(x) fitted to the same series (on log10(x + 1) where some
-x is 0, e.g. a step-0 checkpoint; on x where some x < 0), clipped to [0, 1] for
-proportions.  A line in log-scale is the "ordinary, predictable scaling" of the
-scaling-law literature; a free-slope logistic
-was rejected as the null because a steep enough logistic *is* a jump and would absorb the
-very effect under test.  Replicates are drawn at the series' own points with
-
-- binomial noise ``Binomial(n_i, p_i) / n_i`` where the metric is a proportion
-  (:attr:`emergence.metrics.MetricInfo.proportion`), every point's ``n_examples`` is known
-  and every y lies in [0, 1]; ``n_i`` is the point's smallest ``n_examples`` (not enlarged
-  for averaged seeds);
-- else Gaussian noise at the point's reported (pooled) standard error where every point
-  has one;
-- else no p-value, with the reason (``P_REASONS``).
-
-Each replicate is scored by exactly the rule above (same resolution floor), and the
-one-sided p-value is ``p = (1 + #{ES_null >= ES_obs}) / (B + 1)`` (Davison & Hinkley 1997,
-Sec. 4.2), so the smallest attainable p is 1 / (B + 1).  To keep this affordable on every
-series of a store, replicates are drawn sequentially (Besag & Clifford 1991): a series
-stops as soon as ``SEQUENTIAL_H`` replicates have reached its observed score, after L
-replicates, with the equally valid ``p = h / L``; only series that could still reach a
-small p-value get all B.  Binomial draws with a large variance use the rounded normal
-approximation (:data:`NORMAL_APPROX_MIN_VARIANCE`).  Replicates come from one seeded
-``numpy.random.Generator`` in a fixed order (binomial series, then Gaussian; by series
-length; by series order), so results are deterministic for a given input.
-
-False discovery rate: Benjamini & Hochberg (1995) q-values over every series that has a
-p-value (:func:`fdr_qvalues`, ``scipy.stats.false_discovery_control``).  The *emergent*
-call (:func:`call_emergent`): ``score >= EMERGENCE_SCORE_THRESHOLD and q < FDR_LEVEL``.
+What the score is, and is not (METHODS.md Sec. 8).  It is a descriptive "breakthroughness"
+number: a straight trend over k equally spaced sizes scores k - 1, so it grows with the number of
+sizes (a three-size family can never exceed 2), and its median-step denominator shrinks on any
+geometric decay, so a smooth power-law loss scores high.  It is therefore **not** the emergence
+call: :mod:`emergence.verdict` makes that call (a calibrated sharp-onset test).  Wei et al.'s
+emergence threshold (:func:`emergence_threshold`) is offered beside it.
 
 References
 ----------
@@ -70,54 +46,32 @@ Srivastava, A. et al. (2022). Beyond the Imitation Game: Quantifying and extrapo
 capabilities of language models. arXiv:2206.04615.
 Schaeffer, R., Miranda, B. & Koyejo, S. (2023). Are Emergent Abilities of Large Language
 Models a Mirage? NeurIPS 2023, Sec. 4.
-Benjamini, Y. & Hochberg, Y. (1995). Controlling the false discovery rate. JRSS B 57(1).
-Davison, A. C. & Hinkley, D. V. (1997). Bootstrap Methods and their Application, Sec. 4.2.
-Besag, J. & Clifford, P. (1991). Sequential Monte Carlo p-values. Biometrika 78(2), 301-304.
+Wei, J. et al. (2022). Emergent Abilities of Large Language Models. TMLR.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 __all__ = [
-    "EMERGENCE_SCORE_THRESHOLD",
-    "FDR_LEVEL",
-    "DEFAULT_N_BOOT",
-    "DEFAULT_SEED",
+    "RANGE_FLOOR",
+    "NUMERIC_TOL",
     "FLAGS",
-    "P_REASONS",
     "EmergenceScore",
     "emergence_score",
     "emergence_scores",
     "emergence_scores_loop",
-    "fdr_qvalues",
-    "call_emergent",
     "emergence_threshold",
+    "Detection",
+    "detection_scale",
 ]
 
-#: A series is called emergent when its score is at least this AND its q-value is below
-#: FDR_LEVEL.  A perfectly linear trend over k equally spaced scales scores k - 1 (its
-#: range is k - 1 equal steps), so 10 asks for a jump at least as sharp as a straight line
-#: over 11 scales; the bootstrap p-value separately asks whether it is sharper than a smooth
-#: trend through the same points with the same noise.
-EMERGENCE_SCORE_THRESHOLD = 10.0
-#: Benjamini-Hochberg level for the emergent call.
-FDR_LEVEL = 0.05
-#: Bootstrap replicates per series.  The smallest p-value is 1 / (B + 1): with m tested
-#: series, BH can only call anything when at least about m * (1 / (B + 1)) / FDR_LEVEL
-#: series reach that floor (2 % of them at B = 999).
-DEFAULT_N_BOOT = 999
-DEFAULT_SEED = 20230428  # any fixed seed would do: results are deterministic given it
-#: Upper bound on the number of float64 values in one bootstrap chunk (memory ~ 8 bytes each,
-#: a few temporaries of that size exist at once).
-MAX_CHUNK_ELEMENTS = 4_000_000
-#: Sequential stopping (Besag & Clifford 1991): a series stops once this many replicates
-#: reached its observed score; replicates are drawn in batches of these sizes, then the rest.
-SEQUENTIAL_H = 10
-SEQUENTIAL_BATCHES = (19, 80)
+#: The squared denominator is floored at (RANGE_FLOOR * range)^2: a score is at most 1 / RANGE_FLOOR.
+RANGE_FLOOR = 0.01
 
 #: Successive differences (and a range) at most this, relative to the series' largest |y|
 #: (at least 1), count as zero: values equal to 9 significant digits differ only by the
@@ -128,26 +82,15 @@ NUMERIC_TOL = 1e-9
 FLAGS = {
     "ok": "scored",
     "flat": "every point equal: score 0",
-    "zero_median_floored": "median squared step is 0: denominator floored at the resolution (1/n)",
-    "median_below_resolution": "median squared step below resolution^2: denominator floored at the resolution",
-    "zero_median_no_resolution": "median squared step is 0 and no resolution known: denominator floored at the "
-                                 "smallest nonzero step (a conservative score)",
+    "floored_resolution": "median squared step below the resolution^2 (1/n, or the reported stderr): the "
+                          "denominator is the resolution",
+    "floored_range": "median squared step below (1% of the range)^2: the denominator is 1% of the range "
+                     "(score 100, the most it can be)",
     "too_few_scales": "fewer than 3 distinct scales: not scored",
     "no_scale": "no point has a scale value: not scored",
 }
 _FLAG_CODES = list(FLAGS)
-_OK, _FLAT, _ZERO_FLOORED, _BELOW_RES, _ZERO_NO_RES, _TOO_FEW, _NO_SCALE = range(7)
-
-P_REASONS = {
-    "binomial": "parametric bootstrap, Binomial(n, p)/n noise around the log-linear null",
-    "gaussian": "parametric bootstrap, Gaussian noise at the reported stderr around the log-linear null",
-    "not scored": "the series has no score",
-    "no n or stderr": "neither the number of examples (for a proportion) nor a standard error is known",
-    "no stderr, not a proportion": "n is known but the metric is not a proportion, and no standard error is given",
-    "proportion outside [0, 1], no stderr": "a proportion metric with values outside [0, 1] (a scale mix-up?) and "
-                                            "no standard error",
-    "not tested": "no bootstrap was requested (n_boot = 0)",
-}
+_OK, _FLAT, _FLOOR_RES, _FLOOR_RANGE, _TOO_FEW, _NO_SCALE = range(6)
 
 
 @dataclass(frozen=True)
@@ -197,12 +140,11 @@ class EmergenceScore:
 
 
 # ----------------------------------------------------------------------------- the rule
-def _score_last_axis(Y: np.ndarray, res: np.ndarray, score_only: bool = False):
+def _score_last_axis(Y: np.ndarray, res: np.ndarray):
     """Eq. (ES) along the last axis of ``Y`` (already oriented, sorted by x, >= 3 points).
 
-    ``res`` broadcasts against ``Y[..., 0]``; NaN = unknown resolution.  Returns score,
-    flag code, sign, numerator, denominator and raw median, each shaped ``Y.shape[:-1]``.
-    This single function is the rule for the observed series and for every bootstrap replicate.
+    ``res`` broadcasts against ``Y[..., 0]``; NaN = unknown resolution.  Returns score, flag
+    code, sign, numerator, denominator and raw median, each shaped ``Y.shape[:-1]``.
     """
     m = Y.shape[-1]
     imax = Y.argmax(axis=-1)[..., None]
@@ -221,24 +163,16 @@ def _score_last_axis(Y: np.ndarray, res: np.ndarray, score_only: bool = False):
     k = m - 1
     median = 0.5 * (d2[..., (k - 1) // 2] + d2[..., k // 2])       # mean of the middle two if even
     res2 = np.broadcast_to(np.asarray(res, dtype=float) ** 2, median.shape)
-    has_res = np.isfinite(res2) & (res2 > 0)
-    floor_res = has_res & (median < res2)
-    floor_nz = ~has_res & (median == 0)
-    denom2 = np.where(floor_res, res2, median)
-    if floor_nz.any():
-        # smallest nonzero squared step: d2 is sorted, so skip the zeros
-        n_zero = (d2[floor_nz] == 0).sum(axis=-1)
-        nz = np.take_along_axis(d2[floor_nz], np.minimum(n_zero, k - 1)[:, None], axis=-1)[:, 0]
-        denom2[floor_nz] = np.where(n_zero < k, nz, np.inf)
+    res2 = np.where(np.isfinite(res2), res2, 0.0)
+    range2 = (RANGE_FLOOR * numerator) ** 2
+    denom2 = np.maximum(median, np.maximum(res2, range2))
     flat = numerator == 0
     with np.errstate(divide="ignore", invalid="ignore"):
         score = np.where(flat, 0.0, sign * numerator / np.sqrt(denom2))
-    if score_only:
-        return score
     flag = np.full(median.shape, _OK, dtype=np.int8)
-    flag[floor_res & (median == 0)] = _ZERO_FLOORED
-    flag[floor_res & (median > 0)] = _BELOW_RES
-    flag[floor_nz] = _ZERO_NO_RES
+    by_res = (res2 > median) & (res2 >= range2)
+    flag[by_res] = _FLOOR_RES
+    flag[~by_res & (range2 > median)] = _FLOOR_RANGE
     flag[flat] = _FLAT
     return score, flag, np.where(flat, 0, sign).astype(np.int8), numerator, np.sqrt(denom2), median
 
@@ -276,11 +210,14 @@ def emergence_score(x, y, *, higher_is_better: bool = True, resolution: float | 
     Examples
     --------
     Flat at 0 then a jump to 0.5 with 100 examples: the median squared step is 0, so the
-    denominator is floored at 1/100 and ES = 0.5 / 0.01 = 50.
+    denominator is floored at 1/100 and ES = 0.5 / 0.01 = 50; without a known resolution it is
+    floored at 1 % of the range, ES = 100.
 
     >>> r = emergence_score([1e8, 1e9, 1e10, 1e11], [0, 0, 0, 0.5], resolution=0.01)
     >>> float(r.score), r.flag
-    (50.0, 'zero_median_floored')
+    (50.0, 'floored_resolution')
+    >>> float(emergence_score([1e8, 1e9, 1e10, 1e11], [0, 0.001, 0.002, 0.5]).score)
+    100.0
     """
     x = np.asarray(x, dtype=float).ravel()
     y = np.asarray(y, dtype=float).ravel()
@@ -318,9 +255,6 @@ class _Prepared:
     y: np.ndarray               # per point, tie-averaged, NOT oriented
     orient: np.ndarray          # per series: +1 / -1
     res: np.ndarray             # per series (NaN unknown)
-    n_min: np.ndarray           # per point (NaN unknown)
-    se: np.ndarray              # per point pooled stderr (NaN unknown)
-    proportion: np.ndarray      # per series bool
 
 
 def _column_or_const(df, spec, default, name):
@@ -333,8 +267,7 @@ def _column_or_const(df, spec, default, name):
     return np.full(len(df), spec)
 
 
-def _prepare(points: pd.DataFrame, keys, x, y, higher_is_better, resolution, n_examples, stderr,
-             proportion) -> _Prepared:
+def _prepare(points: pd.DataFrame, keys, x, y, higher_is_better, resolution) -> _Prepared:
     keys = list(keys)
     missing = [c for c in keys + [x, y] if c not in points.columns]
     if missing:
@@ -347,18 +280,12 @@ def _prepare(points: pd.DataFrame, keys, x, y, higher_is_better, resolution, n_e
     hib = _column_or_const(points, higher_is_better, True, "higher_is_better")
     res = pd.to_numeric(pd.Series(_column_or_const(points, resolution, np.nan, "resolution")),
                         errors="coerce").to_numpy(dtype=float)
-    nex = pd.to_numeric(pd.Series(_column_or_const(points, n_examples, np.nan, "n_examples")),
-                        errors="coerce").to_numpy(dtype=float)
-    sev = pd.to_numeric(pd.Series(_column_or_const(points, stderr, np.nan, "stderr")),
-                        errors="coerce").to_numpy(dtype=float)
-    prop = _column_or_const(points, proportion, False, "proportion")
     # every series, including those whose points all lack a scale; ngroup numbers the series in
     # sorted key order, and the first row of each series carries its key values
     sid_rows = points.groupby(keys, sort=True, dropna=False, observed=True).ngroup().to_numpy()
     S = int(sid_rows.max()) + 1 if sid_rows.size else 0
     _, first_row = np.unique(sid_rows, return_index=True)
     hib_b = pd.array(hib, dtype="boolean").fillna(True).to_numpy(dtype=bool)
-    prop_b = pd.array(prop, dtype="boolean").fillna(False).to_numpy(dtype=bool)
     n_hib = np.bincount(sid_rows, weights=hib_b.astype(float), minlength=S)
     n_rows = np.bincount(sid_rows, minlength=S)
     if ((n_hib > 0) & (n_hib < n_rows)).any():
@@ -367,25 +294,15 @@ def _prepare(points: pd.DataFrame, keys, x, y, higher_is_better, resolution, n_e
     res_s = np.full(S, -np.inf)
     np.fmax.at(res_s, sid_rows, res)                       # the coarsest resolution (NaN ignored)
     res_s[~np.isfinite(res_s)] = np.nan
-    prop_s = np.bincount(sid_rows, weights=prop_b.astype(float), minlength=S) == n_rows
     keys_frame = points[keys].iloc[first_row].reset_index(drop=True)
-    work = pd.DataFrame({"_sid": sid_rows, "_x": xv, "_y": yv, "_n": nex, "_se2": sev ** 2,
-                         "_se_known": np.isfinite(sev)})
-    scaled = work.loc[np.isfinite(xv), ["_sid", "_x", "_y", "_n", "_se2", "_se_known"]]
-    pts = scaled.groupby(["_sid", "_x"], sort=True).agg(
-        _y=("_y", "mean"), _n=("_n", "min"), _nn=("_n", "count"), _se2=("_se2", "sum"),
-        _sek=("_se_known", "sum"), _k=("_y", "size")).reset_index()
-    # a point's n is known only if every row's is; its stderr pooled as the stderr of a mean
-    n_min = np.where(pts["_nn"].to_numpy() == pts["_k"].to_numpy(), pts["_n"].to_numpy(dtype=float), np.nan)
-    k = pts["_k"].to_numpy(dtype=float)
-    se = np.where(pts["_sek"].to_numpy() == pts["_k"].to_numpy(), np.sqrt(pts["_se2"].to_numpy(dtype=float)) / k,
-                  np.nan)
+    work = pd.DataFrame({"_sid": sid_rows, "_x": xv, "_y": yv})
+    pts = work.loc[np.isfinite(xv)].groupby(["_sid", "_x"], sort=True).agg(_y=("_y", "mean")).reset_index()
     sid = pts["_sid"].to_numpy(dtype=np.int64)
     lengths = np.bincount(sid, minlength=S).astype(np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     orient = np.where(n_hib == n_rows, 1.0, -1.0)
     return _Prepared(keys_frame, lengths, starts, pts["_x"].to_numpy(dtype=float), pts["_y"].to_numpy(dtype=float),
-                     orient, res_s, n_min, se, prop_s)
+                     orient, res_s)
 
 
 def _block_index(prep: _Prepared, sel: np.ndarray, m: int) -> np.ndarray:
@@ -408,161 +325,13 @@ def _observed(prep: _Prepared):
     return score, flag, sign, num, den, med
 
 
-def _null_fit(xb: np.ndarray, yb: np.ndarray) -> np.ndarray:
-    """Least-squares line of y on log10 x, per row of (S, m) blocks.
-
-    Where some x is 0 (a step-0 checkpoint; steps are counts) the regressor is
-    log10(x + 1); where some x is negative, x itself.
-    """
-    nonneg = (xb >= 0).all(axis=1, keepdims=True)
-    shift = np.where((xb > 0).all(axis=1, keepdims=True), 0.0, 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(nonneg, np.log10(np.where(xb >= 0, xb, 0.0) + shift), xb)
-    tc = t - t.mean(axis=1, keepdims=True)
-    yc = yb - yb.mean(axis=1, keepdims=True)
-    slope = (tc * yc).sum(axis=1, keepdims=True) / (tc ** 2).sum(axis=1, keepdims=True)
-    return yb.mean(axis=1, keepdims=True) + slope * tc
-
-
-#: Binomial draws with n*p*(1-p) at least this use the rounded normal approximation.
-NORMAL_APPROX_MIN_VARIANCE = 50.0
-
-
-def _binomial_proportions(rng: np.random.Generator, n: np.ndarray, p: np.ndarray, B: int) -> np.ndarray:
-    """``Binomial(n, p) / n`` for (S, m) arrays n, p: an (S, B, m) array of proportions.
-
-    Exact ``Generator.binomial`` draws where ``n p (1 - p) < NORMAL_APPROX_MIN_VARIANCE``;
-    elsewhere the normal approximation ``round(n p + sqrt(n p (1 - p)) z)`` clipped to
-    [0, n] (De Moivre-Laplace, with the continuity correction that rounding implies), about
-    ten times cheaper and still on the 1/n lattice, so the zero-median rule sees the same
-    discreteness as with exact draws.  At variance >= 50 the largest difference between the
-    two CDFs is below 0.01 (worst for small p; checked in ``tests/test_scores.py``).
-    """
-    S, m = n.shape
-    var = n * p * (1.0 - p)
-    big = var >= NORMAL_APPROX_MIN_VARIANCE
-    if big.any():
-        counts = rng.standard_normal((S, B, m))
-        counts *= np.sqrt(var)[:, None, :]
-        counts += (n * p)[:, None, :]
-        np.rint(counts, out=counts)
-        np.clip(counts, 0.0, n[:, None, :], out=counts)
-    else:
-        counts = np.empty((S, B, m))
-    small_s, small_m = np.nonzero(~big)
-    if small_s.size:
-        ns = n[small_s, small_m].astype(np.int64)
-        counts[small_s, :, small_m] = rng.binomial(ns[:, None], p[small_s, small_m][:, None], size=(ns.size, B))
-    counts /= n[:, None, :]
-    return counts
-
-
-def _pvalues(prep: _Prepared, score: np.ndarray, n_boot: int, seed: int, max_elements: int):
-    S = len(prep.lengths)
-    p = np.full(S, np.nan)
-    reason = np.full(S, "not scored", dtype=object)
-    noise = np.full(S, "", dtype=object)
-    scored = np.isfinite(score)
-    if n_boot <= 0:
-        reason[scored] = "not tested"
-        return p, reason, noise
-    # noise model per series
-    pt_sid = np.repeat(np.arange(S), prep.lengths)
-    def all_per_series(mask_pts):
-        bad = np.bincount(pt_sid, weights=(~mask_pts).astype(float), minlength=S)
-        return bad == 0
-    n_ok = all_per_series(np.isfinite(prep.n_min) & (prep.n_min > 0))
-    in01 = all_per_series((prep.y >= 0) & (prep.y <= 1))
-    se_ok = all_per_series(np.isfinite(prep.se))
-    binom = scored & prep.proportion & n_ok & in01
-    gauss = scored & ~binom & se_ok
-    noise[binom] = "binomial"
-    noise[gauss] = "gaussian"
-    reason[binom] = "binomial"
-    reason[gauss] = "gaussian"
-    none = scored & ~binom & ~gauss
-    n_known_any = np.bincount(pt_sid, weights=np.isfinite(prep.n_min).astype(float), minlength=S) > 0
-    reason[none & ~prep.proportion & n_known_any] = "no stderr, not a proportion"
-    reason[none & ~(~prep.proportion & n_known_any)] = "no n or stderr"
-    reason[none & prep.proportion & n_ok & ~in01] = "proportion outside [0, 1], no stderr"
-    rng = np.random.default_rng(seed)
-    B = int(n_boot)
-    h = int(SEQUENTIAL_H)
-    for kind, mask in (("binomial", binom), ("gaussian", gauss)):
-        for m in np.unique(prep.lengths[mask]):
-            sel_all = np.flatnonzero(mask & (prep.lengths == m))
-            step = max(1, int(max_elements // (m * B)))
-            for c0 in range(0, sel_all.size, step):
-                sel = sel_all[c0:c0 + step]
-                p[sel] = _sequential_p(rng, prep, sel, m, kind, score[sel], B, h)
-    return p, reason, noise
-
-
-def _null_scores(rng, prep: _Prepared, sel: np.ndarray, m: int, kind: str, mu: np.ndarray, B: int) -> np.ndarray:
-    """(S, B) emergence scores of B replicates of the fitted null, scored by the same rule."""
-    idx = _block_index(prep, sel, m)
-    if kind == "binomial":
-        draws = _binomial_proportions(rng, prep.n_min[idx], np.clip(mu, 0.0, 1.0), B)
-    else:
-        draws = mu[:, None, :] + prep.se[idx][:, None, :] * rng.standard_normal((sel.size, B, m))
-    draws *= prep.orient[sel][:, None, None]
-    return _score_last_axis(draws, prep.res[sel][:, None], score_only=True)
-
-
-def _sequential_p(rng, prep: _Prepared, sel: np.ndarray, m: int, kind: str, obs: np.ndarray, B: int, h: int):
-    """Besag & Clifford (1991) sequential Monte Carlo p-value, drawn in batches (:func:`_batches`).
-
-    Replicates are drawn in order; a series stops once h replicates reached its observed
-    score, after L replicates, with ``p = h / L``; a series that never reaches h in B
-    replicates gets ``p = (1 + #{ES_null >= ES_obs}) / (B + 1)``.  Both are valid p-values
-    (Besag & Clifford 1991); clearly unremarkable series stop after a few dozen
-    replicates, so the full B is spent only where a small p-value is possible.
-    """
-    idx = _block_index(prep, sel, m)
-    mu = _null_fit(prep.x[idx], prep.y[idx])
-    tol = 1e-9 * np.maximum(1.0, np.abs(obs))
-    out = np.full(sel.size, np.nan)
-    live = np.arange(sel.size)                  # series still sampling
-    count = np.zeros(sel.size, dtype=np.int64)  # exceedances so far
-    drawn = 0
-    for size in _batches(B):
-        e = _null_scores(rng, prep, sel[live], m, kind, mu[live], size) >= (obs[live] - tol[live])[:, None]
-        c = count[live][:, None] + np.cumsum(e, axis=1)
-        done = c[:, -1] >= h
-        out[live[done]] = h / (drawn + np.argmax(c[done] >= h, axis=1) + 1.0)
-        count[live] = c[:, -1]
-        drawn += size
-        live = live[~done]
-        if live.size == 0:
-            break
-    out[live] = (1.0 + count[live]) / (B + 1.0)                  # one-sided, Davison & Hinkley Sec. 4.2
-    return out
-
-
-def _batches(B: int) -> list[int]:
-    """Replicate batch sizes adding up to B: SEQUENTIAL_BATCHES, then the rest."""
-    out, total = [], 0
-    for b in SEQUENTIAL_BATCHES:
-        if total + b >= B:
-            break
-        out.append(b)
-        total += b
-    out.append(B - total)
-    return out
-
-
 def emergence_scores(points: pd.DataFrame, keys, *, x: str = "x", y: str = "y",
-                     higher_is_better: bool | str = True, resolution: float | str | None = None,
-                     n_examples: str | None = None, stderr: str | None = None,
-                     proportion: bool | str = False, n_boot: int = 0, seed: int = DEFAULT_SEED,
-                     max_chunk_elements: int = MAX_CHUNK_ELEMENTS) -> pd.DataFrame:
+                     higher_is_better: bool | str = True, resolution: float | str | None = None) -> pd.DataFrame:
     """Emergence scores of many series at once, vectorised (eq. ES for every series).
 
     The long frame is grouped once by ``keys + [x]`` (ties averaged), sorted, and every
     series of the same length is scored as one (S, m) numpy block with the same rule as
-    :func:`emergence_score` (no per-series Python code).  With ``n_boot > 0`` each scored
-    series also gets a parametric-bootstrap p-value under the log-linear null (module
-    docstring), computed in chunks of at most ``max_chunk_elements`` values.
+    :func:`emergence_score` (no per-series Python code).
 
     Parameters
     ----------
@@ -575,33 +344,21 @@ def emergence_scores(points: pd.DataFrame, keys, *, x: str = "x", y: str = "y",
     higher_is_better : bool or str
         Orientation for all series, or a column (constant within a series).
     resolution : float, str or None
-        Resolution for the zero-median floor, or a column (the largest value in a series
-        is used: the coarsest resolution).
-    n_examples, stderr : str, optional
-        Columns for the bootstrap noise (n: smallest per point; stderr: pooled per point as
-        ``sqrt(sum se_i^2) / k``, the standard error of a mean of k estimates).
-    proportion : bool or str
-        Whether the metric is a proportion (binomial noise), or a column.
-    n_boot : int
-        Bootstrap replicates per series; 0 = no p-values.
-    seed : int
-        Seed of the one ``numpy.random.Generator`` used.
-    max_chunk_elements : int
-        Memory bound of a bootstrap chunk (values of series-length x replicates).
+        Resolution for the floor, or a column (the largest value in a series is used: the
+        coarsest resolution).
 
     Returns
     -------
     pandas.DataFrame
         One row per series, sorted by ``keys``: the key columns, ``n_scales``, ``x_min``,
         ``x_max``, ``emergence_score``, ``flag``, ``sign``, ``numerator``, ``denominator``,
-        ``median_sq_diff``, ``resolution``, and with ``n_boot`` given also ``p_value``,
-        ``p_reason``, ``noise``, ``n_boot``.
+        ``median_sq_diff``, ``resolution``.
 
     References
     ----------
     Srivastava et al. 2022 (BIG-bench); Schaeffer et al. 2023, Sec. 4 (eq. ES above).
     """
-    prep = _prepare(points, keys, x, y, higher_is_better, resolution, n_examples, stderr, proportion)
+    prep = _prepare(points, keys, x, y, higher_is_better, resolution)
     score, flag, sign, num, den, med = _observed(prep)
     out = prep.keys.reset_index(drop=True).copy()
     out["n_scales"] = prep.lengths
@@ -617,12 +374,6 @@ def emergence_scores(points: pd.DataFrame, keys, *, x: str = "x", y: str = "y",
     out["denominator"] = den
     out["median_sq_diff"] = med
     out["resolution"] = prep.res
-    if n_boot:
-        p, reason, noise = _pvalues(prep, score, n_boot, seed, max_chunk_elements)
-        out["p_value"] = p
-        out["p_reason"] = reason
-        out["noise"] = noise
-        out["n_boot"] = np.where(np.isfinite(p), int(n_boot), 0)
     return out
 
 
@@ -654,33 +405,6 @@ def emergence_scores_loop(points: pd.DataFrame, keys, *, x: str = "x", y: str = 
                           "median_sq_diff": res.median_sq_diff})
     out = points.groupby(keys, sort=True, dropna=False, observed=True)[list(dict.fromkeys(cols))].apply(one)
     return out.reset_index()
-
-
-# ----------------------------------------------------------------------------- FDR and the call
-def fdr_qvalues(p) -> np.ndarray:
-    """Benjamini-Hochberg q-values (adjusted p-values) of the finite entries of ``p``.
-
-    NaN p-values (series without a p-value) are left out of the family and get NaN q.
-    Uses ``scipy.stats.false_discovery_control(method='bh')`` (Benjamini & Hochberg 1995).
-    """
-    p = np.asarray(p, dtype=float)
-    q = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        q[ok] = stats.false_discovery_control(p[ok], method="bh")
-    return q
-
-
-def call_emergent(score, q, *, threshold: float = EMERGENCE_SCORE_THRESHOLD, level: float = FDR_LEVEL):
-    """The emergent call: ``score >= threshold`` and ``q < level`` (False where either is NaN).
-
-    A series without a p-value is never called emergent, however large its score: the
-    call needs evidence that the jump is sharper than a smooth trend with the same noise.
-    """
-    score = np.asarray(score, dtype=float)
-    q = np.asarray(q, dtype=float)
-    with np.errstate(invalid="ignore"):
-        return np.isfinite(score) & np.isfinite(q) & (score >= threshold) & (q < level)
 
 
 def emergence_threshold(x, y, *, baseline: float, stderr, k: float = 2.0, higher_is_better: bool = True):
@@ -721,3 +445,116 @@ def emergence_threshold(x, y, *, baseline: float, stderr, k: float = 2.0, higher
     margin = (mean - baseline) if higher_is_better else (baseline - mean)
     clears = margin > k * pooled
     return float(ux[np.argmax(clears)]) if clears.any() else float("nan")
+
+
+class Detection(NamedTuple):
+    """The detection scale of one series (:func:`detection_scale`)."""
+
+    x: float          # NaN: never detected (or not testable, see ``against``)
+    against: str      # 'chance', 'smallest model', or why it could not be tested
+    index: int        # position of x among the sorted sizes (-1 when NaN)
+
+
+def detection_scale(x, y, *, n_examples=None, stderr=None, chance: float | None = None,
+                    higher_is_better: bool = True, metric: str = "", proportion: bool = False,
+                    paired_se=None, scatter: float | None = None, level: float = 0.05) -> Detection:
+    """The smallest scale from which the metric is significantly better than chance at every
+    larger scale (Wei et al. 2022's onset, "performance ... well above random", measured with
+    the series' own noise; METHODS.md Sec. 8, the *detection lead*).
+
+    With no chance level the reference is the series' smallest model (is the ability there at
+    all, beyond the smallest model's level?).  Each size is tested one-sided at ``level``:
+
+    - a proportion with known n against chance: the exact binomial test,
+      ``P(Binomial(n, chance) >= k) <= level``;
+    - against the smallest model: ``z = (y_i - y_1) / se_diff`` with ``se_diff`` the paired
+      per-example standard error where given (``paired_se``: the same examples scored for both
+      models); else, for a proportion with known n, Fisher's exact test (one-sided), and otherwise
+      ``se_diff = sqrt(se_i^2 + se_1^2)`` from the reported standard errors;
+    - a reported stderr against chance: ``z = (y - chance) / se``;
+    - with neither n nor a stderr, the scatter between models (``scatter``, the verdict's pooled
+      tau) stands for each point's noise (``against`` then ends in ``(scatter)``).
+
+    Values are first put in natural units (:func:`emergence.verdict.natural_units`: log
+    perplexity; lower-is-better negated, and the chance level with them).
+
+    Returns
+    -------
+    Detection
+        ``x`` NaN when the last size is not significantly better (never detected) or when the
+        series has no noise to test against (``against`` says so).
+
+    Examples
+    --------
+    >>> d = detection_scale([1e8, 1e9, 1e10, 1e11], [0.25, 0.26, 0.40, 0.60], n_examples=1000, chance=0.25,
+    ...                     proportion=True)
+    >>> float(d.x), d.against
+    (10000000000.0, 'chance')
+    """
+    from .verdict import natural_units
+
+    x = np.asarray(x, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    k = x.size
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
+    n = np.broadcast_to(np.asarray(np.nan if n_examples is None else n_examples, dtype=float), (k,))[order]
+    se = np.broadcast_to(np.asarray(np.nan if stderr is None else stderr, dtype=float), (k,))[order]
+    pse = None if paired_se is None else np.broadcast_to(np.asarray(paired_se, dtype=float), (k,))[order]
+    if k == 0 or not np.isfinite(y).all():
+        return Detection(float("nan"), "no finite values", -1)
+    has_chance = chance is not None and np.isfinite(chance)
+    binom = proportion and np.all(np.isfinite(n) & (n > 0)) and np.all((y >= 0) & (y <= 1))
+    z = stats.norm.isf(level)
+    if binom:
+        c = np.round(y * n)
+        yo = y if higher_is_better else 1.0 - y
+        co = c if higher_is_better else n - c
+        if has_chance:
+            ch = chance if higher_is_better else 1.0 - chance
+            ok = stats.binom.sf(co - 1, n.astype(np.int64), ch) <= level
+            return _first_all(x, ok, "chance")
+        if k < 2:
+            return Detection(float("nan"), "a single size", -1)
+        if pse is not None and np.isfinite(pse[1:]).all():
+            ok = (yo[1:] - yo[0]) / np.where(pse[1:] > 0, pse[1:], np.inf) > z
+        else:
+            # Fisher's exact test, one-sided: successes c_i of n_i against the smallest model's c_1 of n_1
+            c0, n0 = co[0], n[0]
+            ok = stats.hypergeom.sf(co[1:] - 1, (n0 + n[1:]).astype(np.int64), (c0 + co[1:]).astype(np.int64),
+                                    n[1:].astype(np.int64)) <= level
+        return _first_all(x, np.r_[False, ok], "smallest model")
+    yn, sen, okv = natural_units(metric, y, se, higher_is_better=higher_is_better)
+    if not okv.all():
+        return Detection(float("nan"), "values that cannot be put in natural units", -1)
+    suffix = ""
+    if not np.isfinite(sen).all() and pse is None and scatter is not None and np.isfinite(scatter) and scatter > 0:
+        sen = np.full(k, float(scatter))
+        suffix = " (scatter)"
+    if has_chance and metric in ("perplexity",):
+        has_chance = False                                # a chance level is not on the log scale
+    if has_chance:
+        ch = chance if higher_is_better else -chance
+        if not np.isfinite(sen).all():
+            return Detection(float("nan"), "no n or stderr to test against", -1)
+        return _first_all(x, (yn - ch) / np.where(sen > 0, sen, np.inf) > z, "chance" + suffix)
+    if k < 2:
+        return Detection(float("nan"), "a single size", -1)
+    if pse is not None and np.isfinite(pse[1:]).all():
+        d = (yn[1:] - yn[0]) / np.where(pse[1:] > 0, pse[1:], np.inf)
+    elif np.isfinite(sen).all():
+        sd = np.sqrt(sen[1:] ** 2 + sen[0] ** 2)
+        d = (yn[1:] - yn[0]) / np.where(sd > 0, sd, np.inf)     # no noise at all: no evidence either
+    else:
+        return Detection(float("nan"), "no n or stderr to test against", -1)
+    return _first_all(x, np.r_[False, d > z], "smallest model" + suffix)
+
+
+def _first_all(x: np.ndarray, ok: np.ndarray, against: str) -> Detection:
+    """The first index from which every later test passes."""
+    ok = np.asarray(ok, dtype=bool)
+    if not ok[-1]:
+        return Detection(float("nan"), against, -1)
+    fail = np.flatnonzero(~ok)
+    i = int(fail[-1] + 1) if fail.size else 0
+    return Detection(float(x[i]), against, i)

@@ -1,4 +1,4 @@
-"""Series: the observation table cut into scale series, scored, tested, paired and summarised.
+"""Series: the observation table cut into scale series, scored, given their verdict, and paired.
 
 A **series** (METHODS.md Sec. 1) is one (source, task, subtask, metric, source_metric, family,
 shots, prompt_variant, variant) on one **scale axis**:
@@ -38,9 +38,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import verdict as V
 from .metrics import metric_info
-from .scores import (DEFAULT_N_BOOT, DEFAULT_SEED, EMERGENCE_SCORE_THRESHOLD, FDR_LEVEL, call_emergent,
-                     emergence_scores, fdr_qvalues)
+from .scores import emergence_scores
 
 __all__ = [
     "SERIES_KEY",
@@ -53,7 +53,6 @@ __all__ = [
     "score_observations",
     "apply_fdr",
     "compare",
-    "summarise",
 ]
 
 #: What makes a series, besides its scale axis (and, on the training axis, the model).
@@ -64,25 +63,49 @@ AXES = SIZE_AXES + TRAINING_AXES
 _AXIS_COLUMN = {"params": "params", "flops": "flops", "tokens": "tokens", "step": "checkpoint_step"}
 _STR_KEYS = ["source", "task", "subtask", "metric", "source_metric", "family", "prompt_variant", "variant"]
 
-#: Columns of the series table :func:`score_observations` returns, in order.  ``n_rows``:
-#: scaled observation rows behind the points; ``n_unscaled``: rows without x on the axis;
-#: ``x_min``/``x_max``/``y_min``/``y_max``: over the points (y on the unit scale, not
-#: oriented); ``sign``/``numerator``/``denominator``/``resolution``: the parts of the score
-#: (:class:`emergence.scores.EmergenceScore`); ``noise``: ``binomial``/``gaussian``/``''``;
-#: ``n_boot``: replicates the p-value allowed (0 without one); ``series_id``: a stable
-#: hash of the series key and axis.
+#: Columns of the series table :func:`score_observations` returns, in order.
+#:
+#: Identity: ``series_id`` (a stable hash of the key and axis), the key, ``model`` ('' on a size
+#: axis), ``scale_axis``, ``primary`` (the axis the series is tested on), ``fdr_family``
+#: (``size`` or ``step`` on the primary row, '' elsewhere).  Points: ``n_scales``, ``n_unscaled``
+#: (rows without x on the axis), ``n_rows``, ``x_min``/``x_max``/``y_min``/``y_max`` (y on the
+#: unit scale, not oriented), ``chance`` (the median random baseline, NaN if unknown).
+#: Descriptive: ``emergence_score`` (Srivastava et al.; **grows with the number of sizes**: a
+#: straight line over k sizes scores k - 1) with ``flag``, ``sign``, ``numerator``,
+#: ``denominator``, ``resolution`` (:mod:`emergence.scores`).
+#: The verdict (:mod:`emergence.verdict`): ``verdict`` (emergent / smooth / insufficient / no
+#: signal), ``verdict_reason``, ``emergent`` (True only in the emergent state), ``p_value`` and
+#: ``q_value`` of the sharp-onset test, ``p_method``, ``n_boot``, the fit (``width_decades``,
+#: ``onset_x``, ``level_lo``, ``level_hi``, ``n_before``, ``n_after``, ``gap_decades``,
+#: ``span_decades``), the noise (``noise``, ``tau``, ``tau_source``), the statistics
+#: (``rise_stat``, ``narrow_stat``, ``sharp_stat``) and ``pre_state``/``pre_reason`` (the
+#: state before the false discovery rate step).  ``detect_x``: the smallest size from which
+#: every larger size is significantly better than chance (or than the smallest model), with
+#: ``detect_against``.  ``points_hash``: a hash of the points (reused verdicts are keyed on it).
 SERIES_COLUMNS = [
     "series_id", "source", "task", "subtask", "metric", "source_metric", "metric_class", "higher_is_better",
-    "family", "source_family", "shots", "prompt_variant", "variant", "model", "scale_axis", "primary",
-    "n_scales", "n_unscaled", "n_rows", "x_min", "x_max", "y_min", "y_max", "emergence_score", "flag", "sign",
-    "numerator", "denominator", "resolution", "noise", "n_boot", "p_value", "p_reason", "q_value", "emergent",
+    "family", "source_family", "shots", "prompt_variant", "variant", "model", "scale_axis", "primary", "fdr_family",
+    "n_scales", "n_unscaled", "n_rows", "x_min", "x_max", "y_min", "y_max", "chance",
+    "verdict", "verdict_reason", "emergent", "p_value", "q_value", "p_method", "n_boot",
+    "width_decades", "onset_x", "level_lo", "level_hi", "n_before", "n_after", "gap_decades", "span_decades",
+    "noise", "tau", "tau_source", "rise_stat", "narrow_stat", "sharp_stat", "pre_state", "pre_reason",
+    "detect_x", "detect_against",
+    "emergence_score", "flag", "sign", "numerator", "denominator", "resolution", "points_hash",
 ]
+
+#: Scatter pools of the verdict, narrowest first (:func:`emergence.verdict.pool_scatter`): the
+#: series of one source, model family and metric; then of one source and metric; then of one source.
+SCATTER_POOLS = [["source", "family", "metric", "source_metric", "scale_axis"],
+                 ["source", "metric", "source_metric", "scale_axis"],
+                 ["source", "scale_axis"]]
+_VERDICT_COLUMNS = [c for c in V.ASSESS_COLUMNS if c not in ("n_sizes", "t_mid")]
 
 #: Columns of the paired table :func:`compare` returns.
 COMPARE_COLUMNS = [
     "group_id", "source", "task", "subtask", "family", "shots", "prompt_variant", "scale_axis", "model",
     "variant", "n_metrics", "metric", "source_metric", "metric_variant", "metric_class", "higher_is_better",
-    "n_scales", "emergence_score", "flag", "p_value", "q_value", "emergent", "series_id",
+    "n_scales", "x_min", "x_max", "verdict", "verdict_reason", "emergent", "p_value", "q_value", "width_decades",
+    "detect_x", "detect_against", "emergence_score", "flag", "series_id",
 ]
 
 
@@ -121,11 +144,13 @@ def _clean(obs: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     shots = pd.to_numeric(df["shots"], errors="coerce").to_numpy(dtype=float) if "shots" in df.columns \
         else np.full(n, np.nan)
     out["shots"] = np.where(np.isfinite(shots), shots, -1.0)        # -1 codes NULL shots for grouping
-    for c in ("params", "flops", "tokens", "checkpoint_step", "value", "stderr", "n_examples"):
+    for c in ("params", "flops", "tokens", "checkpoint_step", "value", "stderr", "n_examples", "random_baseline",
+              "paired_se"):
         out[c] = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) if c in df.columns else np.nan
     pct = (_text(df["value_scale"]).to_numpy() == "percent") if "value_scale" in df.columns else np.zeros(n, bool)
     out.loc[pct, "value"] = out.loc[pct, "value"] / 100.0
     out.loc[pct, "stderr"] = out.loc[pct, "stderr"] / 100.0
+    out.loc[pct, "random_baseline"] = out.loc[pct, "random_baseline"] / 100.0
     out["is_final"] = df["is_final"].astype("boolean").fillna(True).to_numpy(dtype=bool) if "is_final" in df.columns \
         else np.ones(n, bool)
     metric_hib = {m: metric_info(m).higher_is_better for m in labels["metric"]}
@@ -166,6 +191,8 @@ def _points(df: pd.DataFrame, labels: dict, axis: str) -> pd.DataFrame:
         return pd.DataFrame(columns=key + ["x"])
     se = rows["stderr"].to_numpy(dtype=float)
     nex = rows["n_examples"].to_numpy(dtype=float)
+    base = rows["random_baseline"].to_numpy(dtype=float)
+    pse = rows["paired_se"].to_numpy(dtype=float)
     g_series = work.groupby(key, sort=True)
     sid = g_series.ngroup().to_numpy()
     series = g_series.size().reset_index(name="_size")
@@ -187,11 +214,13 @@ def _points(df: pd.DataFrame, labels: dict, axis: str) -> pd.DataFrame:
     keep = ~unscaled
     pts = pd.DataFrame({"_sid": sid[keep], "x": x[keep], "value": rows["value"].to_numpy()[keep],
                         "model": rows["model"].to_numpy()[keep], "n_examples": nex[keep],
-                        "_nk": np.isfinite(nex[keep]), "_se2": se[keep] ** 2, "_sek": np.isfinite(se[keep])})
+                        "_nk": np.isfinite(nex[keep]), "_se2": se[keep] ** 2, "_sek": np.isfinite(se[keep]),
+                        "random_baseline": base[keep], "paired_se": pse[keep]})
     pts = pts.groupby(["_sid", "x"], sort=True).agg(
         y=("value", "mean"), y_sd=("value", "std"), n_rows=("value", "size"), model=("model", "first"),
         n_models=("model", "nunique"), n_examples=("n_examples", "min"), _nk=("_nk", "sum"),
-        _se2=("_se2", "sum"), _sek=("_sek", "sum")).reset_index()
+        _se2=("_se2", "sum"), _sek=("_sek", "sum"), random_baseline=("random_baseline", "median"),
+        paired_se=("paired_se", "max")).reset_index()
     k = pts["n_rows"].to_numpy()
     pts["n_examples"] = np.where(pts["_nk"].to_numpy() == k, pts["n_examples"].to_numpy(dtype=float), np.nan)
     pts["stderr"] = np.where(pts["_sek"].to_numpy() == k, np.sqrt(pts["_se2"].to_numpy(dtype=float)) / k, np.nan)
@@ -199,12 +228,13 @@ def _points(df: pd.DataFrame, labels: dict, axis: str) -> pd.DataFrame:
     empty = np.setdiff1d(np.arange(S), pts["_sid"].to_numpy())
     if empty.size:
         ph = pd.DataFrame({"_sid": empty, "x": np.nan, "y": np.nan, "y_sd": np.nan, "n_rows": 0, "model": -1,
-                           "n_models": 0, "n_examples": np.nan, "stderr": np.nan})
+                           "n_models": 0, "n_examples": np.nan, "stderr": np.nan, "random_baseline": np.nan,
+                           "paired_se": np.nan})
         pts = pd.concat([pts, ph], ignore_index=True).sort_values(["_sid", "x"], kind="stable")
     psid = pts["_sid"].to_numpy()
     out = series.drop(columns=["_size", "source_family"]).iloc[psid].reset_index(drop=True)
     out["source_family"] = fam_text[psid]
-    for c in ("x", "y", "y_sd", "n_rows", "n_models", "n_examples", "stderr"):
+    for c in ("x", "y", "y_sd", "n_rows", "n_models", "n_examples", "stderr", "random_baseline", "paired_se"):
         out[c] = pts[c].to_numpy()
     out["point_model"] = pts["model"].to_numpy()
     out["scale_axis"] = axis
@@ -213,8 +243,10 @@ def _points(df: pd.DataFrame, labels: dict, axis: str) -> pd.DataFrame:
     out["metric_class"] = [info[m].metric_class for m in metric_text]
     out["proportion"] = np.fromiter((info[m].proportion for m in metric_text), dtype=bool, count=len(out))
     nmin = pd.Series(out["n_examples"].to_numpy()).groupby(psid).transform("min").to_numpy()
+    se_med = pd.Series(out["stderr"].to_numpy()).groupby(psid).transform("median").to_numpy()
     with np.errstate(divide="ignore"):
-        out["resolution"] = np.where(out["proportion"].to_numpy() & (nmin > 0), 1.0 / nmin, np.nan)
+        out["resolution"] = np.where(out["proportion"].to_numpy() & (nmin > 0), 1.0 / nmin,
+                                     np.where(se_med > 0, se_med, np.nan))
     return out
 
 
@@ -264,14 +296,16 @@ def build_series_points(obs: pd.DataFrame, axis: str = "params") -> pd.DataFrame
 
 
 def _primary(series: pd.DataFrame) -> np.ndarray:
-    """Per series key: the first of params, flops, tokens with >= 3 scales (params if none)."""
+    """Per series key: the first of params, flops, tokens with at least ``MIN_SIZES`` scales (else
+    the first with 3, else params); every ``step`` series is primary on its own axis."""
     key = SERIES_KEY
     size = series[series["scale_axis"].isin(SIZE_AXES)]
     prim = (series["scale_axis"] == "step").to_numpy(dtype=bool).copy()
     if size.empty:
         return prim
     order = {a: i for i, a in enumerate(SIZE_AXES)}
-    rank = size["scale_axis"].map(order).to_numpy() + np.where(size["n_scales"].to_numpy() >= 3, 0, 10)
+    n = size["n_scales"].to_numpy()
+    rank = size["scale_axis"].map(order).to_numpy() + np.where(n >= V.MIN_SIZES, 0, np.where(n >= 3, 10, 20))
     tmp = size[key].copy()
     tmp["_rank"] = rank
     best = tmp.groupby(key, sort=False, dropna=False, observed=True)["_rank"].transform("min").to_numpy()
@@ -279,81 +313,197 @@ def _primary(series: pd.DataFrame) -> np.ndarray:
     return prim
 
 
-def score_observations(obs: pd.DataFrame, *, axes=AXES, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_SEED,
-                       threshold: float = EMERGENCE_SCORE_THRESHOLD, fdr_level: float = FDR_LEVEL) -> pd.DataFrame:
+def _series_ids(frame: pd.DataFrame) -> np.ndarray:
+    ids = pd.util.hash_pandas_object(frame[["scale_axis", "model"] + SERIES_KEY].astype(str), index=False).to_numpy()
+    return np.array([f"{v:016x}" for v in ids], dtype=object)
+
+
+def _points_hash(pts: pd.DataFrame, sid: np.ndarray) -> pd.Series:
+    """Per series id: a hash of its points (x, y, n, stderr) and of the verdict's settings."""
+    import hashlib
+    vals = pts[["x", "y", "n_examples", "stderr"]].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    rows = pd.util.hash_pandas_object(pd.DataFrame(vals), index=False).to_numpy(dtype=np.uint64)
+    salt = f"W={V.WIDTH_THRESHOLD};B={V.DEFAULT_N_BOOT};v1".encode()
+    out = {}
+    order = np.argsort(sid, kind="stable")
+    sids, starts = np.unique(sid[order], return_index=True)
+    ends = np.r_[starts[1:], len(order)]
+    for s_, a, b in zip(sids, starts, ends):
+        out[s_] = hashlib.sha256(salt + np.asarray(rows[order[a:b]], dtype=np.uint64).tobytes()).hexdigest()[:16]
+    return pd.Series(out, dtype=object)
+
+
+def score_observations(obs: pd.DataFrame, *, axes=AXES, n_boot: int = V.DEFAULT_N_BOOT,
+                       width_threshold: float = V.WIDTH_THRESHOLD, fdr_level: float = V.FDR_LEVEL,
+                       previous: pd.DataFrame | None = None) -> pd.DataFrame:
     """Score every series of the observation table: the ``series`` table of the store.
+
+    Every series gets its descriptive emergence score on every axis it has.  The verdict
+    (:mod:`emergence.verdict`) is computed once per series, on its primary axis (one test per
+    series, METHODS.md Sec. 6), and on every training-step series; the other axes of a series
+    show the primary axis' verdict.  Then :func:`apply_fdr`.
 
     Parameters
     ----------
     obs : pandas.DataFrame
-        Observation rows (the store passes its ``in_scoring`` rows).
+        Observation rows (the store passes one source's ``in_scoring`` rows).
     axes : sequence of str
         Scale axes to score (default all of :data:`AXES`).
     n_boot : int
-        Bootstrap replicates per series for the p-value (0: no p-values, nothing emergent).
-    seed : int
-        Seed of the bootstrap generator (results are deterministic for a given table).
-    threshold, fdr_level : float
-        The emergent call: ``emergence_score >= threshold`` and ``q_value < fdr_level``.
+        Bootstrap replicates at most per tested series (0: no p-values, nothing emergent).
+    width_threshold, fdr_level : float
+        The emergent call's width threshold (decades) and Benjamini-Hochberg level.
+    previous : pandas.DataFrame, optional
+        Earlier rows of the series table: a series whose points and scatter are unchanged keeps
+        its p-value instead of drawing its bootstrap again (the same seed would give the same
+        value: seeds come from the series' content).
 
     Returns
     -------
     pandas.DataFrame
-        One row per series and axis, columns :data:`SERIES_COLUMNS`.  ``q_value`` is the
-        Benjamini-Hochberg adjustment over every row of this table with a p-value.
+        One row per series and axis, columns :data:`SERIES_COLUMNS`.
 
     References
     ----------
-    Schaeffer et al. 2023, Sec. 4 (emergence score per series); METHODS.md Sec. 1 and 6.
+    Schaeffer et al. 2023, Sec. 4 (emergence score per series); METHODS.md Sec. 1, 6 and 8.
     """
     df, labels = _clean(obs)
     frames = [_points(df, labels, a) for a in axes]
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame(columns=SERIES_COLUMNS)
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in SERIES_COLUMNS})
     pts = pd.concat(frames, ignore_index=True)
     keys = ["scale_axis", "series_model"] + SERIES_KEY
-    res = emergence_scores(pts, keys, x="x", y="y", higher_is_better="higher_is_better", resolution="resolution",
-                           n_examples="n_examples", stderr="stderr", proportion="proportion", n_boot=n_boot,
-                           seed=seed)
+    res = emergence_scores(pts, keys, x="x", y="y", higher_is_better="higher_is_better", resolution="resolution")
     # per-series facts carried from the points (same sorted key order as res)
     g = pts.groupby(keys, sort=True, dropna=False, observed=True)
     extra = g.agg(source_family=("source_family", "first"), higher_is_better=("higher_is_better", "first"),
                   metric_class=("metric_class", "first"), n_unscaled=("n_unscaled", "first"),
-                  n_rows=("n_rows", "sum"), y_min=("y", "min"), y_max=("y", "max")).reset_index(drop=True)
+                  n_rows=("n_rows", "sum"), y_min=("y", "min"), y_max=("y", "max"),
+                  chance=("random_baseline", "median")).reset_index(drop=True)
     out = pd.concat([res.reset_index(drop=True), extra], axis=1)
     out = _decode(out, labels).rename(columns={"series_model": "model"})
-    if "p_value" not in out.columns:
-        out["p_value"] = np.nan
-        out["p_reason"] = np.where(out["emergence_score"].notna(), "not tested", "not scored")
-        out["noise"] = ""
-        out["n_boot"] = 0
     out["primary"] = _primary(out)
     out["shots"] = out["shots"].astype("Int64")
     out["n_rows"] = out["n_rows"].astype(np.int64)
     out["n_unscaled"] = out["n_unscaled"].astype(np.int64)
     out["higher_is_better"] = out["higher_is_better"].astype(bool)
-    ids = pd.util.hash_pandas_object(out[["scale_axis", "model"] + SERIES_KEY].astype(str), index=False).to_numpy()
-    out["series_id"] = [f"{v:016x}" for v in ids]
-    out = apply_fdr(out, threshold=threshold, fdr_level=fdr_level)
+    out["series_id"] = _series_ids(out)
+    out["fdr_family"] = np.where(out["primary"], np.where(out["scale_axis"] == "step", "step", "size"), "")
+
+    # the verdict, on the primary rows
+    dp = _decode(pts, labels).rename(columns={"series_model": "model"})
+    dp["series_id"] = _series_ids(dp)
+    dp = dp[dp["x"].notna()]
+    tested_ids = set(out.loc[out["primary"], "series_id"])
+    dp = dp[dp["series_id"].isin(tested_ids)]
+    hashes = _points_hash(dp, dp["series_id"].to_numpy()) if len(dp) else pd.Series(dtype=object)
+    cache = None
+    if previous is not None and len(previous) and "points_hash" in previous.columns:
+        cache = previous[previous["primary"].astype(bool)][["series_id", "points_hash", "tau", "p_value", "p_method",
+                                                            "n_boot"]]
+    if len(dp):
+        a = V.assess(dp, ["series_id"], pools=SCATTER_POOLS, baseline="random_baseline", n_boot=n_boot,
+                     width_threshold=width_threshold,
+                     cache=None if cache is None else _cache_frame(cache, hashes))
+        a = a.drop(columns=["n_sizes", "t_mid"])
+    else:
+        a = pd.DataFrame(columns=["series_id"] + _VERDICT_COLUMNS)
+    out = out.merge(a, on="series_id", how="left")
+    # primary rows without a single scaled point never reached the test
+    none = out["primary"].to_numpy(dtype=bool) & out["pre_state"].isna().to_numpy()
+    out.loc[none, "pre_state"] = "insufficient"
+    out.loc[none, "pre_reason"] = np.where(out.loc[none, "n_scales"].to_numpy() == 0,
+                                           "no point has a scale on this axis (no known model size)",
+                                           "too few sizes")
+    out["points_hash"] = out["series_id"].map(hashes)
+    out["detect_x"] = np.nan
+    out["detect_against"] = ""
+    det = _detections(dp, out.set_index("series_id")["tau"])
+    if len(det):
+        m = out["series_id"].map(det.set_index("series_id")["detect_x"])
+        out["detect_x"] = m.to_numpy(dtype=float)
+        out["detect_against"] = out["series_id"].map(det.set_index("series_id")["detect_against"]).fillna("")
+    out = apply_fdr(out, fdr_level=fdr_level, width_threshold=width_threshold)
     return out[SERIES_COLUMNS].sort_values(
         ["source", "task", "subtask", "metric", "source_metric", "family", "prompt_variant", "variant", "shots",
          "scale_axis", "model"], kind="stable").reset_index(drop=True)
 
 
-def apply_fdr(series: pd.DataFrame, *, threshold: float = EMERGENCE_SCORE_THRESHOLD,
-              fdr_level: float = FDR_LEVEL) -> pd.DataFrame:
-    """The store-wide step: Benjamini-Hochberg q-values over every series of the table that has a
-    p-value, and the emergent call that depends on them.
+def _cache_frame(cache: pd.DataFrame, hashes: pd.Series) -> pd.DataFrame:
+    """Previous p-values whose series' points are unchanged, keyed by series id."""
+    c = cache.copy()
+    c["now"] = c["series_id"].map(hashes)
+    return c[c["now"] == c["points_hash"]].drop(columns=["now"])
+
+
+def apply_fdr(series: pd.DataFrame, *, fdr_level: float = V.FDR_LEVEL,
+              width_threshold: float = V.WIDTH_THRESHOLD) -> pd.DataFrame:
+    """The store-wide step: Benjamini-Hochberg within each question's family (size-axis series on
+    their primary axis; training-step series), then the verdict states
+    (:func:`emergence.verdict.decide`); a series' other axes show its primary axis' verdict.
 
     :func:`score_observations` applies it to its own rows; the store scores one source at a time
     (a series belongs to one source) and applies it once more over every source's rows, so a
     verdict never depends on which sources were ingested together.
     """
     out = series.copy()
-    out["q_value"] = fdr_qvalues(pd.to_numeric(out["p_value"], errors="coerce").to_numpy(dtype=float))
-    out["emergent"] = call_emergent(out["emergence_score"], out["q_value"], threshold=threshold, level=fdr_level)
+    prim = out["primary"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    decided = V.decide(out[prim], family="fdr_family", fdr_level=fdr_level, width_threshold=width_threshold)
+    for c in ("q_value", "verdict", "verdict_reason", "emergent"):
+        out[c] = pd.Series([np.nan if c == "q_value" else ("" if c != "emergent" else False)] * len(out),
+                           index=out.index, dtype=object if c != "q_value" else float)
+        out.loc[prim, c] = decided[c].to_numpy()
+    # other axes: the primary row's verdict, said so
+    if (~prim).any():
+        key = SERIES_KEY
+        src = out.loc[prim & out["scale_axis"].isin(SIZE_AXES).to_numpy(), key + ["scale_axis", "verdict",
+                                                                                  "verdict_reason", "q_value",
+                                                                                  "emergent"]]
+        src = src.rename(columns={"scale_axis": "_axis", "verdict": "_v", "verdict_reason": "_r", "q_value": "_q",
+                                  "emergent": "_e"})
+        other = _keyed(out.loc[~prim, key], key).reset_index().merge(_keyed(src, key), on=key, how="left") \
+            .set_index("index")
+        out.loc[other.index, "verdict"] = other["_v"].fillna("insufficient").to_numpy()
+        out.loc[other.index, "verdict_reason"] = np.where(
+            other["_v"].notna(), "tested on its primary axis (" + other["_axis"].fillna("") + "): "
+            + other["_r"].fillna(""), "not tested")
+        out.loc[other.index, "q_value"] = other["_q"].to_numpy(dtype=float)
+        out.loc[other.index, "emergent"] = other["_e"].fillna(False).to_numpy(dtype=bool)
+    out["emergent"] = out["emergent"].astype(bool)
+    out["q_value"] = pd.to_numeric(out["q_value"], errors="coerce")
     return out
+
+
+def _keyed(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """Key columns as text (NULL shots and '' alike), so merges match NULLs."""
+    f = frame.copy()
+    for c in key:
+        f[c] = f[c].astype(str)
+    return f
+
+
+# ----------------------------------------------------------------------------- detection
+#: one-sided level of each "significantly better" test of the detection scale
+DETECT_LEVEL = 0.05
+
+
+def _detections(dp: pd.DataFrame, tau: pd.Series) -> pd.DataFrame:
+    """Per series id: the detection scale (Wei et al. 2022's onset, measured per metric); ``tau``
+    (per series id) stands in for the noise of series that report neither n nor a stderr."""
+    from .scores import detection_scale
+    rows = []
+    for sid, g in dp.groupby("series_id", sort=False):
+        t = tau.get(sid, np.nan)
+        d = detection_scale(g["x"].to_numpy(float), g["y"].to_numpy(float), n_examples=g["n_examples"].to_numpy(float),
+                            stderr=g["stderr"].to_numpy(float), chance=float(np.nanmedian(g["random_baseline"]))
+                            if np.isfinite(g["random_baseline"].to_numpy(float)).any() else None,
+                            higher_is_better=bool(g["higher_is_better"].iloc[0]), metric=str(g["metric"].iloc[0]),
+                            proportion=bool(g["proportion"].iloc[0]), level=DETECT_LEVEL,
+                            paired_se=g["paired_se"].to_numpy(float) if g["paired_se"].notna().any() else None,
+                            scatter=float(t) if pd.notna(t) else None)
+        rows.append((sid, d.x, d.against))
+    return pd.DataFrame(rows, columns=["series_id", "detect_x", "detect_against"])
 
 
 # ----------------------------------------------------------------------------- same outputs, different metric
@@ -429,50 +579,3 @@ def compare(series: pd.DataFrame) -> pd.DataFrame:
         if c not in rows.columns:
             rows[c] = np.nan
     return rows[COMPARE_COLUMNS].reset_index(drop=True)
-
-
-# ----------------------------------------------------------------------------- Fig. 5 analogue
-def summarise(series: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Per metric and per metric class: how many series, their emergence scores, share emergent.
-
-    The analogue of Schaeffer et al. 2023, Fig. 5 (emergence scores by metric).  ``n_series``
-    counts every series, ``n_scored`` those with a score (>= 3 scales), ``n_tested`` those
-    with a p-value; ``share_emergent = n_emergent / n_scored`` (a scored series without a
-    p-value is never emergent, so it counts against the share: the share is what the data
-    can support, not what they might); ``median``, ``q25``, ``q75`` of the scores.
-
-    Returns
-    -------
-    dict
-        ``{'metric': DataFrame, 'metric_class': DataFrame}``.
-    """
-    cols = ["n_series", "n_scored", "n_tested", "n_emergent", "share_emergent", "median_score", "q25_score",
-            "q75_score", "max_score"]
-    if series is None or len(series) == 0:
-        return {"metric": pd.DataFrame(columns=["metric", "metric_class"] + cols),
-                "metric_class": pd.DataFrame(columns=["metric_class"] + cols)}
-    df = pd.DataFrame({
-        "metric": _text(series["metric"]),
-        "metric_class": _text(series["metric_class"]) if "metric_class" in series.columns
-        else series["metric"].map(lambda m: metric_info(m).metric_class),
-        "score": pd.to_numeric(series["emergence_score"], errors="coerce"),
-        "p": pd.to_numeric(series.get("p_value", pd.Series(np.nan, index=series.index)), errors="coerce"),
-        "emergent": series.get("emergent", pd.Series(False, index=series.index)).astype("boolean").fillna(False)
-        .astype(bool),
-    })
-    df["scored"] = df["score"].notna()
-    df["tested"] = df["p"].notna()
-
-    def agg(keys):
-        g = df.groupby(keys, sort=True, dropna=False)
-        out = g.agg(n_series=("score", "size"), n_scored=("scored", "sum"), n_tested=("tested", "sum"),
-                    n_emergent=("emergent", "sum"), median_score=("score", "median"),
-                    q25_score=("score", lambda s: s.quantile(0.25)), q75_score=("score", lambda s: s.quantile(0.75)),
-                    max_score=("score", "max")).reset_index()
-        out["share_emergent"] = np.where(out["n_scored"] > 0, out["n_emergent"] / out["n_scored"].clip(lower=1),
-                                         np.nan)
-        for c in ("n_series", "n_scored", "n_tested", "n_emergent"):
-            out[c] = out[c].astype(np.int64)
-        return out[keys + cols]
-
-    return {"metric": agg(["metric", "metric_class"]), "metric_class": agg(["metric_class"])}

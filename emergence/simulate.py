@@ -57,7 +57,8 @@ from scipy.special import comb
 
 from .metrics import metric_class
 
-__all__ = ["simulate", "long_form", "per_token_probability", "expected_metrics", "DEFAULTS", "SIM_METRICS"]
+__all__ = ["simulate", "long_form", "per_token_probability", "expected_metrics", "DEFAULTS", "SIM_METRICS",
+           "SIM_PAIRS", "simulated_verdicts"]
 
 #: Illustrative defaults: per-token CE from ~1.6 nats at 1e7 parameters to ~0.05 at 1e12.
 DEFAULTS = {"c": 5e7, "alpha": -0.3, "length": 5, "n_choices": 4, "n_examples": 1000,
@@ -237,3 +238,53 @@ def long_form(sim: pd.DataFrame) -> pd.DataFrame:
                 "metric_class": metric_class(canon), "higher_is_better": m in ("accuracy", "multiple_choice_grade"),
                 "kind": kind, "value": sim[f"{m}_{kind}"], "se": sim[f"{m}_se"]}))
     return pd.concat(rows, ignore_index=True)
+
+
+#: the simulator's pairs: a thresholded metric and the continuous one read from the same outputs
+SIM_PAIRS = (("accuracy", "edit_distance"), ("multiple_choice_grade", "brier_score"))
+
+
+def simulated_verdicts(sim: pd.DataFrame, n_examples: int, n_choices: int) -> pd.DataFrame:
+    """The store's own verdict and detection scale on each simulated metric's sampled curve.
+
+    Accuracy and the grade are proportions of ``n_examples`` (binomial noise; the grade's chance
+    level is ``1 / n_choices``, exact match has none); edit distance and the Brier score are means
+    with their standard errors (``<metric>_se``).  One series alone has no pool: the scatter comes
+    from its own residuals.  Per pair (:data:`SIM_PAIRS`) the thresholded metric's row carries the
+    detection lead in decades (``>`` when it is never detected).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per simulated metric: ``metric, metric_class, verdict, reason, width_decades,
+        detect_x, lead_decades, lead_text, lead_over`` (the continuous metric the lead is over).
+    """
+    from .scores import detection_scale
+    from .verdict import sharp_onset
+    x = sim["params"].to_numpy(dtype=float)
+    rows = {}
+    for m, canon in SIM_METRICS.items():
+        y = sim[f"{m}_sampled"].to_numpy(dtype=float)
+        prop = m in ("accuracy", "multiple_choice_grade")
+        hib = m in ("accuracy", "multiple_choice_grade")
+        se = sim[f"{m}_se"].to_numpy(dtype=float)
+        if prop:
+            v = sharp_onset(x, y, n_examples=n_examples, metric=canon)
+            d = detection_scale(x, y, n_examples=n_examples, proportion=True,
+                                chance=1.0 / n_choices if m == "multiple_choice_grade" else None)
+        else:
+            v = sharp_onset(x, y, stderr=se, metric=canon, higher_is_better=False)
+            d = detection_scale(x, y, stderr=se, metric=canon, higher_is_better=False)
+        rows[m] = {"metric": m, "metric_class": metric_class(canon), "verdict": v.state, "reason": v.reason,
+                   "width_decades": v.width, "detect_x": d.x, "lead_decades": np.nan, "lead_text": "",
+                   "lead_over": ""}
+    for a, b in SIM_PAIRS:
+        da, db = rows[a]["detect_x"], rows[b]["detect_x"]
+        rows[a]["lead_over"] = b
+        if np.isfinite(da) and np.isfinite(db):
+            rows[a]["lead_decades"] = float(np.log10(da) - np.log10(db))
+            rows[a]["lead_text"] = f"{rows[a]['lead_decades']:.2g}"
+        elif np.isfinite(db):
+            rows[a]["lead_decades"] = float(np.log10(x.max()) - np.log10(db))
+            rows[a]["lead_text"] = f"> {rows[a]['lead_decades']:.2g}"
+    return pd.DataFrame(list(rows.values()))

@@ -218,7 +218,7 @@ class Store:
         if scoring_only:
             cond = _SCORED if "duplicate_files" in self.tables() else "in_scoring"
             where = (where + f" AND {cond}") if where else f" WHERE {cond}"
-        cols = ", ".join(f'"{c}"' for c in OBSERVATION_COLUMNS)
+        cols = self._columns("observations", OBSERVATION_COLUMNS)
         sql = (f"SELECT {cols} FROM observations{where} ORDER BY source, task, subtask, metric, source_metric, "
                "family, prompt_variant, variant, shots, params NULLS LAST, model, checkpoint_step NULLS LAST, "
                "seed NULLS LAST, source_file, row_ref")
@@ -226,7 +226,7 @@ class Store:
 
     def examples(self, filters: dict | None = None) -> pd.DataFrame:
         where, params = _where(filters, EXAMPLE_COLUMNS)
-        cols = ", ".join(f'"{c}"' for c in EXAMPLE_COLUMNS)
+        cols = self._columns("examples", EXAMPLE_COLUMNS)
         return self._df(f"SELECT {cols} FROM examples{where} ORDER BY source, task, subtask, family, "
                         "params NULLS LAST, model, checkpoint_step NULLS LAST, example_id", params)
 
@@ -315,6 +315,7 @@ class Store:
             try:
                 for stmt in _SCHEMA:
                     con.execute(stmt)
+                self._migrate(con)
                 con.execute("BEGIN TRANSACTION")
                 yield con
                 con.execute("COMMIT")
@@ -329,6 +330,24 @@ class Store:
                 tmp.unlink(missing_ok=True)
                 tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
                 raise
+
+    @staticmethod
+    def _migrate(con):
+        """Columns added to the schema since a store was built are added to it, NULL until its
+        sources are ingested again (a store built by an earlier version keeps working)."""
+        for table, columns in (("observations", OBSERVATION_COLUMNS), ("examples", EXAMPLE_COLUMNS),
+                               ("data_issues", ISSUE_COLUMNS)):
+            have = {r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
+            for c, kind in columns.items():
+                if c not in have:
+                    con.execute(f'ALTER TABLE {table} ADD COLUMN "{c}" {_DUCK_TYPES[kind]}')
+
+    def _columns(self, table: str, wanted) -> str:
+        """The SELECT list of ``wanted`` columns, NULL for any a store from an earlier version lacks."""
+        have = set(self._df("SELECT column_name FROM information_schema.columns WHERE table_catalog = 'store' "
+                            "AND table_name = ?", [table])["column_name"])
+        return ", ".join(f'"{c}"' if c in have else f'NULL AS "{c}"' for c in wanted)
 
     def write(self, batches: list[tuple[Batch, dict]], *,
               score: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
@@ -347,11 +366,12 @@ class Store:
         write and removal, so removing the original makes the copy count again.
 
         Scoring is incremental: every series belongs to one source (``source`` is part of its key),
-        so ``score`` (scoring observations of one source -> its series rows) runs only for the
-        sources this write added or replaced, and those whose duplicate files changed (for all of
-        them when the store has no ``series`` table yet); ``finalize`` (the whole series table -> the
-        whole series table: the store-wide false discovery rate and the calls that depend on it)
-        then runs once over every source's rows.
+        so ``score`` (one source's scoring observations and, keyword ``previous``, its series rows
+        as stored before -> its new series rows) runs only for the sources this write added or
+        replaced, and those whose duplicate files changed (for all of them when the store has no
+        ``series`` table yet); ``finalize`` (the whole series table -> the whole series table: the
+        store-wide false discovery rate and the calls that depend on it) then runs once over every
+        source's rows.
         """
         result: dict[str, str] = {}
         with self._writer() as con:
@@ -505,7 +525,8 @@ class Store:
                 f"SELECT * FROM observations WHERE {_SCORED} AND source = ? ORDER BY source, task, subtask, metric, "
                 "source_metric, family, prompt_variant, variant, shots, model, checkpoint_step NULLS LAST, "
                 "seed NULLS LAST", [name]).df()
-            part = score(obs)
+            previous = None if fresh else con.execute("SELECT * FROM series WHERE source = ?", [name]).df()
+            part = score(obs, previous=previous)
             if len(part):
                 parts.append(part)
         table_cols = [] if fresh else [r[0] for r in con.execute(

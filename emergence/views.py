@@ -58,7 +58,7 @@ PAGE_TABLE: dict[str, str | None] = {
     "overview": "series",
     "explorer": "series",
     "series": "observations",
-    "rescoring": "compare",
+    "rescoring": "pairs",
     "predictability": "predict",
     "simulator": "simulate",
     "data": "sources",
@@ -68,7 +68,7 @@ PAGE_TABLE: dict[str, str | None] = {
 DIMENSIONS = ("task", "metric", "family", "source", "shots")
 #: the filters a view carries (all lists; repeated values are OR-ed, as on the CLI).
 FILTER_FIELDS = ("source", "task", "subtask", "metric", "family", "shots")
-#: cell value of the pivot: median emergence score, or share of scored series called emergent.
+#: cell value of the pivot: median (descriptive) emergence score, or share of decided series called emergent.
 CELL_VALUES = ("score", "share")
 
 MAX_VALUE_LEN = 200
@@ -287,13 +287,14 @@ def to_query_params(state: ViewState) -> dict[str, str | list[str]]:
 
 #: table kind -> the filters its CLI command takes (passuntil has no metric or shots filter).
 _KIND_FILTERS = {"observations": FILTER_FIELDS, "series": FILTER_FIELDS, "compare": FILTER_FIELDS,
+                 "pairs": FILTER_FIELDS,
                  "predict": FILTER_FIELDS, "passuntil": ("source", "task", "subtask", "family"),
                  "sources": (), "simulate": ()}
-_AXIS_KINDS = ("series", "compare", "predict")
+_AXIS_KINDS = ("series", "compare", "pairs", "predict")
 
 
 def table_kind(state: ViewState) -> str | None:
-    """``observations``, ``series``, ``compare``, ``predict``, ``simulate``, ``sources`` or None."""
+    """``observations``, ``series``, ``compare``, ``pairs``, ``predict``, ``simulate``, ``sources`` or None."""
     return PAGE_TABLE.get(state.page)
 
 
@@ -319,6 +320,8 @@ def table_for(state: ViewState, db=None, kind: str | None = None) -> tuple[str |
         return kind, api.series(**f, x=state.x, db=db)
     if kind == "compare":
         return kind, api.compare(**f, x=state.x, db=db)
+    if kind == "pairs":
+        return kind, api.pairs(**f, x=state.x, db=db)
     if kind == "predict":
         return kind, api.predict(**f, x=state.x, forms=list(PREDICT_FORMS), db=db)
     if kind == "passuntil":
@@ -387,32 +390,34 @@ def citations(frame: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
 def pivot(series: pd.DataFrame, rows: str, cols: str, cell: str = "score") -> pd.DataFrame:
     """The explorer's cells: one row per (rows value, cols value) with the cell value and its counts.
 
-    ``cell='score'``: the median emergence score of the scored series in the cell;
-    ``cell='share'``: the share of scored series called emergent (after FDR).  ``n_series``
-    counts every series, ``n_scored`` those with a score (>= 3 scales), ``n_emergent`` the
-    emergent ones, so a cell says how much stands behind it.
+    ``cell='score'``: the median (descriptive) emergence score of the scored series in the cell;
+    ``cell='share'``: the share called emergent of the series the verdict could decide (emergent or
+    smooth).  ``n_series`` counts every series, ``n_scored`` those with a score (>= 3 scales),
+    ``n_decidable`` the decided ones, ``n_emergent`` the emergent ones, so a cell says how much
+    stands behind it.
     """
     if rows not in DIMENSIONS or cols not in DIMENSIONS or rows == cols:
         raise ValueError(f"rows and cols must be two different ones of {DIMENSIONS}, got {rows!r}, {cols!r}")
     if cell not in CELL_VALUES:
         raise ValueError(f"cell must be one of {CELL_VALUES}, got {cell!r}")
-    out_cols = [rows, cols, "value", "n_series", "n_scored", "n_emergent"]
+    out_cols = [rows, cols, "value", "n_series", "n_scored", "n_decidable", "n_emergent"]
     if series is None or series.empty:
         return pd.DataFrame(columns=out_cols)
     df = series[[rows, cols]].copy()
     score = pd.to_numeric(series["emergence_score"], errors="coerce")
     df["_scored"] = score.notna()
     df["_score"] = score
-    df["_emergent"] = series["emergent"].fillna(False).astype(bool) & df["_scored"]
+    df["_emergent"] = series["emergent"].astype("boolean").fillna(False).astype(bool)
+    df["_decided"] = series["verdict"].isin(["emergent", "smooth"]) if "verdict" in series.columns else df["_scored"]
     g = df.groupby([rows, cols], dropna=False, sort=True)
-    out = g.agg(n_series=("_scored", "size"), n_scored=("_scored", "sum"), n_emergent=("_emergent", "sum"),
-                median_score=("_score", "median")).reset_index()
+    out = g.agg(n_series=("_scored", "size"), n_scored=("_scored", "sum"), n_decidable=("_decided", "sum"),
+                n_emergent=("_emergent", "sum"), median_score=("_score", "median")).reset_index()
     if cell == "score":
         out["value"] = out["median_score"]
     else:
-        out["value"] = np.where(out["n_scored"] > 0, out["n_emergent"] / out["n_scored"].where(out["n_scored"] > 0),
-                                np.nan)
-    for c in ("n_series", "n_scored", "n_emergent"):
+        out["value"] = np.where(out["n_decidable"] > 0,
+                                out["n_emergent"] / out["n_decidable"].where(out["n_decidable"] > 0), np.nan)
+    for c in ("n_series", "n_scored", "n_decidable", "n_emergent"):
         out[c] = out[c].astype(int)
     return out[out_cols]
 
@@ -475,63 +480,8 @@ def restrict(state: ViewState, known: Mapping[str, Iterable]) -> tuple[ViewState
     return (replace(state, **kw) if kw else state), notices
 
 
-_PAIR_KEYS = ["group_id", "source", "task", "subtask", "family", "shots", "prompt_variant", "scale_axis", "model",
-              "variant"]
-
-
-def metric_pairs(compare: pd.DataFrame) -> pd.DataFrame:
-    """The compare table as pairs: a thresholded metric (a) beside a continuous one (b) on the same outputs.
-
-    One row per group of :func:`emergence.series.compare` and per (a, b) with ``a``
-    discontinuous or nonlinear and ``b`` continuous; ``pair`` names it ``'a|b'`` (a metric
-    read with a variant, e.g. digit tokens, is spelled ``metric[variant]``).
-    """
-    cols = _PAIR_KEYS + ["pair", "metric_a", "class_a", "score_a", "q_a", "emergent_a", "flag_a", "metric_b",
-                         "class_b", "score_b", "q_b", "emergent_b", "flag_b"]
-    if compare is None or compare.empty:
-        return pd.DataFrame(columns=cols)
-    c = compare.copy()
-    mv = c["metric_variant"].fillna("").astype(str) if "metric_variant" in c.columns else ""
-    c["_m"] = c["metric"].astype(str) + np.where(mv != "", "[" + mv + "]", "")
-    side = ["_m", "metric_class", "emergence_score", "q_value", "emergent", "flag"]
-    a = c[c["metric_class"].isin(["discontinuous", "nonlinear"])][["group_id"] + side]
-    b = c[c["metric_class"] == "continuous"][["group_id"] + side]
-    keys = c.drop_duplicates("group_id")[_PAIR_KEYS]
-    m = a.merge(b, on="group_id", suffixes=("_a", "_b")).merge(keys, on="group_id")
-    if m.empty:
-        return pd.DataFrame(columns=cols)
-    m = m.rename(columns={"_m_a": "metric_a", "_m_b": "metric_b", "metric_class_a": "class_a",
-                          "metric_class_b": "class_b", "emergence_score_a": "score_a", "emergence_score_b": "score_b",
-                          "q_value_a": "q_a", "q_value_b": "q_b"})
-    m["pair"] = m["metric_a"] + "|" + m["metric_b"]
-    return m[cols].sort_values(["pair", "group_id"], kind="stable").reset_index(drop=True)
-
-
-def pair_verdicts(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Per metric pair: how often each metric is called emergent on the same outputs.
-
-    ``a_only`` counts pairs where the thresholded metric is emergent and the continuous one
-    is not (the 'mirage' pattern of Schaeffer et al. 2023); ``both_scored`` the pairs where
-    both series have a score.
-    """
-    cols = ["pair", "n_pairs", "both_scored", "a_only", "b_only", "both", "neither", "median_score_a",
-            "median_score_b"]
-    if pairs is None or pairs.empty:
-        return pd.DataFrame(columns=cols)
-    p = pairs.copy()
-    p["_scored"] = p["score_a"].notna() & p["score_b"].notna()
-    ea = p["emergent_a"].astype("boolean").fillna(False).astype(bool) & p["_scored"]
-    eb = p["emergent_b"].astype("boolean").fillna(False).astype(bool) & p["_scored"]
-    p["a_only"], p["b_only"], p["both"] = ea & ~eb, eb & ~ea, ea & eb
-    p["neither"] = p["_scored"] & ~ea & ~eb
-    g = p.groupby("pair", sort=True)
-    out = g.agg(n_pairs=("group_id", "size"), both_scored=("_scored", "sum"), a_only=("a_only", "sum"),
-                b_only=("b_only", "sum"), both=("both", "sum"), neither=("neither", "sum")).reset_index()
-    sc = p[p["_scored"]].groupby("pair").agg(median_score_a=("score_a", "median"), median_score_b=("score_b", "median"))
-    out = out.merge(sc, on="pair", how="left")
-    for c in ("n_pairs", "both_scored", "a_only", "b_only", "both", "neither"):
-        out[c] = out[c].astype(int)
-    return out[cols].sort_values(["both_scored", "n_pairs"], ascending=False, kind="stable").reset_index(drop=True)
+# the pairs live in the pure analysis layer; kept importable from here for the pages
+from .mirage import metric_pairs, pair_verdicts  # noqa: E402
 
 
 def group_label(row) -> str:

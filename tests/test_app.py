@@ -76,8 +76,8 @@ def text(at: AppTest) -> str:
 
 
 # ---------------------------------------------------------------- every page renders, says what it shows
-PAGES = [("overview", {}, 3), ("explorer", {}, 1), ("series", {"source": "expemergence"}, 1),
-         ("rescoring", {}, 2), ("predictability", {"source": "pythia", "task": "lambada_openai"}, 2),
+PAGES = [("overview", {}, 5), ("explorer", {}, 1), ("series", {"source": "expemergence"}, 1),
+         ("rescoring", {}, 3), ("predictability", {"source": "pythia", "task": "lambada_openai"}, 2),
          ("simulator", {}, 2), ("data", {}, 0)]
 
 
@@ -183,31 +183,46 @@ def test_series_subtask_choice():
 
 
 # ---------------------------------------------------------------- Overview
-def test_overview_filters_change_the_summary():
+def test_overview_leads_with_the_paired_evidence_and_filters_change_it():
     at = open_page("overview")
-    before = arr(spec(at, 1)["data"][0]["x"])
-    at.multiselect(key="w_overview_source").set_value(["expemergence"]).run()
-    after = arr(spec(at, 1)["data"][0]["x"])
-    assert set(after) < set(before) and "multiple_choice_grade" in after
-    scores = sorted(ys(spec(at, 2)))
-    at.selectbox(key="w_overview_x").set_value("tokens").run()
-    assert sorted(ys(spec(at, 2))) != scores and qp(at, "x") == ["tokens"]
+    sentence = at.markdown[1].value
+    assert sentence.startswith("Of ") and "pairs of series scored from the same outputs" in sentence
+    states = {t["name"]: arr(t["y"]) for t in spec(at, 2)["data"]}          # verdicts per metric class
+    assert set(states) == {"emergent", "smooth", "insufficient", "no signal"}
+    at.multiselect(key="w_overview_source").set_value(["inverse-scaling-eval-pipeline"]).run()
+    assert at.markdown[1].value != sentence
+    assert {t["name"]: arr(t["y"]) for t in spec(at, 2)["data"]} != states
+    scores = sorted(ys(spec(at, 4)))
+    at.selectbox(key="w_overview_x").set_value("step").run()
+    assert sorted(ys(spec(at, 4))) != scores and qp(at, "x") == ["step"]
+
+
+def test_overview_shows_one_fdr_family_per_question():
+    at = open_page("overview")
+    fams = [df for df in (d.value for d in at.dataframe) if "fdr_family" in df.columns][0]
+    assert set(fams["fdr_family"]) == {"size", "step"} and (fams["n_tested"] > 0).all()
 
 
 # ---------------------------------------------------------------- Re-scoring
 def test_rescoring_pair_and_outputs():
     at = open_page("rescoring")
-    first = spec(at)["layout"]["xaxis"]["title"]["text"]
     pairs = at.selectbox(key="w_rescoring_pair").options
     assert len(pairs) >= 2
-    other = next(p for p in pairs if p.replace("  vs  ", "|").split("|")[0] not in first
-                 or p.replace("  vs  ", "|").split("|")[1] not in spec(at)["layout"]["yaxis"]["title"]["text"])
-    at.selectbox(key="w_rescoring_pair").set_value(other.replace("  vs  ", "|")).run()
-    assert spec(at)["layout"]["yaxis"]["title"]["text"] != first or spec(at)["layout"]["xaxis"]["title"]["text"] != first
+    summary = at.markdown[1].value
+    at.selectbox(key="w_rescoring_pair").set_value(pairs[-1].replace("  vs  ", "|")).run()
+    assert at.markdown[1].value != summary and qp(at, "pair") == [pairs[-1].replace("  vs  ", "|")]
     curves = {t["name"] for t in spec(at, 1)["data"]}
     groups = at.selectbox(key="w_rescoring_group").options
     at.selectbox(key="w_rescoring_group").set_value(groups[-1]).run()
     assert {t["name"] for t in spec(at, 1)["data"]} != curves or len(groups) == 1
+
+
+def test_rescoring_replicates_schaeffer_fig3_on_real_completions():
+    at = open_page("rescoring")
+    fig = [json.loads(c.proto.spec) for c in at.get("plotly_chart")][-1]
+    assert "operand digits" in fig["layout"]["title"]["text"]
+    assert {t["name"] for t in fig["data"] if t.get("showlegend", True) is not False} == {
+        "1x1 (1-2 digits)", "1x2 (2-3 digits)", "2x2 (3-4 digits)"}
 
 
 # ---------------------------------------------------------------- Predictability
@@ -230,6 +245,18 @@ def test_simulator_sliders_change_the_curves(key, value):
     before = ys(spec(at))
     at.slider(key=key).set_value(value).run()
     assert ys(spec(at)) != before
+
+
+def test_simulator_shows_each_metrics_verdict_and_lead_as_the_sliders_move():
+    """At n = 1000 the simulated exact match is smooth, never emergent; at n = 20 the continuous metric detects
+    the ability decades before exact match does (Schaeffer et al. Sec. 3: resolution)."""
+    at = open_page("simulator")
+    verdicts = {m.label: m.value for m in at.metric}
+    assert verdicts["accuracy"] != "emergent" and set(verdicts) == {"accuracy", "edit_distance",
+                                                                     "multiple_choice_grade", "brier_score"}
+    at.number_input(key="w_simulator_n").set_value(20).run()
+    lead = next(m.delta for m in at.metric if m.label == "accuracy")
+    assert lead.startswith("edit_distance detects it") and "decades earlier" in lead
 
 
 def test_simulator_test_set_size_and_vision_cutoff():

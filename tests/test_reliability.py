@@ -667,7 +667,8 @@ def test_readers_see_the_new_data_once_it_landed(concurrent_reads):
 from emergence.passuntil import binomial_estimate, passuntil_estimate  # noqa: E402
 from emergence.rescore import (bootstrap_interval, brier_from_logprobs, choice_probabilities,  # noqa: E402
                                edit_distance, exact_match, multiple_choice_grade, wilson_interval)
-from emergence.scores import call_emergent, emergence_score, fdr_qvalues  # noqa: E402
+from emergence.scores import emergence_score  # noqa: E402
+from emergence.verdict import decide  # noqa: E402
 from emergence.simulate import expected_metrics  # noqa: E402
 
 PROPS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -676,11 +677,17 @@ question = st.lists(finite, min_size=2, max_size=6).flatmap(lambda lp: st.tuples
                                                                                    st.integers(0, len(lp) - 1)))
 
 
+def _tested(p, width=0.1):
+    return pd.DataFrame({"pre_state": "tested", "pre_reason": "", "p_value": p, "p_method": "", "width_decades": width,
+                         "gap_decades": 0.0, "n_before": 3, "n_after": 3, "narrow_stat": 0.0, "n_sizes": 8,
+                         "span_decades": 3.0})
+
+
 @PROPS
 @given(st.lists(st.one_of(st.floats(0, 1), st.just(float("nan"))), min_size=1, max_size=40))
-def test_fdr_qvalues_are_benjamini_hochberg(p):
+def test_verdict_qvalues_are_benjamini_hochberg(p):
     p = np.array(p)
-    q = fdr_qvalues(p)
+    q = decide(_tested(p))["q_value"].to_numpy(dtype=float)
     ok = np.isfinite(p)
     assert np.array_equal(np.isnan(q), ~ok)
     pp, qq = p[ok], q[ok]
@@ -774,13 +781,14 @@ def test_emergence_score_depends_on_the_order_of_x_only(e, ys, k, hib):
 
 
 @PROPS
-@given(st.lists(st.floats(0, 50), min_size=1, max_size=20), st.lists(st.floats(0, 1), min_size=20, max_size=20),
-       st.floats(0, 50))
-def test_emergent_call_is_monotone_in_its_threshold(score, q, t):
-    s, qq = np.array(score), np.array(q[:len(score)])
-    hi = call_emergent(s, qq, threshold=t)
-    assert np.all(call_emergent(s, qq, threshold=t + 1) <= hi)
-    assert not call_emergent(s, np.full(s.size, np.nan), threshold=t).any()
+@given(st.lists(st.floats(0, 1), min_size=1, max_size=20), st.floats(0.001, 0.2))
+def test_emergent_call_is_monotone_in_its_level_and_needs_q_below_it(p, level):
+    f = _tested(np.array(p))
+    hi = decide(f, fdr_level=level)
+    lo = decide(f, fdr_level=level / 2)
+    assert np.all(lo["emergent"].to_numpy() <= hi["emergent"].to_numpy())
+    assert np.all(hi.loc[hi["emergent"], "q_value"] < level)
+    assert not decide(f.assign(pre_state="no signal"), fdr_level=level)["emergent"].any()
 
 
 @PROPS

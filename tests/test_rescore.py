@@ -232,8 +232,8 @@ def _one(agg, model, metric, variant=""):
     ("C", "edit_distance", "tokens=characters", 2 / 3, 3),
     ("C", "edit_distance", "tokens=digits", 1 / 3, 3),
     ("C", "edit_distance", "tokens=whitespace", 2 / 3, 3),
-    # D: mean of per-problem rates (0.1 + 0.5 + 0)/3 = 0.2, not 51/120
-    ("D", "pass_rate", "", 0.2, 3),
+    # D: mean of per-problem rates (0.1 + 0.5 + 0)/3 = 0.2, not 51/120; n is every sample drawn, 10 + 100 + 10
+    ("D", "pass_rate", "", 0.2, 120),
     # E: mean loss
     ("E", "neg_log_likelihood", "", 1.5, 2),
 ])
@@ -328,3 +328,29 @@ def test_aggregate_examples_bootstrap_interval_brackets_each_mean():
     assert len(em) == 2
     assert ((em["ci_low"] < em["value"]) & (em["value"] < em["ci_high"])).all()
     assert "ci_low" not in aggregate_examples(ex).columns     # the ingest path stores stderr only
+
+
+def test_paired_se_against_the_smallest_model_by_hand():
+    """Three examples scored by a small and a large model: the large model's row carries the standard
+    error of the per-example differences (sd(ddof=1) / sqrt(n)); the smallest model's row none."""
+    rows = []
+    for model, params, preds in (("small", 1e8, ["1", "22", "333"]), ("large", 1e9, ["1", "2", "33"])):
+        for i, (p, t) in enumerate(zip(preds, ["1", "2", "3"])):
+            rows.append(dict(source="s", task="t", subtask="", family="F", source_family="F", model=model,
+                             params=params, shots=0, prompt_variant="", example_id=f"e{i}", prediction=p, target=t,
+                             source_file="f.jsonl", row_ref=str(i)))
+    out = aggregate_examples(pd.DataFrame(rows))
+    ed = out[(out["metric"] == "edit_distance") & (out["variant"] == "tokens=characters")].set_index("model")
+    # character edit distances to 1, 2, 3: small "1" 0, "22" 1, "333" 2; large "1" 0, "2" 0, "33" 1
+    # -> differences 0, -1, -1
+    d = np.array([0.0, -1.0, -1.0])
+    assert ed.loc["large", "paired_se"] == pytest.approx(d.std(ddof=1) / math.sqrt(3))
+    assert math.isnan(ed.loc["small", "paired_se"])
+
+
+def test_pass_rate_noise_is_binomial_per_problem(agg):
+    """c of n samples per problem: se = sqrt(sum p(1-p)/n) / P, not the spread of the per-problem rates."""
+    r = _one(agg, "D", "pass_rate")
+    v = 0.1 * 0.9 / 10 + 0.5 * 0.5 / 100 + 0.0
+    assert r["stderr"] == pytest.approx(math.sqrt(v) / 3)
+    assert r["row_ref"] == "3 problems, 120 samples"

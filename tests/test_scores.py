@@ -1,4 +1,5 @@
-"""Emergence score (Srivastava et al. 2022; Schaeffer et al. 2023 Sec. 4), its bootstrap p-value and FDR."""
+"""Emergence score (Srivastava et al. 2022; Schaeffer et al. 2023 Sec. 4): descriptive, continuous in the data;
+Wei et al.'s threshold and the detection scale."""
 from __future__ import annotations
 
 import math
@@ -9,9 +10,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from emergence.scores import (DEFAULT_N_BOOT, EMERGENCE_SCORE_THRESHOLD, FDR_LEVEL, FLAGS, call_emergent,
-                              emergence_score, emergence_scores, emergence_scores_loop, emergence_threshold,
-                              fdr_qvalues)
+from emergence.scores import (FLAGS, RANGE_FLOOR, detection_scale, emergence_score, emergence_scores,
+                              emergence_scores_loop, emergence_threshold)
 
 X4 = [1e8, 1e9, 1e10, 1e11]
 
@@ -22,9 +22,11 @@ GOLDEN = [
     # lower is better: y negated to -4..-1, which rises: +3
     ([1, 2, 3, 4], [4, 3, 2, 1], False, None, 3.0, "ok"),
     # flat then a jump, 100 examples: median 0 -> denominator floored at 1/100 -> 0.5 / 0.01
-    (X4, [0, 0, 0, 0.5], True, 0.01, 50.0, "zero_median_floored"),
-    # the same without a resolution: floored at the smallest nonzero step, 0.5 -> 0.5 / 0.5
-    (X4, [0, 0, 0, 0.5], True, None, 1.0, "zero_median_no_resolution"),
+    (X4, [0, 0, 0, 0.5], True, 0.01, 50.0, "floored_resolution"),
+    # the same without a resolution: floored at 1 % of the range, 0.005 -> 100 (the most a score can be)
+    (X4, [0, 0, 0, 0.5], True, None, 100.0, "floored_range"),
+    # ... and a hair away from it (median 1e-6, below (0.005)^2): the same 100, no jump to 500
+    (X4, [0, 0.001, 0.002, 0.5], True, None, 100.0, "floored_range"),
     # squares 0, 0.01, 0.16: median 0.01 -> 0.5 / 0.1
     (X4, [0, 0, 0.1, 0.5], True, None, 5.0, "ok"),
     # even number of steps 1, 2, 3, 4: squares 1, 4, 9, 16, median (4 + 9) / 2 = 6.5 -> 10 / sqrt(6.5)
@@ -36,13 +38,15 @@ GOLDEN = [
     # ties in x averaged: (0 + 0.2)/2 = 0.1, 0.4, 0.6 -> squares 0.09, 0.04, median 0.065 -> 0.5 / sqrt(0.065)
     ([1, 1, 2, 3], [0, 0.2, 0.4, 0.6], True, None, 0.5 / math.sqrt(0.065), "ok"),
     # median 1e-6 below resolution^2 = 1e-4 (e.g. averaged seeds): floored -> 0.502 / 0.01
-    (X4, [0, 0.001, 0.002, 0.502], True, 0.01, 50.2, "median_below_resolution"),
-    # argmax/argmin ties: first occurrence (smallest x) -> argmax 2 > argmin 0: positive
-    (X4, [0, 0, 1, 1], True, None, 1.0, "zero_median_no_resolution"),
+    (X4, [0, 0.001, 0.002, 0.502], True, 0.01, 50.2, "floored_resolution"),
+    # argmax/argmin ties: first occurrence (smallest x) -> argmax 2 > argmin 0: positive; median 0 -> 1 / 0.01
+    (X4, [0, 0, 1, 1], True, None, 100.0, "floored_range"),
     # ... and argmax 0 < argmin 2: negative
-    (X4, [1, 1, 0, 0], True, None, -1.0, "zero_median_no_resolution"),
-    # steps of 1e-12 are rounding noise (NUMERIC_TOL): zero median, floored at the 0.5 step -> 1
-    (X4, [1, 1 + 1e-12, 1 + 2e-12, 1.5], True, None, 1.0, "zero_median_no_resolution"),
+    (X4, [1, 1, 0, 0], True, None, -100.0, "floored_range"),
+    # steps of 1e-12 are rounding noise (NUMERIC_TOL): zero median, floored at 1 % of the 0.5 range -> 100
+    (X4, [1, 1 + 1e-12, 1 + 2e-12, 1.5], True, None, 100.0, "floored_range"),
+    # a known stderr is the resolution of a non-proportion: median 0.0001 < 0.02^2 -> 0.3 / 0.02
+    (X4, [0.1, 0.11, 0.11, 0.4], True, 0.02, 15.0, "floored_resolution"),
     # unsorted input is sorted by x first: same as the first row
     ([3, 1, 4, 2], [3, 1, 4, 2], True, None, 3.0, "ok"),
 ]
@@ -162,101 +166,64 @@ def test_mixed_orientation_within_a_series_raises():
         emergence_scores(pts, ["s"], higher_is_better="hib")
 
 
-# ----------------------------------------------------------------------------- significance
-def _smooth_series(n_series: int, seed: int, m: int = 8) -> pd.DataFrame:
-    """Series from the null family itself: accuracy linear in log10(params), binomial noise."""
-    rng = np.random.default_rng(seed)
-    x = np.logspace(8, 11, m)
-    rows = []
-    for s in range(n_series):
-        a, b = rng.uniform(0.05, 0.4), rng.uniform(0.0, 0.5)
-        n = int(rng.choice([100, 500, 2000]))
-        p = a + b * (np.log10(x) - 8) / 3
-        y = rng.binomial(n, p) / n
-        for xi, yi in zip(x, y):
-            rows.append({"s": s, "x": xi, "y": yi, "n": n, "res": 1 / n, "se": math.sqrt(max(yi * (1 - yi), 1e-4) / n)})
-    return pd.DataFrame(rows)
+# ----------------------------------------------------------------------------- continuity (METHODS.md Sec. 8)
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.integers(0, 4).map(lambda k: k / 4), min_size=3, max_size=10),
+       st.lists(st.floats(-1, 1), min_size=10, max_size=10), st.sampled_from([None, 0.01]))
+def test_the_score_is_continuous_in_the_data(y, z, res):
+    """Grid values (zero medians: the case the old floor jumped on) moved by 1e-9 move the score's
+    magnitude by a hair: the zero-median rule is continuous.  (Its sign, sign(argmax - argmin), is
+    Srivastava et al.'s and flips where two points tie for the maximum: compared in magnitude.)"""
+    assume(np.ptp(y) > 0)
+    x = np.arange(len(y), dtype=float)
+    a = emergence_score(x, y, resolution=res).score
+    b = emergence_score(x, np.asarray(y) + 1e-9 * np.asarray(z[:len(y)]), resolution=res).score
+    assert abs(abs(a) - abs(b)) <= 1e-5 * max(1.0, abs(a))
 
 
-def test_bootstrap_p_value_is_calibrated_under_a_smooth_null_binomial():
-    pts = _smooth_series(300, seed=11)
-    out = emergence_scores(pts, ["s"], resolution="res", n_examples="n", proportion=True, n_boot=DEFAULT_N_BOOT)
-    assert (out["noise"] == "binomial").all()
-    share = float((out["p_value"] < 0.05).mean())
-    assert 0.02 <= share <= 0.09, share
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(st.lists(st.floats(-10, 10), min_size=3, max_size=12))
+def test_the_score_is_bounded_by_the_range_floor(y):
+    assume(np.ptp(y) > 1e-6)
+    assert abs(emergence_score(np.arange(len(y)), y).score) <= 1 / RANGE_FLOOR * (1 + 1e-9)
 
 
-def test_bootstrap_p_value_is_calibrated_under_a_smooth_null_gaussian():
-    pts = _smooth_series(300, seed=12)
-    out = emergence_scores(pts, ["s"], stderr="se", n_boot=DEFAULT_N_BOOT)
-    assert (out["noise"] == "gaussian").all()
-    share = float((out["p_value"] < 0.05).mean())
-    assert 0.02 <= share <= 0.09, share
+def test_a_straight_line_scores_k_minus_one():
+    """The known dependence on the number of sizes (why the score is not the verdict)."""
+    for k in (3, 4, 11, 30):
+        assert emergence_score(np.logspace(8, 11, k), np.linspace(0, 1, k)).score == pytest.approx(k - 1)
 
 
-def test_a_flat_then_jump_series_is_significant():
-    # 8 sizes, 1000 examples: 0.01 accuracy for 6 sizes, then 0.5 and 0.9 -- far sharper than a log-linear trend
-    x = np.logspace(8, 11, 8)
-    y = [0.01, 0.011, 0.01, 0.012, 0.01, 0.011, 0.5, 0.9]
-    pts = pd.DataFrame({"s": 0, "x": x, "y": y, "n": 1000, "res": 1e-3})
-    out = emergence_scores(pts, ["s"], resolution="res", n_examples="n", proportion=True, n_boot=999)
-    assert out["emergence_score"].iloc[0] > EMERGENCE_SCORE_THRESHOLD
-    assert out["p_value"].iloc[0] == pytest.approx(1 / 1000)      # no replicate reached it: the floor 1/(B+1)
-
-
-@pytest.mark.parametrize("cols, proportion, reason, noise", [
-    ({"n": 100}, True, "binomial", "binomial"),
-    ({"se": 0.01}, False, "gaussian", "gaussian"),
-    ({"n": 100, "se": 0.01}, True, "binomial", "binomial"),           # binomial preferred for a proportion
-    ({"n": 100, "se": 0.01}, False, "gaussian", "gaussian"),
-    ({"n": 100}, False, "no stderr, not a proportion", ""),
-    ({}, True, "no n or stderr", ""),
-    ({}, False, "no n or stderr", ""),
-    ({"n": 100, "y": [10, 20, 40, 50]}, True, "proportion outside [0, 1], no stderr", ""),
-    ({"n": 100, "se": 1.0, "y": [10, 20, 40, 50]}, True, "gaussian", "gaussian"),
+# ----------------------------------------------------------------------------- detection scale
+@pytest.mark.parametrize("y, kw, x_expected, against", [
+    # against chance, binomial: 0.26 at n=1000 is not above 0.25 (p ~ 0.24), 0.40 is
+    ([0.25, 0.26, 0.40, 0.60], dict(n_examples=1000, chance=0.25, proportion=True), 1e10, "chance"),
+    # a dip back to chance at the largest size: never *stays* above
+    ([0.25, 0.40, 0.60, 0.26], dict(n_examples=1000, chance=0.25, proportion=True), np.nan, "chance"),
+    # above chance from the smallest model on
+    ([0.40, 0.50, 0.60, 0.70], dict(n_examples=1000, chance=0.25, proportion=True), 1e8, "chance"),
+    # no chance level: against the smallest model; 0 of 1000 vs 3 of 1000 is not significant, 30 of 1000 is
+    ([0.0, 0.003, 0.03, 0.3], dict(n_examples=1000, proportion=True), 1e10, "smallest model"),
+    # a reported stderr, lower is better (a loss): 2.0 -> 1.99 is within 2 se of 0.01; 1.9 is not
+    ([2.0, 1.99, 1.9, 1.5], dict(stderr=0.01, higher_is_better=False), 1e10, "smallest model"),
+    # paired per example: a difference of 0.01 with a paired se of 0.001 is significant at once
+    ([2.0, 1.99, 1.98, 1.97], dict(stderr=0.01, higher_is_better=False, paired_se=[0, 0.001, 0.001, 0.001]), 1e9,
+     "smallest model"),
+    # no noise at all: cannot be tested
+    ([0.1, 0.2, 0.3, 0.4], dict(), np.nan, "no n or stderr to test against"),
 ])
-def test_noise_model_and_reason(cols, proportion, reason, noise):
-    pts = pd.DataFrame({"s": 0, "x": [1, 2, 3, 4], "y": [0.1, 0.2, 0.4, 0.5]})
-    for c, v in cols.items():
-        pts[c] = v
-    out = emergence_scores(pts, ["s"], n_examples="n" if "n" in cols else None, stderr="se" if "se" in cols else None,
-                           proportion=proportion, n_boot=99)
-    r = out.iloc[0]
-    assert (r["p_reason"], r["noise"], np.isfinite(r["p_value"])) == (reason, noise, noise != "")
+def test_detection_scale(y, kw, x_expected, against):
+    d = detection_scale(X4, y, **kw)
+    assert (d.x, d.against) == (pytest.approx(x_expected, nan_ok=True), against)
 
 
-def test_unscored_series_gets_no_p_value():
-    pts = pd.DataFrame({"s": 0, "x": [1, 2], "y": [0.1, 0.2], "n": 100})
-    r = emergence_scores(pts, ["s"], n_examples="n", proportion=True, n_boot=99).iloc[0]
-    assert (np.isnan(r["p_value"]), r["p_reason"]) == (True, "not scored")
-
-
-def test_p_values_are_deterministic_and_valid():
-    pts = _smooth_series(40, seed=3)
-    kw = dict(resolution="res", n_examples="n", proportion=True, n_boot=199)
-    a = emergence_scores(pts, ["s"], **kw, seed=5)["p_value"]
-    b = emergence_scores(pts, ["s"], **kw, seed=5)["p_value"]
-    assert a.tolist() == b.tolist()
-    assert ((a >= 1 / 200) & (a <= 1)).all()
-
-
-# ----------------------------------------------------------------------------- FDR and the call
-def test_bh_qvalues_by_hand():
-    # sorted p .01, .03, .04, .2 (m = 4): p*m/rank = .04, .06, .0533, .2; running minimum from the top
-    q = fdr_qvalues([0.01, 0.04, 0.03, 0.2, np.nan])
-    np.testing.assert_allclose(q, [0.04, 0.16 / 3, 0.16 / 3, 0.2, np.nan], equal_nan=True)
-
-
-@pytest.mark.parametrize("score, q, expected", [
-    (EMERGENCE_SCORE_THRESHOLD, FDR_LEVEL / 2, True),
-    (EMERGENCE_SCORE_THRESHOLD - 1e-9, 0.0, False),
-    (100.0, FDR_LEVEL, False),          # q must be strictly below the level
-    (100.0, np.nan, False),             # no p-value: never emergent
-    (np.nan, 0.0, False),
-    (-100.0, 0.0, False),
-])
-def test_emergent_call(score, q, expected):
-    assert bool(call_emergent([score], [q])[0]) is expected
+def test_detection_binomial_against_chance_matches_scipy_binomtest():
+    from scipy.stats import binomtest
+    y = np.array([0.26, 0.27, 0.28, 0.29, 0.30])
+    d = detection_scale(np.logspace(8, 10, 5), y, n_examples=1000, chance=0.25, proportion=True)
+    ok = [binomtest(int(round(v * 1000)), 1000, 0.25, alternative="greater").pvalue <= 0.05 for v in y]
+    first = next(i for i in range(5) if all(ok[i:]))
+    assert d.index == first
 
 
 @pytest.mark.parametrize("y, hib, expected", [
@@ -268,25 +235,3 @@ def test_wei_emergence_threshold(y, hib, expected):
     got = emergence_threshold([1, 2, 3, 4], y, baseline=0.25 if hib else 0.75, stderr=0.02, k=2,
                               higher_is_better=hib)
     assert got == pytest.approx(expected, nan_ok=True)
-
-
-@pytest.mark.parametrize("n, p", [(200, 0.5), (1000, 0.0526), (5000, 0.0101), (100_000, 0.0005)])
-def test_rounded_normal_binomial_is_within_one_percent_at_variance_50(n, p):
-    # P(round(np + sd z) <= k) = Phi((k + 0.5 - np) / sd): the CDF the approximation draws from
-    from scipy import stats
-    from emergence.scores import NORMAL_APPROX_MIN_VARIANCE
-    assert n * p * (1 - p) == pytest.approx(NORMAL_APPROX_MIN_VARIANCE, rel=0.01)
-    k = np.arange(n + 1)
-    approx = stats.norm.cdf((k + 0.5 - n * p) / math.sqrt(n * p * (1 - p)))
-    assert np.abs(stats.binom.cdf(k, n, p) - approx).max() < 0.01
-
-
-def test_binomial_draws_match_exact_moments():
-    from emergence.scores import _binomial_proportions
-    rng = np.random.default_rng(0)
-    n = np.array([[10.0, 1000.0]])        # variance 2.1 (exact draws) and 210 (normal approximation)
-    p = np.array([[0.3, 0.3]])
-    d = _binomial_proportions(rng, n, p, 20000)[0]
-    assert d.mean(axis=0) == pytest.approx([0.3, 0.3], abs=0.003)
-    assert d.std(axis=0) == pytest.approx(np.sqrt(0.21 / n[0]), rel=0.03)
-    assert np.allclose(d * n[0], np.round(d * n[0]))    # on the 1/n lattice

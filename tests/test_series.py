@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 
 from emergence.schema import OBSERVATION_COLUMNS, conform
-from emergence.scores import EMERGENCE_SCORE_THRESHOLD, fdr_qvalues
-from emergence.series import (COMPARE_COLUMNS, SERIES_COLUMNS, build_series_points, compare, score_observations,
-                              summarise)
+from scipy import stats
+
+from emergence.series import (COMPARE_COLUMNS, SERIES_COLUMNS, apply_fdr, build_series_points, compare,
+                              score_observations)
 
 SIZES = [1e8, 1e9, 1e10, 1e11]
 
@@ -114,11 +115,11 @@ def test_series_table_columns(scored):
 
 
 @pytest.mark.parametrize("kw, score, flag", [
-    (dict(task="t", metric="multiple_choice_grade", scale_axis="params"), 50.0, "zero_median_floored"),
+    (dict(task="t", metric="multiple_choice_grade", scale_axis="params"), 50.0, "floored_resolution"),
     (dict(task="t", metric="brier_score", scale_axis="params"), 3.0, "ok"),
     (dict(task="t2", scale_axis="params"), 3.0, "ok"),
-    # 0.1, 0.1, 0.1, 0.6 without n: squares 0, 0, 0.25, zero median floored at the 0.5 step -> 1
-    (dict(task="t3", scale_axis="flops"), 1.0, "zero_median_no_resolution"),
+    # 0.1, 0.1, 0.1, 0.6 without n: squares 0, 0, 0.25, zero median floored at 1 % of the 0.5 range -> 100
+    (dict(task="t3", scale_axis="flops"), 100.0, "floored_range"),
     # 0.2, 0.3, 0.5 over steps: squares 0.01, 0.04 -> median 0.025 -> 0.3 / sqrt(0.025)
     (dict(task="t5", scale_axis="step"), 0.3 / math.sqrt(0.025), "ok"),
 ])
@@ -158,28 +159,86 @@ def test_step_series_carries_its_model(scored):
     assert _row(scored, task="t", metric="brier_score")["model"] == ""
 
 
-@pytest.mark.parametrize("kw, reason, noise", [
-    (dict(task="t", metric="multiple_choice_grade", scale_axis="params"), "binomial", "binomial"),
-    (dict(task="t2", scale_axis="params"), "gaussian", "gaussian"),
-    (dict(task="t", metric="brier_score", scale_axis="params"), "no n or stderr", ""),
-    (dict(task="t4", scale_axis="params"), "not scored", ""),
+@pytest.mark.parametrize("kw, verdict, reason_start", [
+    # four sizes: a logistic has four parameters, so no scatter can be estimated from the series
+    (dict(task="t", metric="multiple_choice_grade", scale_axis="params"), "insufficient", ""),
+    (dict(task="t4", scale_axis="params"), "insufficient", "too few sizes: 1 < 4"),
+    (dict(task="t5", scale_axis="params"), "insufficient", "too few sizes"),
+    (dict(task="t5", scale_axis="step"), "insufficient", "too few sizes: 3 < 4"),
+    (dict(task="t3", scale_axis="params"), "insufficient", "tested on its primary axis (flops)"),
 ])
-def test_p_reason(scored, kw, reason, noise):
+def test_every_series_has_a_verdict_and_a_reason(scored, kw, verdict, reason_start):
     r = _row(scored, **kw)
-    assert (r["p_reason"], r["noise"]) == (reason, noise)
+    assert r["verdict"] == verdict and r["verdict_reason"].startswith(reason_start) and r["verdict_reason"]
+    assert bool(r["emergent"]) is (verdict == "emergent")
 
 
-def test_q_values_are_global_and_the_emergent_call(scored):
-    np.testing.assert_allclose(scored["q_value"], fdr_qvalues(scored["p_value"]), equal_nan=True)
-    expected = (scored["emergence_score"] >= EMERGENCE_SCORE_THRESHOLD) & (scored["q_value"] < 0.05)
-    assert scored["emergent"].tolist() == expected.fillna(False).tolist()
-    assert bool(_row(scored, task="t", metric="multiple_choice_grade")["emergent"])
+def test_verdicts_are_only_computed_on_the_primary_axis(scored):
+    tested = scored[scored["pre_state"].notna()]
+    assert tested["primary"].all()
+    assert set(scored.loc[scored["primary"], "fdr_family"]) <= {"size", "step"}
+    assert (scored.loc[~scored["primary"], "fdr_family"] == "").all()
+
+
+def _sharp_and_smooth_rows():
+    """Twelve sizes, n = 1000: task 'jump' is flat then jumps, task 'line' rises steadily."""
+    x = np.logspace(8, 11, 12)
+    rows = []
+    for i, xi in enumerate(x):
+        rows.append(dict(task="jump", model=f"j{i}", params=xi, value=0.01 if i < 6 else 0.6, n_examples=1000))
+        rows.append(dict(task="line", model=f"l{i}", params=xi, value=round(0.1 + 0.05 * i, 3), n_examples=1000))
+        rows.append(dict(task="steps", model="c", params=1e9, checkpoint_step=int(xi / 1e6), is_final=i == 11,
+                         value=0.01 if i < 6 else 0.6, n_examples=1000))
+    return rows
+
+
+def test_a_jump_is_emergent_and_a_line_smooth():
+    s = score_observations(obs(_sharp_and_smooth_rows()))
+    assert _row(s, task="jump", scale_axis="params")["verdict"] == "emergent"
+    assert _row(s, task="line", scale_axis="params")["verdict"] == "smooth"
+    assert _row(s, task="steps", scale_axis="step")["verdict"] == "emergent"
+
+
+def test_fdr_families_are_separate_per_question():
+    """Size-axis series and training-step series are two Benjamini-Hochberg families: each q-value
+    is BH over its own family's p-values only (scipy's implementation as the reference)."""
+    s = score_observations(obs(_sharp_and_smooth_rows()))
+    for fam in ("size", "step"):
+        f = s[(s["fdr_family"] == fam) & s["p_value"].notna() & (s["pre_state"] == "tested")]
+        np.testing.assert_allclose(f["q_value"], stats.false_discovery_control(f["p_value"], method="bh"))
+    assert s.loc[s["fdr_family"] == "", "q_value"].isna().all()
+
+
+def test_apply_fdr_is_idempotent():
+    s = score_observations(obs(_sharp_and_smooth_rows()))
+    pd.testing.assert_frame_equal(apply_fdr(s)[SERIES_COLUMNS], s)
 
 
 def test_score_observations_without_bootstrap():
-    s = score_observations(obs(jump(n_examples=100)), n_boot=0)
-    r = s.iloc[0]
-    assert (r["p_reason"], np.isnan(r["p_value"]), bool(r["emergent"])) == ("not tested", True, False)
+    s = score_observations(obs(_sharp_and_smooth_rows()), n_boot=0)
+    r = _row(s, task="jump", scale_axis="params")
+    assert (r["p_method"], np.isnan(r["p_value"]), bool(r["emergent"])) == ("not tested", True, False)
+
+
+def test_same_content_gives_the_same_p_values_whatever_else_is_scored():
+    """Seeds come from each series' content: scoring it alone or with others changes nothing."""
+    rows = _sharp_and_smooth_rows()
+    both = score_observations(obs(rows)).set_index("series_id")
+    alone = score_observations(obs([r for r in rows if r["task"] == "jump"])).set_index("series_id")
+    sid = alone.index[alone["scale_axis"] == "params"][0]
+    assert both.loc[sid, "p_value"] == alone.loc[sid, "p_value"]
+
+
+def test_previous_p_values_are_reused_when_the_points_are_unchanged(monkeypatch):
+    from emergence import verdict
+    rows = _sharp_and_smooth_rows()
+    first = score_observations(obs(rows))
+    calls = []
+    real = verdict.sharpness_pvalues
+    monkeypatch.setattr(verdict, "sharpness_pvalues", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = score_observations(obs(rows), previous=first)
+    assert calls == []
+    pd.testing.assert_frame_equal(first, again)
 
 
 def test_score_observations_empty():
@@ -230,23 +289,6 @@ def test_compare_keeps_axes_and_models_apart():
     assert compare(s).empty
 
 
-# ----------------------------------------------------------------------------- summarise
-def test_summarise_per_metric_and_class():
-    s = _series_frame([
-        dict(metric="exact_match", metric_class="discontinuous", emergence_score=20.0, emergent=True),
-        dict(metric="exact_match", metric_class="discontinuous", emergence_score=2.0),
-        dict(metric="exact_match", metric_class="discontinuous", emergence_score=np.nan, p_value=np.nan),
-        dict(metric="edit_distance", metric_class="continuous", emergence_score=4.0, p_value=np.nan),
-    ])
-    out = summarise(s)
-    em = out["metric"].set_index("metric").loc["exact_match"]
-    # 3 series, 2 scored, 1 of them emergent; median of 20 and 2 is 11
-    assert (em["n_series"], em["n_scored"], em["n_tested"], em["n_emergent"]) == (3, 2, 2, 1)
-    assert (em["share_emergent"], em["median_score"]) == (0.5, 11.0)
-    cont = out["metric_class"].set_index("metric_class").loc["continuous"]
-    assert (cont["n_scored"], cont["n_tested"], cont["share_emergent"]) == (1, 0, 0.0)
-
-
 # ----------------------------------------------------------------------------- real data
 @pytest.fixture(scope="module")
 def expemergence_series(shared_data):
@@ -265,7 +307,7 @@ def test_expemergence_pythia_arithmetic_accuracy_is_scored(expemergence_series):
     # 1.4b -> 2.8b step, 0.020502), range 0.294548 -> 14.3669
     assert (overall["n_scales"], overall["flag"]) == (8, "ok")
     assert overall["emergence_score"] == pytest.approx(0.294548 / 0.020502, rel=1e-4)
-    assert overall["noise"] == "binomial" and 0 < overall["p_value"] <= 1
+    assert overall["noise"] == "binomial" and overall["verdict"] in ("smooth", "insufficient", "no signal", "emergent")
 
 
 def test_expemergence_same_outputs_pairs(expemergence_series):

@@ -73,7 +73,7 @@ def test_failing_batch_leaves_store_byte_for_byte(tmp_path):
     digest = sha(store.path)
     write_expemergence(tmp_path / "src2", GOOD[:2], task="hindu_knowledge")
 
-    def boom(_obs):
+    def boom(_obs, previous=None):
         raise RuntimeError("scoring failed")
 
     with pytest.raises(RuntimeError):
@@ -188,9 +188,9 @@ def test_scoring_one_source_at_a_time_equals_scoring_all_at_once(tmp_path):
     pd.testing.assert_frame_equal(a, b)
     # re-writing one source leaves the other's rows as they were
     calls = []
-    def counting(obs):
+    def counting(obs, previous=None):
         calls.append(sorted(obs["source"].unique()))
-        return score_observations(obs)
+        return score_observations(obs, previous=previous)
     write_expemergence(tmp_path / "b", GOOD, task="hindu_knowledge")
     apart.write([_renamed(batch_from(tmp_path / "b"), "two")], score=counting, finalize=apply_fdr)
     assert calls == [["two"]]

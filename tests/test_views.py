@@ -109,7 +109,7 @@ CLI = [
     (ViewState(page="series", task=("arithmetic",), subtask=("",), shots=(0, 3)),
      "emergence observations --task arithmetic --subtask '' --shots 0 --shots 3 --csv -"),
     (ViewState(page="explorer", metric=("exact_match",), x="flops"), "emergence series --metric exact_match --x flops --csv -"),
-    (ViewState(page="rescoring", family=("GPT-Neo/J",)), "emergence compare --family GPT-Neo/J --csv -"),
+    (ViewState(page="rescoring", family=("GPT-Neo/J",)), "emergence pairs --family GPT-Neo/J --csv -"),
     (ViewState(page="data", source=("pythia",)), "emergence sources --csv -"),
     (ViewState(page="series", task=("it's a task",)), "emergence observations --task 'it'\"'\"'s a task' --csv -"),
     (ViewState(page="predictability", source=("pythia",), x="tokens"),
@@ -131,30 +131,32 @@ def test_cli_command_of_a_second_table():
 
 # ---------------------------------------------------------------- pivot, drill-down, restrict, pairs
 def _series(rows):
-    cols = ["task", "metric", "family", "source", "shots", "emergence_score", "emergent"]
+    cols = ["task", "metric", "family", "source", "shots", "emergence_score", "emergent", "verdict"]
     return pd.DataFrame(rows, columns=cols)
 
 
 SERIES = _series([
-    ("t1", "exact_match", "A", "s", 0, 12.0, True),
-    ("t1", "exact_match", "B", "s", 0, 2.0, False),
-    ("t1", "exact_match", "C", "s", 0, np.nan, False),      # too few scales: counted, not scored
-    ("t1", "edit_distance", "A", "s", 0, 1.0, False),
-    ("t2", "exact_match", "A", "s", 3, -4.0, False),
+    ("t1", "exact_match", "A", "s", 0, 12.0, True, "emergent"),
+    ("t1", "exact_match", "B", "s", 0, 2.0, False, "smooth"),
+    ("t1", "exact_match", "C", "s", 0, np.nan, False, "insufficient"),     # too few scales: counted, not decided
+    ("t1", "exact_match", "D", "s", 0, 5.0, False, "no signal"),           # scored, not decided
+    ("t1", "edit_distance", "A", "s", 0, 1.0, False, "smooth"),
+    ("t2", "exact_match", "A", "s", 3, -4.0, False, "insufficient"),
 ])
 
 PIVOT = [
-    ("score", ("t1", "exact_match"), (7.0, 3, 2, 1)),        # median of 12 and 2
-    ("share", ("t1", "exact_match"), (0.5, 3, 2, 1)),        # 1 emergent of 2 scored
-    ("score", ("t1", "edit_distance"), (1.0, 1, 1, 0)),
-    ("share", ("t2", "exact_match"), (0.0, 1, 1, 0)),
+    ("score", ("t1", "exact_match"), (5.0, 4, 3, 2, 1)),        # median of 12, 2 and 5
+    ("share", ("t1", "exact_match"), (0.5, 4, 3, 2, 1)),        # 1 emergent of 2 decided
+    ("score", ("t1", "edit_distance"), (1.0, 1, 1, 1, 0)),
+    ("share", ("t2", "exact_match"), (np.nan, 1, 1, 0, 0)),     # nothing decided: no share
 ]
 
 
 @pytest.mark.parametrize("cell, key, expected", PIVOT)
 def test_pivot_cells(cell, key, expected):
     out = views.pivot(SERIES, "task", "metric", cell).set_index(["task", "metric"])
-    assert tuple(out.loc[key, ["value", "n_series", "n_scored", "n_emergent"]]) == expected
+    got = tuple(out.loc[key, ["value", "n_series", "n_scored", "n_decidable", "n_emergent"]])
+    assert got[1:] == expected[1:] and got[0] == pytest.approx(expected[0], nan_ok=True)
 
 
 def test_pivot_rejects_same_rows_and_columns():
@@ -177,19 +179,6 @@ def test_filter_options_are_faceted_and_keep_the_selection():
     assert views.filter_options(SERIES, ViewState(shots=(3,)))["task"] == ["t2"]
     opts = views.filter_options(SERIES, ViewState(shots=(3,), family=("B",)))
     assert opts["task"] == [] and opts["shots"] == [0, 3] and opts["family"] == ["A", "B"]
-
-
-def test_metric_pairs_and_verdicts():
-    cmp = pd.DataFrame({
-        "group_id": [1, 1, 2, 2], "source": "s", "task": ["t1", "t1", "t2", "t2"], "subtask": "", "family": "A",
-        "shots": 0, "prompt_variant": "", "scale_axis": "params", "model": "", "variant": "",
-        "metric": ["exact_match", "edit_distance"] * 2, "metric_variant": ["", "tokens=digits"] * 2,
-        "metric_class": ["discontinuous", "continuous"] * 2, "emergence_score": [15.0, 3.0, 12.0, 11.0],
-        "q_value": [0.01, 0.2, 0.01, 0.01], "emergent": [True, False, True, True], "flag": "ok"})
-    pairs = views.metric_pairs(cmp)
-    assert pairs["pair"].unique().tolist() == ["exact_match|edit_distance[tokens=digits]"]
-    v = views.pair_verdicts(pairs).iloc[0]
-    assert (v["n_pairs"], v["both_scored"], v["a_only"], v["both"], v["neither"]) == (2, 2, 1, 1, 0)
 
 
 # ---------------------------------------------------------------- the download is the CLI's output, byte for byte
