@@ -366,11 +366,15 @@ def parse_source(p: Planned, progress=None) -> Batch:
     return batch
 
 
-#: What the store-wide step (:func:`emergence.series.apply_fdr`) reads and writes of the series table,
-#: so a write moves two columns through pandas rather than the whole table (tests/test_store.py checks
-#: that this gives the table the whole-table step gives).
-FDR_READS = ("p_value", "emergence_score")
-FDR_WRITES = ("q_value", "emergent")
+#: What the store-wide step (:func:`emergence.series.apply_fdr`: Benjamini-Hochberg per family, then the
+#: verdict rules) reads and writes of the series table, so a write moves these columns through pandas rather
+#: than the whole table.  tests/test_store.py checks on the real store that the step on these columns gives
+#: what it gives on the whole table and adds no other column: a change to the step that reads or writes
+#: another column fails there, naming it.
+FDR_READS = ("source", "task", "subtask", "metric", "source_metric", "family", "shots", "prompt_variant", "variant",
+             "scale_axis", "primary", "fdr_family", "n_scales", "p_value", "p_method", "width_decades", "n_before",
+             "n_after", "gap_decades", "span_decades", "tau_source", "narrow_stat", "pre_state", "pre_reason")
+FDR_WRITES = ("q_value", "verdict", "verdict_reason", "emergent")
 
 
 def fdr_step(apply_fdr) -> Finalize:

@@ -139,6 +139,8 @@ FIELD_DOCS: dict[str, str] = {
     "n_examples": "examples behind value",
     "random_baseline": "score of random guessing",
     "baseline_source": "where the random baseline comes from",
+    "paired_se": "standard error of the per-example difference from the series' smallest model (re-scored rows "
+                 "get it; give it if your scores are paired over the same examples)",
     "in_scoring": "false keeps a row out of scoring",
     "example_id": "the example's id (default: its row reference)",
     "choice_logprobs": "per-choice log-probabilities (a list; JSON text in a CSV)",
