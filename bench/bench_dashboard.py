@@ -125,7 +125,7 @@ def main(argv=None) -> int:
                 if step in (0, 2):
                     plan.append(("rows", rows[(i // 2) % len(rows)]))
                 elif step == 1:
-                    plan.append(("cell", "share emergent (after FDR)" if (i // 4) % 2 == 0
+                    plan.append(("cell", "share emergent (of decidable series)" if (i // 4) % 2 == 0
                                  else "median emergence score"))
                 else:
                     plan.append(("source", sources[(i // 4) % len(sources)] if (i // 4) % 2 == 0 else ""))

@@ -157,7 +157,7 @@ def test_share_link_reopens_the_same_view(page, app_url, browser):
     choose(page, "Rows", "family")
     page.wait_for_function("() => location.search.includes('rows=family')")
     settle(page)
-    page.get_by_test_id("stRadio").get_by_text("share emergent (after FDR)").click()
+    page.get_by_test_id("stRadio").get_by_text("share emergent (of decidable series)").click()
     page.wait_for_function("() => location.search.includes('cell=share')")
     settle(page)
     link = next(t for t in page.get_by_test_id("stCode").all_inner_texts() if t.strip().startswith("http"))

@@ -65,16 +65,21 @@ def test_series_has_every_column_the_issue_names(real_store):
     df = csv(db, "series", "--source", "expemergence")
     needed = ["source", "task", "subtask", "metric", "source_metric", "metric_class", "higher_is_better", "family",
               "source_family", "shots", "n_scales", "scale_axis", "emergence_score", "flag", "p_value", "q_value",
-              "emergent"]
+              "emergent", "verdict", "verdict_reason"]
     assert [c for c in needed if c not in df.columns] == []
     assert df["flag"].notna().all()
     scored = df[df["n_scales"] >= 3]
     assert scored["emergence_score"].notna().all()
-    # q-values exist exactly where p-values do
-    assert (scored["p_value"].notna() == scored["q_value"].notna()).all()
+    # every series has a verdict and a reason; emergent only in the emergent state
+    assert df["verdict"].isin(["emergent", "smooth", "insufficient", "no signal"]).all()
+    assert df["verdict_reason"].notna().all() and (df["verdict_reason"].str.len() > 0).all()
+    assert (df["emergent"] == (df["verdict"] == "emergent")).all()
+    # q-values exist exactly where a sharp-onset test ran on the primary axis (and are copied to the other axes)
+    prim = df[df["primary"] & (df["pre_state"] == "tested")]
+    assert (prim["p_value"].notna() == prim["q_value"].notna()).all()
     pythia_acc = df[(df["task"] == "arithmetic") & (df["source_family"] == "Pythia") & (df["source_metric"] == "acc")
                     & (df["subtask"].isna())]
-    assert len(pythia_acc) == 1 and pythia_acc["p_value"].notna().all()
+    assert len(pythia_acc) == 1 and pythia_acc["verdict"].notna().all()
 
 
 def test_compare_pairs_metrics_of_the_same_outputs(real_store):

@@ -312,3 +312,22 @@ def test_the_fdr_step_reads_only_what_it_declares(real_store):
     for col in FDR_WRITES:
         a, b = (x[col].astype(object).where(x[col].notna(), None).tolist() for x in (full, narrow))
         assert a == b, f"apply_fdr reads more than FDR_READS: {col} differs"
+
+
+def test_the_same_content_gives_the_same_verdicts_in_two_stores(tmp_path):
+    """Deterministic: two stores built from the same real files hold the same p-values, q-values and verdicts,
+    and ingesting the same content again changes nothing (a share link's numbers do not move)."""
+    from emergence.ingest import ingest
+    from tests.conftest import require_shared
+    data = require_shared()
+    names = ["mlfoundations-scaling", "lm-eval-harness-results-2023"]
+    a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    ingest(names, db=a, data=data, online=False)
+    ingest(names[::-1], db=b, data=data, online=False)
+    sa = Store(a).series().sort_values("series_id").reset_index(drop=True)
+    sb = Store(b).series().sort_values("series_id").reset_index(drop=True)
+    assert (sa["pre_state"] == "tested").sum() > 100
+    pd.testing.assert_frame_equal(sa, sb)
+    again = ingest(names, db=a, data=data, online=False)
+    assert again["result"] == {n: "unchanged" for n in names} and Store(a).fingerprint() == Store(b).fingerprint()
+    pd.testing.assert_frame_equal(Store(a).series().sort_values("series_id").reset_index(drop=True), sa)
