@@ -371,13 +371,10 @@ def parse_source(p: Planned, progress=None) -> Batch:
 #: than the whole table.  tests/test_store.py checks on the real store that the step on these columns gives
 #: what it gives on the whole table and adds no other column: a change to the step that reads or writes
 #: another column fails there, naming it.
-FDR_READS = ("source", "task", "subtask", "metric", "source_metric", "family", "shots", "prompt_variant", "variant",
-             "scale_axis", "primary", "fdr_family", "n_scales", "p_value", "p_method", "width_decades", "n_before",
-             "n_after", "gap_decades", "span_decades", "tau_source", "narrow_stat", "pre_state", "pre_reason")
-FDR_WRITES = ("q_value", "verdict", "verdict_reason", "emergent")
-
-
 def fdr_step(apply_fdr) -> Finalize:
+    """The store-wide step as the store runs it in place: only the columns it reads go in, only the
+    ones it writes come back (:data:`emergence.series.FDR_READS`, :data:`~emergence.series.FDR_WRITES`)."""
+    from .series import FDR_READS, FDR_WRITES
     return Finalize(apply_fdr, FDR_READS, FDR_WRITES)
 
 

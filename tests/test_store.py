@@ -299,7 +299,7 @@ def test_the_in_place_fdr_step_gives_the_whole_table_step(tmp_path):
 def test_the_fdr_step_reads_only_what_it_declares(real_store):
     """On the real series table: apply_fdr over the declared columns = apply_fdr over every column, and it adds
     only the declared columns (so the store's in-place update misses nothing)."""
-    from emergence.ingest import FDR_READS, FDR_WRITES
+    from emergence.series import FDR_READS, FDR_WRITES
     from emergence.series import apply_fdr
     db, _ = real_store
     series = Store(db).series()
@@ -308,7 +308,7 @@ def test_the_fdr_step_reads_only_what_it_declares(real_store):
     full = apply_fdr(series)
     narrow = apply_fdr(series[list(FDR_READS)].copy())
     added = sorted(set(narrow.columns) - set(FDR_READS))
-    assert added == sorted(FDR_WRITES), f"apply_fdr now writes {added}: update emergence.ingest.FDR_WRITES"
+    assert added == sorted(FDR_WRITES), f"apply_fdr now writes {added}: update emergence.series.FDR_WRITES"
     for col in FDR_WRITES:
         a, b = (x[col].astype(object).where(x[col].notna(), None).tolist() for x in (full, narrow))
         assert a == b, f"apply_fdr reads more than FDR_READS: {col} differs"
