@@ -13,7 +13,10 @@ sup.header("Data", "Every source in the store with its public origin, license, c
            "what is missing, and ingest by upload or path.")
 state = sup.view("data")
 for msg in st.session_state.pop("_ingested", []):
-    (st.info if msg.startswith("note: ") else st.success)(msg)
+    if msg.startswith("warning: "):
+        st.warning(msg[len("warning: "):])
+    else:
+        (st.info if msg.startswith("note: ") else st.success)(msg)
 s = sup.store()
 fp = sup.fingerprint() if s.exists() else ""
 if fp:
@@ -70,21 +73,29 @@ for spec in missing:
     else:
         how = f"`emergence ingest PATH` with your own copy ({files})"
     st.markdown(f"- **{spec.name}** — {spec.description}. License: {spec.license}. Add it: {how}.")
-st.markdown("- **Your own results**: a CSV/Parquet with a column mapping: `emergence ingest FILE --map mapping.toml` "
-            "(or `--column FIELD=COLUMN`, `--set FIELD=VALUE`).")
+st.markdown("- **Your own results**: a CSV, TSV, Parquet, JSON or JSONL file (or a zip of them) with a mapping: "
+            "`emergence ingest FILE --map mapping.toml` (or `--column FIELD=COLUMN`, `--set FIELD=VALUE`, "
+            "`--size MODEL=7B`); `emergence ingest --help` lists every field. ZeroEval `result_dirs` and MMLU-Pro "
+            "`eval_results` folders are read as they are.")
 
 st.subheader("Ingest")
-if sup.env_flag("EMERGENCE_PUBLIC") and not sup.env_flag("EMERGENCE_ALLOW_INGEST"):
-    st.info("Ingest is disabled on this public deployment (set EMERGENCE_ALLOW_INGEST=1 to enable it).")
+access = sup.page_write_access()
+if not access.upload:
+    st.info(f"{access.reason[0].upper()}{access.reason[1:]}.")
     st.stop()
 cap = sup.max_upload_mb()
 st.markdown(f"Upload a results folder as `.zip` / `.tar.gz`, or a single file (at most **{cap} MB**; "
-            "set `EMERGENCE_MAX_UPLOAD_MB` and `server.maxUploadSize` to change it), or give a path on this "
-            "machine. The format is detected; a bad file is rejected with the file, row and field named, and "
+            "set `EMERGENCE_MAX_UPLOAD_MB` and `server.maxUploadSize` to change it)"
+            + (", or give a path on this machine" if access.path else "")
+            + ". The format is detected; a bad file is rejected with the file, row and field named, and "
             "nothing is written.")
 up = st.file_uploader(f"Upload (at most {cap} MB)", type=["zip", "gz", "tgz", "tar", "csv", "json", "jsonl", "parquet"],
                       key="data_upload", max_upload_size=cap)
-path = st.text_input("…or a path on this machine", key="data_path", placeholder="/path/to/results")
+path = ""
+if access.path:
+    path = st.text_input("…or a path on this machine", key="data_path", placeholder="/path/to/results")
+else:
+    st.caption(f"{access.reason[0].upper()}{access.reason[1:]}.")
 go = st.button("Ingest", key="data_ingest", type="primary", disabled=up is None and not path.strip())
 if go:
     bar, log = st.progress(0.0, text="starting"), st.empty()
@@ -97,7 +108,7 @@ if go:
                 st.stop()
             target = Path(tmp) / Path(up.name).name
             target.write_bytes(up.getbuffer())
-        else:
+        elif access.path:
             target = Path(path.strip()).expanduser()
         try:
             out = sup.ingest_path(str(target), bar, log)
@@ -110,8 +121,29 @@ if go:
                 c = out["counts"].get(name, {})
                 done.append(f"{name}: {status} — {c.get('observations', 0):,} observations, "
                             f"{c.get('examples', 0):,} examples, {c.get('issues', 0):,} data issues")
-            st.session_state["_ingested"] = done + [f"note: {n}" for n in out.get("notes", [])]
+            st.session_state["_ingested"] = (done + [f"warning: {w}" for w in out.get("warnings", [])]
+                                             + [f"note: {n}" for n in out.get("notes", [])])
             st.rerun()   # the new store has a new fingerprint: every cached view refreshes
+
+if access.remove and present:
+    st.subheader("Remove a source")
+    st.markdown("Takes the source out of every table in one atomic write (as `emergence remove SOURCE`); the "
+                "false discovery rate over the remaining series is recomputed.")
+    c1, c2 = st.columns([3, 1])
+    gone = c1.selectbox("Source", sorted(present), index=None, key="data_remove_source",
+                        placeholder="choose a source")
+    sure = c2.checkbox("Yes, remove it", key="data_remove_sure", disabled=gone is None)
+    if st.button("Remove", key="data_remove", disabled=gone is None or not sure):
+        bar, log = st.progress(0.0, text="removing"), st.empty()
+        try:
+            out = sup.remove_source(gone, bar, log)
+        except Exception as e:
+            st.error(f"Nothing was removed. {e}")
+        else:
+            c = out["removed"][gone]
+            st.session_state["_ingested"] = [f"{gone}: removed — {c['observations']:,} observations, "
+                                             f"{c['examples']:,} examples, {c['issues']:,} data issues"]
+            st.rerun()
 if kind:
     sup.download_section(state, kind, src, fp)
 sup.share_link(state)

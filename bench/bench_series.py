@@ -7,7 +7,7 @@ Usage::
 (a) Real series: every series of the store's scoring observations (read through
     ``emergence.store.Store(path).observations()``) on every scale axis, scored by
     :func:`emergence.scores.emergence_scores` and by :func:`emergence.scores.emergence_scores_loop`
-    in the same run (results compared), plus the whole ``score_observations`` with its
+    in the same run (results compared), plus the whole ``score_observations`` with the verdicts and its
     bootstrap p-values.  Without a path the default store (``$EMERGENCE_DB`` or
     ``data/emergence.duckdb``) is used if it exists.
 (b) Synthetic: N series of 3-12 points; the vectorised path's time and peak memory
@@ -63,8 +63,8 @@ def real(path: Path) -> list[str]:
     print(f"[real] {n:,} series ({int(fast['emergence_score'].notna().sum()):,} scored) on {len(pts):,} points")
     print(f"[real] vectorised {t_fast:.3f} s   loop {t_slow:.3f} s   identical: {_same(fast, slow)}")
     series, t_all = _timed(score_observations, obs)
-    print(f"[real] score_observations incl. bootstrap p-values and FDR: {t_all:.2f} s "
-          f"({int(series['p_value'].notna().sum()):,} p-values, {int(series['emergent'].sum()):,} emergent)")
+    print(f"[real] score_observations incl. the verdicts (fits, bootstrap, FDR) in one process: {t_all:.2f} s "
+          f"({int((series['pre_state'] == 'tested').sum()):,} tested, {int(series['emergent'].sum()):,} emergent rows)")
     return [f"real: loop / vectorised = {t_slow / t_fast:.1f}x  (vectorised {t_fast:.3f} s for all {n:,} series)"]
 
 

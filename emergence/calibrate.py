@@ -46,7 +46,7 @@ import pandas as pd
 
 from . import verdict as V
 
-__all__ = ["SMOOTH_KINDS", "SHARP_KINDS", "simulate_store", "run", "tables", "TARGETS"]
+__all__ = ["SMOOTH_KINDS", "SHARP_KINDS", "simulate_store", "run", "tables", "boundary", "TARGETS"]
 
 SMOOTH_KINDS = ("line", "logistic", "flat", "loss", "perplexity", "mirage")
 SHARP_KINDS = ("jump", "jump_coarse")
@@ -166,8 +166,8 @@ def tables(res: pd.DataFrame) -> dict[str, pd.DataFrame]:
     Returns
     -------
     dict
-        ``'by_kind'``: per kind and scatter, the share of each state and the share called
-        emergent with a 95 % Wilson interval; ``'by_size'``: called emergent per kind and number of
+        ``'by_kind'``: per kind and scatter, the number and share called emergent with a 95 % Wilson
+        interval, and the share of each other state; ``'by_size'``: called emergent per kind and number of
         sizes; ``'by_n'``: per kind and n; ``'targets'``: each target of the issue, the measured
         share, its interval and whether it holds.
     """
@@ -177,14 +177,18 @@ def tables(res: pd.DataFrame) -> dict[str, pd.DataFrame]:
         n = len(g)
         e = int(g["emergent"].sum())
         lo, hi = wilson(e, n)
-        out = {"series": n, "emergent": e, "share_emergent": e / n if n else np.nan, "ci_low": lo, "ci_high": hi}
+        out = {"series": n, "n_emergent": e, "share_emergent": e / n if n else np.nan, "ci_low": lo, "ci_high": hi}
         for st in V.STATES:
-            out[st] = float((g["verdict"] == st).mean()) if n else np.nan
+            if st != "emergent":                       # its share is share_emergent
+                out[st] = float((g["verdict"] == st).mean()) if n else np.nan
         return pd.Series(out)
 
-    by_kind = res.groupby(["truth", "kind", "scatter"], sort=True).apply(share, include_groups=False).reset_index()
-    by_size = res.groupby(["truth", "kind", "k"], sort=True).apply(share, include_groups=False).reset_index()
-    by_n = res.groupby(["truth", "kind", "n"], sort=True).apply(share, include_groups=False).reset_index()
+    def table(keys):
+        t = res.groupby(keys, sort=True).apply(share, include_groups=False).reset_index()
+        return t.astype({"series": int, "n_emergent": int})
+
+    by_kind, by_size, by_n = table(["truth", "kind", "scatter"]), table(["truth", "kind", "k"]), table(
+        ["truth", "kind", "n"])
     rows = []
     smooth = res[res["truth"] == "smooth"]
     prop = smooth[smooth["kind"].isin(("line", "logistic", "flat"))]
@@ -202,3 +206,34 @@ def tables(res: pd.DataFrame) -> dict[str, pd.DataFrame]:
                      "ci_low": s["ci_low"], "ci_high": s["ci_high"], "target_op": op, "target_bound": bound,
                      "holds": bool(holds)})
     return {"by_kind": by_kind, "by_size": by_size, "by_n": by_n, "targets": pd.DataFrame(rows)}
+
+
+def boundary(*, n_series: int = 300, sizes: int = 13, n: int = 1000, seed: int = 7, n_boot: int = V.DEFAULT_N_BOOT,
+             width_threshold: float = V.WIDTH_THRESHOLD) -> pd.DataFrame:
+    """The test at the edge of its null: series drawn from a logistic exactly W wide (binomial noise at
+    ``n``; the midpoint uniform over the middle decade), before any FDR step.  A valid test rejects at
+    most at its level there, and less inside the null (wider logistics).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per level (0.01, 0.05, 0.10): the share of p-values at or below it, with its Wilson
+        interval.
+    """
+    from .rescore import wilson_interval
+    rng = np.random.default_rng(seed)
+    x = np.logspace(8, 11, sizes)
+    t = np.log10(x)
+    rows = []
+    for s in range(n_series):
+        p = 0.05 + 0.5 / (1 + np.exp(-(t - rng.uniform(9.0, 10.0)) * V.WIDTH_PER_S / width_threshold))
+        rows.append(pd.DataFrame({"s": s, "x": x, "y": rng.binomial(n, p) / n, "n_examples": float(n),
+                                  "proportion": True, "higher_is_better": True}))
+    a = V.assess(pd.concat(rows, ignore_index=True), ["s"], n_boot=n_boot, width_threshold=width_threshold)
+    out = []
+    for level in (0.01, 0.05, 0.10):
+        k = int((a["p_value"] <= level).sum())
+        lo, hi = wilson_interval(k, n_series)
+        out.append({"level": level, "series": n_series, "rejected": k, "share": k / n_series, "ci_low": float(lo),
+                    "ci_high": float(hi)})
+    return pd.DataFrame(out)

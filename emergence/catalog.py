@@ -1,7 +1,7 @@
 """The catalogue: every known source, its parser, public origin, pinned commit and license.
 
-Catalogue names are the folder names in ``../shared/data`` (plus ``bigbench`` and
-``lm-eval-samples``, which read a user's own checkout or log folder).  Each entry pins the
+Catalogue names are the folder names in ``../shared/data`` (plus ``bigbench``, ``lm-eval-results``,
+``lm-eval-samples``, ``zeroeval`` and ``mmlu-pro``, which read a user's own checkout or output folder).  Each entry pins the
 public repository to a commit and a file list (glob patterns relative to the repository
 root, which is also the layout of the local copy), so a store built from the download and
 one built from the local copy hold the same rows.
@@ -140,6 +140,30 @@ _CATALOG: list[SourceSpec] = [
                  "Brown et al. 2024, Large Language Monkeys",
         paper_url="https://arxiv.org/abs/2502.17578"),
     SourceSpec(
+        "zeroeval-results", "zeroeval",
+        "ZeroEval per-example zero-shot CoT generations: GSM8K (gemma-2, Llama-3.1, 3 sizes each), MATH level 5 "
+        "(Qwen2.5, 4 sizes); answers extracted and scored as ZeroEval does",
+        repo="WildEval/ZeroEval", commit="8c1485edf12c6efb5f69135a562927c5ad484059", license="Apache-2.0",
+        redistributable=True,
+        files=tuple(f"result_dirs/gsm/{m}.json" for m in (
+            "gemma-2-2b-it", "gemma-2-9b-it", "gemma-2-27b-it@together", "Meta-Llama-3.1-8B-Instruct",
+            "Meta-Llama-3.1-70B-Instruct", "Meta-Llama-3.1-405B-Instruct@hyperbolic"))
+        + tuple(f"result_dirs/math-l5/Qwen2.5-{s}-Instruct.json" for s in ("3B", "7B", "32B", "72B")),
+        citation="Lin et al. 2024, ZeroEval: A Unified Framework for Evaluating Language Models",
+        paper_url="https://github.com/WildEval/ZeroEval"),
+    SourceSpec(
+        "mmlu-pro-outputs", "mmlu_pro",
+        "MMLU-Pro per-question 5-shot CoT outputs of 12 open models on 12,032 questions (parsed letter vs answer)",
+        repo="TIGER-AI-Lab/MMLU-Pro", commit="f418b116db00b065c2aea046518d8fcf74d39872", license="Apache-2.0",
+        redistributable=True,
+        files=tuple(f"eval_results/model_outputs_{m}_5shots.zip" for m in (
+            "Meta-Llama-3-8B", "Meta-Llama-3-70B", "Meta-Llama-3_1-8B", "Meta-Llama-3_1-70B", "Yi-6B", "Yi-34B",
+            "Mistral-7B-v0.1", "Mixtral-8x7B-v0.1", "Qwen1.5-7B-Chat", "Qwen1.5-72B-Chat", "Qwen1.5-110B",
+            "gemma-7b")),
+        citation="Wang et al. 2024, MMLU-Pro: A More Robust and Challenging Multi-Task Language Understanding "
+                 "Benchmark (NeurIPS Datasets and Benchmarks)",
+        paper_url="https://arxiv.org/abs/2406.01574"),
+    SourceSpec(
         "bigbench", "bigbench",
         "BIG-bench native results: every task's scores_<family>_<model>.json (BIG-G, BIG-G sparse, GPT, PaLM); "
         "with --full-logs, the BIG-G per-query logs for Brier re-scoring",
@@ -157,6 +181,16 @@ _CATALOG: list[SourceSpec] = [
         "lm-evaluation-harness results JSON (old or new key style) from a user's own runs",
         license="user data", redistributable=False, files=("**/*.json",),
         citation="Gao et al., lm-evaluation-harness", paper_url="https://github.com/EleutherAI/lm-evaluation-harness"),
+    SourceSpec(
+        "zeroeval", "zeroeval",
+        "ZeroEval result_dirs/<task>/<model>.json from a user's own runs",
+        license="user data", redistributable=False, files=("result_dirs/*/*.json",),
+        citation="Lin et al. 2024, ZeroEval", paper_url="https://github.com/WildEval/ZeroEval"),
+    SourceSpec(
+        "mmlu-pro", "mmlu_pro",
+        "MMLU-Pro eval_results/model_outputs_<model>_<k>shots.zip from a user's own runs",
+        license="user data", redistributable=False, files=("eval_results/model_outputs_*shots.zip",),
+        citation="Wang et al. 2024, MMLU-Pro", paper_url="https://arxiv.org/abs/2406.01574"),
     SourceSpec(
         "lm-eval-samples", "lm_eval_samples",
         "lm-evaluation-harness --log_samples per-example jsonl (per-choice log-likelihoods) from a user's own runs",

@@ -124,30 +124,41 @@ def _filters(args) -> dict:
                 subtask=args.subtask)
 
 
+def _pairs(items, flag: str) -> dict[str, str]:
+    """``--flag KEY=VALUE`` arguments as a dict; a missing '=' is an error naming the flag."""
+    out = {}
+    for item in items or []:
+        k, eq, v = item.partition("=")
+        if not eq or not k.strip():
+            raise IngestError(flag, f"expected {flag} KEY=VALUE", value=item)
+        out[k.strip()] = v.strip()
+    return out
+
+
 def cmd_ingest(args) -> int:
     from .ingest import SourceMissing, ingest
-    mapping = None
-    if args.map or args.column or args.set:
-        from .sources.byo import load_mapping
-        mapping = load_mapping(Path(args.map)) if args.map else {}
-        for item in args.column or []:
-            k, _, v = item.partition("=")
-            mapping.setdefault("columns", {})[k] = v
-        for item in args.set or []:
-            k, _, v = item.partition("=")
-            mapping.setdefault("constants", {})[k] = v
-        if args.name:
-            mapping["name"] = args.name
-        if args.kind:
-            mapping["kind"] = args.kind
     progress = Progress()
     try:
+        mapping = None
+        if args.map or args.column or args.set:
+            from .sources.byo import load_mapping
+            mapping = load_mapping(Path(args.map)) if args.map else {}
+            for k, v in _pairs(args.column, "--column").items():
+                mapping.setdefault("columns", {})[k] = v
+            for k, v in _pairs(args.set, "--set").items():
+                mapping.setdefault("constants", {})[k] = v
+            if args.name:
+                mapping["name"] = args.name
+            if args.kind:
+                mapping["kind"] = args.kind
         out = ingest(args.sources, db=args.db, data=args.data_dir, mapping=mapping, online=not args.offline,
-                     progress=progress, full_logs=args.full_logs, log_tasks=args.logs_task,
-                     keep_going=args.keep_going)
+                     progress=progress, empty_prediction=args.empty_prediction,
+                     sizes=_pairs(args.size, "--size") or None, delimiter=args.delimiter,
+                     full_logs=args.full_logs, log_tasks=args.logs_task, keep_going=args.keep_going)
     except (IngestError, SourceMissing) as e:
         progress.done()
-        print(f"error: {e}\nnothing was written.", file=sys.stderr)
+        # one line (a multi-line message keeps its lines), no traceback
+        print(f"error: {e} (nothing was written)", file=sys.stderr)
         return 2
     progress.done()
     for name, status in out["result"].items():
@@ -156,10 +167,30 @@ def cmd_ingest(args) -> int:
               f"{c['issues']:>7,} data issues")
     for note in out["notes"]:
         print(f"note: {note}", file=sys.stderr)
+    for warning in out.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
     for name, why in out.get("failed", {}).items():
         print(f"left out: {why}", file=sys.stderr)
     print(f"store: {out['db']}")
     return 1 if out.get("failed") else 0
+
+
+def cmd_remove(args) -> int:
+    from .ingest import remove
+    from .store import UnknownSource
+    progress = Progress()
+    try:
+        out = remove(args.sources, db=args.db, progress=progress)
+    except UnknownSource as e:
+        progress.done()
+        print(f"error: {e} (nothing was removed)", file=sys.stderr)
+        return 2
+    progress.done()
+    for name, c in out["removed"].items():
+        print(f"{name:32s} removed   {c['observations']:>9,} observations {c['examples']:>9,} examples "
+              f"{c['issues']:>7,} data issues")
+    print(f"store: {out['db']}")
+    return 0
 
 
 def cmd_sources(args) -> int:
@@ -260,13 +291,22 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, **kw) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[db_after], **kw)
 
+    from .sources.byo import fields_help
     s = add("ingest", help="parse sources into the store (atomic, idempotent)",
-                       description="SOURCE is a catalogue name or a path (file, folder, .zip, .tar.gz); none = every "
-                                   "catalogue source found in the data directory. A catalogue source missing from the "
-                                   "data directory is downloaded when online (bigbench: a sparse git clone of "
-                                   "google/BIG-bench with only its results files; $EMERGENCE_BIGBENCH_REPO replaces "
-                                   "the repository). A CSV/Parquet of your own needs a "
-                                   "column mapping: --map mapping.toml, or --column FIELD=COLUMN / --set FIELD=VALUE.")
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            description="SOURCE is a catalogue name or a path (file, folder, .zip, .tar.gz); none = every catalogue "
+                        "source found in the data directory. A catalogue source missing from the data directory is "
+                        "downloaded when online (bigbench: a sparse git clone of google/BIG-bench with only its "
+                        "results files; $EMERGENCE_BIGBENCH_REPO replaces the repository). A folder's format is detected (BIG-bench, lm-eval "
+                        "results or samples, ZeroEval result_dirs, MMLU-Pro eval_results, the catalogue folders). "
+                        "A file of your own (CSV, TSV, Parquet, JSON, JSONL, or a zip of them) needs a mapping: "
+                        "--map mapping.toml, or --column FIELD=COLUMN / --set FIELD=VALUE (README, 'Bring your own').",
+            epilog="fields a mapping can give (--column FIELD=COLUMN or a dotted path such as output.0; "
+                   "--set FIELD=VALUE):\n\nkind = aggregate (one row per score):\n" + fields_help("aggregate")
+                   + "\n\nkind = examples (one row per model output; re-scored to exact match, edit distance, Brier "
+                   "score, grade, pass rate):\n" + fields_help("examples")
+                   + "\n\nexample: emergence ingest outputs.jsonl --kind examples --column model=model --column "
+                   "prediction=output.0 --column target=answer --set task=gsm8k --size my-7b=7B")
     s.add_argument("sources", nargs="*", metavar="SOURCE")
     s.add_argument("--data-dir", help="where catalogue sources live (default ../shared/data if present, else data/raw; "
                                       "$EMERGENCE_DATA_DIR)")
@@ -280,12 +320,29 @@ def build_parser() -> argparse.ArgumentParser:
                         "writing nothing when one cannot be fetched or parsed; exit status 1 if any was left out")
     s.add_argument("--logs-task", action="append", metavar="TASK",
                    help="with --full-logs: fetch only this task's archive (repeatable; default every task)")
-    s.add_argument("--map", metavar="TOML", help="column mapping for a CSV/Parquet of your own")
-    s.add_argument("--column", action="append", metavar="FIELD=COLUMN", help="map a field to a column (repeatable)")
+    s.add_argument("--map", metavar="TOML", help="mapping for a file of your own (README, 'Bring your own')")
+    s.add_argument("--column", action="append", metavar="FIELD=COLUMN",
+                   help="map a field to a column, key or dotted path such as output.0 (repeatable)")
     s.add_argument("--set", action="append", metavar="FIELD=VALUE", help="a constant field value (repeatable)")
     s.add_argument("--name", help="source name for a file of your own (default: the file name)")
-    s.add_argument("--kind", choices=["aggregate", "examples"], help="aggregate scores or per-example predictions")
+    s.add_argument("--kind", choices=["aggregate", "examples"], help="aggregate scores or per-example outputs")
+    s.add_argument("--size", action="append", metavar="MODEL=COUNT",
+                   help="parameter count of a model: 7e9, 7B, 350M, 1.3T (repeatable; a file of your own, ZeroEval, "
+                        "MMLU-Pro)")
+    s.add_argument("--delimiter", metavar="CHAR", help="CSV delimiter, e.g. ';' or tab (default: detected from the "
+                                                        "header line)")
+    s.add_argument("--empty-prediction", choices=["wrong", "skip"], default=None,
+                   help="an example with a target but an empty or unparsed prediction: counted wrong (default: exact "
+                        "match 0, edit distance against the empty string) or left out of the text metrics; stored "
+                        "with the source")
     s.set_defaults(func=cmd_ingest)
+
+    s = add("remove", help="remove sources from the store (atomic; their series leave the store-wide FDR)",
+            description="Remove SOURCE (a name as `emergence sources` lists it) from every table of the store in "
+                        "one atomic write: the store is what it was, minus that source; the false discovery rate "
+                        "over the remaining series is recomputed.")
+    s.add_argument("sources", nargs="+", metavar="SOURCE")
+    s.set_defaults(func=cmd_remove)
 
     s = add("sources", help="per source: files, families, models, tasks, metrics, observations, license, "
             "data issues")

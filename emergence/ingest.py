@@ -6,11 +6,15 @@ Resolution of ``SOURCE`` arguments (see ``emergence ingest --help``):
   files are downloaded from the public repository at the catalogue's commit into
   ``<data-dir>/<name>``; offline, :class:`SourceMissing` says what is missing and how to get it;
 - a path: a folder, a file, a ``.zip`` or ``.tar.gz`` (unpacked safely into a temporary folder:
-  no entry may leave it, and the unpacked size is capped), whose format is detected;
-- a CSV/Parquet with a column mapping (``mapping=``): the bring-your-own parser.
+  no entry may leave it, and the unpacked size is capped), whose format is detected
+  (:func:`_detect`, by the parsers' declared priorities).  A path is never walked outside itself:
+  the filesystem root is refused, links leading out of the folder are an error, and the walk
+  is capped (:func:`check_user_path`);
+- a data file or folder with a mapping (``mapping=``): the bring-your-own parser.
 
 All batches of one call land in one atomic write (:meth:`emergence.store.Store.write`):
-if any source fails to parse, nothing is written.
+if any source fails to parse, nothing is written.  :func:`remove` takes sources out the
+same way.
 """
 from __future__ import annotations
 
@@ -29,10 +33,10 @@ import pandas as pd
 
 from . import catalog, remote
 from .schema import OBSERVATION_COLUMNS, Batch, IngestError, conform, issue, key_strings
-from .store import REPO_ROOT, Store
+from .store import REPO_ROOT, Finalize, Store
 
-__all__ = ["data_dir", "SourceMissing", "ingest", "parse_source", "MAX_UNPACKED_BYTES", "safe_extract", "download",
-           "fetch_lfs_files", "progress_fraction"]
+__all__ = ["data_dir", "SourceMissing", "ingest", "remove", "parse_source", "check_user_path", "MAX_UNPACKED_BYTES",
+           "MAX_WALK_ENTRIES", "safe_extract", "download", "fetch_lfs_files", "progress_fraction"]
 
 MAX_UNPACKED_BYTES = int(os.environ.get("EMERGENCE_MAX_UNPACKED_BYTES", 4 * 1024 ** 3))
 MAX_RATIO = 200   # compressed -> uncompressed ratio beyond which an archive member is a bomb
@@ -57,6 +61,12 @@ def data_dir(arg: str | os.PathLike | None = None) -> Path:
     return shared if shared.is_dir() else REPO_ROOT / "data" / "raw"
 
 
+#: A path ingest walks at most this many entries (a folder of results, not a whole disk or home folder).
+MAX_WALK_ENTRIES = int(os.environ.get("EMERGENCE_MAX_WALK_ENTRIES", 200_000))
+#: Ingest options that change numbers, and the flag that sets each.
+OPTION_FLAGS = {"empty_prediction": "--empty-prediction", "sizes": "--size", "delimiter": "--delimiter"}
+
+
 @dataclass
 class Planned:
     name: str           # source name as stored
@@ -64,7 +74,43 @@ class Planned:
     spec: catalog.SourceSpec | None
     module: object
     mapping: dict | None = None
-    options: dict = field(default_factory=dict)   # keyword arguments of the parser (bigbench: full_logs)
+    options: dict = field(default_factory=dict)   # ingest options the parser honours (its OPTIONS; bigbench: full_logs)
+
+
+def check_user_path(path: Path) -> None:
+    """Refuse a path ingest that would reach outside the folder given, or scan a whole filesystem.
+
+    The filesystem root is refused; the folder is walked without following links, at most
+    :data:`MAX_WALK_ENTRIES` entries; a symbolic link under it that leads outside it is an error
+    naming the link (links are never followed out of the folder, and a parser never sees one).
+    """
+    if path == Path(path.anchor):
+        raise IngestError(path, "the filesystem root is not a results folder: give the folder that holds the results")
+    if not path.is_dir():
+        return
+    root = path.resolve()
+    n = 0
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        n += len(dirnames) + len(filenames)
+        if n > MAX_WALK_ENTRIES:
+            raise IngestError(path, f"holds more than {MAX_WALK_ENTRIES:,} files and folders: give the folder that "
+                              "holds the results, not a whole disk or home folder (EMERGENCE_MAX_WALK_ENTRIES)")
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            if p.is_symlink():
+                target = p.resolve()
+                if target != root and root not in target.parents:
+                    raise IngestError(p.relative_to(root), "a symbolic link leads outside the folder given; links "
+                                      "are not followed out of it: remove the link, or ingest what it points to "
+                                      "by its own path")
+
+
+def _archive_stem(path: Path) -> str:
+    name = path.name
+    for ext in (".tar.gz", ".tgz", ".tar", ".zip"):
+        if name.lower().endswith(ext):
+            return name[:-len(ext)]
+    return path.stem
 
 
 def progress_fraction(msg: str) -> tuple[str, float] | None:
@@ -220,45 +266,56 @@ def _missing_message(spec: catalog.SourceSpec, dest: Path, why: str) -> str:
 
 # ---------------------------------------------------------------- planning
 def _detect(path: Path) -> str:
-    """The parser module for a user path."""
+    """The catalogue entry whose parser claims a user path.
+
+    A folder named like a catalogue entry is that entry; otherwise each parser's ``detect`` is
+    tried in :func:`emergence.sources.base.detection_order` (by the ``PRIORITY`` each parser
+    module declares), and the first that claims the path wins.
+    """
+    from .sources.base import detection_order
     if path.is_dir() and path.name in catalog.CATALOG:
         return path.name
-    # generic formats first: a user's lm-eval folder is 'lm-eval-results', not 'pythia'
-    order = ["bigbench", "lm-eval-samples", "expemergence", "lm-eval-results"]
-    for name in order + [n for n in catalog.CATALOG if n not in order]:
-        mod = catalog.parser(name)
-        detect = getattr(mod, "detect", None)
-        if detect is not None and detect(path):
+    for name in detection_order(catalog):
+        if catalog.parser(name).detect(path):
             return name
-    raise IngestError(path, "format not recognised: not a BIG-bench checkout, lm-eval results or samples, nor a "
-                      "catalogue source folder; for a CSV/Parquet give a column mapping (--map or --column/--set)")
+    raise IngestError(path, "format not recognised: not a BIG-bench checkout, lm-eval results or samples, a ZeroEval "
+                      "or MMLU-Pro output folder, nor a catalogue source folder; for a CSV/TSV/Parquet/JSON/JSONL of "
+                      "your own give a column mapping (--map or --column/--set)")
 
 
 def plan(sources: list[str], data: Path, stack: ExitStack, *, mapping: dict | None = None,
-         online: bool = True, progress=None, full_logs: bool = False,
+         online: bool = True, progress=None, options: dict | None = None, full_logs: bool = False,
          log_tasks: list[str] | None = None, failed: dict | None = None) -> tuple[list[Planned], list[str]]:
     """Resolve SOURCE arguments; returns (planned, notes about sources not found).
 
+    ``options`` (``empty_prediction``, ``sizes``, ``delimiter``) go into the mapping of a file of
+    one's own, else to every planned parser that honours them (its ``OPTIONS``); an option that no
+    planned source honours is an error rather than silently ignored.
     ``full_logs``: a source with Git LFS files (BIG-bench) also gets them (fetched into its copy in
     the data directory when online; ``log_tasks`` limits which), and its parser reads them.
     ``failed``: a dict to collect ``{name: why and how to add it}`` for catalogue sources that cannot
     be had, instead of raising on the first (the others are still planned).
     """
+    options = {k: v for k, v in (options or {}).items() if v}
+    if mapping is not None and options:
+        mapping = dict(mapping)
+        for k, v in options.items():
+            mapping[k] = {**(mapping.get(k) or {}), **v} if k == "sizes" else v
     planned, notes = [], []
-    to_fetch = [a for a in sources if a in catalog.CATALOG and not Path(a).exists() and not (data / a).is_dir()]
+    to_fetch = [a for a in sources or [] if a in catalog.CATALOG and not Path(a).exists() and not (data / a).is_dir()]
 
-    def options(spec):
+    def log_options(spec):
+        # a fresh dict per source: the parser options below are added to it
         return {"full_logs": True} if full_logs and spec is not None and spec.lfs_files else {}
 
     if not sources:
         for name, spec in catalog.CATALOG.items():
             root = data / name
             if root.is_dir():
-                planned.append(Planned(name, root, spec, catalog.parser(name), options=options(spec)))
+                planned.append(Planned(name, root, spec, catalog.parser(name), options=log_options(spec)))
             elif spec.downloadable:
                 notes.append(_missing_message(spec, root, "not found locally (pass its name to download it)"))
-        return planned, notes
-    for arg in sources:
+    for arg in sources or []:
         if arg in catalog.CATALOG and not Path(arg).exists():
             spec = catalog.get(arg)
             root = data / arg
@@ -277,26 +334,38 @@ def plan(sources: list[str], data: Path, stack: ExitStack, *, mapping: dict | No
                 failed[arg] = str(e)
                 if not root.is_dir():
                     continue
-            planned.append(Planned(arg, root, spec, catalog.parser(arg), options=options(spec)))
+            planned.append(Planned(arg, root, spec, catalog.parser(arg), options=log_options(spec)))
             continue
         path = Path(arg).expanduser().resolve()
         if not path.exists():
             raise SourceMissing(f"{arg}: neither a catalogue source ({', '.join(catalog.CATALOG)}) nor an existing path")
+        check_user_path(path)
         if mapping is not None:
             byo = catalog.parser("byo")
             name = mapping.get("name") or path.stem
             planned.append(Planned(name, path, None, byo, mapping))
             continue
+        stem = path.stem
         if path.is_file() and path.name.lower().endswith((".zip", ".tar.gz", ".tgz", ".tar")):
+            stem = _archive_stem(path)
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="emergence-unpack-")))
             path = safe_extract(path, tmp)
         name = _detect(path)
         spec = catalog.get(name)
         # a user's own copy of a catalogue source keeps the catalogue name (same rows as the download);
-        # a generic format (the user's own lm-eval runs) is named after its folder, so two folders are two
-        # sources rather than one replacing the other
-        stored_as = name if spec.repo else f"{name}:{path.stem}"
-        planned.append(Planned(stored_as, path, spec, catalog.parser(name), options=options(spec)))
+        # a generic format (the user's own lm-eval runs) is named after its folder (an archive: its name), so
+        # two folders are two sources rather than one replacing the other
+        stored_as = name if spec.repo else f"{name}:{stem}"
+        planned.append(Planned(stored_as, path, spec, catalog.parser(name), options=log_options(spec)))
+    if mapping is None and options:
+        for k, v in options.items():
+            takers = [p for p in planned if k in getattr(p.module, "OPTIONS", ())]
+            if not takers:
+                raise IngestError(", ".join(p.name for p in planned) or "ingest", f"{OPTION_FLAGS.get(k, k)} applies to "
+                                  "a file of your own with a mapping and to the ZeroEval and MMLU-Pro readers; none "
+                                  "of the sources given reads it", field=k, value=v)
+            for p in takers:
+                p.options[k] = v
     seen: dict[str, Path] = {}
     for p in planned:
         if p.name in seen:
@@ -374,28 +443,46 @@ def parse_source(p: Planned, progress=None) -> Batch:
     return batch
 
 
+#: What the store-wide step (:func:`emergence.series.apply_fdr`: Benjamini-Hochberg per family, then the
+#: verdict rules) reads and writes of the series table, so a write moves these columns through pandas rather
+#: than the whole table.  tests/test_store.py checks on the real store that the step on these columns gives
+#: what it gives on the whole table and adds no other column: a change to the step that reads or writes
+#: another column fails there, naming it.
+def fdr_step(apply_fdr) -> Finalize:
+    """The store-wide step as the store runs it in place: only the columns it reads go in, only the
+    ones it writes come back (:data:`emergence.series.FDR_READS`, :data:`~emergence.series.FDR_WRITES`)."""
+    from .series import FDR_READS, FDR_WRITES
+    return Finalize(apply_fdr, FDR_READS, FDR_WRITES)
+
+
 def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = None,
            data: str | os.PathLike | None = None, mapping: dict | None = None,
            online: bool = True, progress: Callable[[str], None] | None = None,
+           empty_prediction: str | None = None, sizes: dict | None = None, delimiter: str | None = None,
            full_logs: bool = False, log_tasks: list[str] | None = None, keep_going: bool = False) -> dict:
     """Parse every requested source and land them in one atomic write.
 
+    ``empty_prediction`` (``'wrong'`` or ``'skip'``), ``sizes`` (model -> parameter count) and
+    ``delimiter`` are the options of ``emergence ingest`` that change numbers (see :func:`plan`).
     ``full_logs``: BIG-bench's per-query full logs too (Git LFS archives, fetched when missing and
     online, streamed into the examples table; ``log_tasks`` limits the fetch to these tasks).
     ``keep_going``: a catalogue source that cannot be fetched or parsed is left out and reported in
     ``failed`` (why, and how to add it) while the others are written; without it, the first such
     source stops the call and nothing is written.
 
-    Returns ``{"result": {source: added|replaced|unchanged}, "notes": [...], "counts": {...},
-    "failed": {source: message}}``.
+    Returns ``{"result": {source: added|replaced|unchanged}, "notes": [...], "warnings": [...],
+    "counts": {...}, "db": path, "failed": {source: message}}``; ``warnings`` names every file written
+    whose content another source already holds (stored, not scored again: a ``duplicate_source``
+    data issue).
     """
     from .series import apply_fdr, score_observations
     store = Store(db)
     data_path = data_dir(data)
+    options = {"empty_prediction": empty_prediction, "sizes": sizes, "delimiter": delimiter}
     failed: dict[str, str] = {}
     with ExitStack() as stack:
         planned, notes = plan(list(sources or []), data_path, stack, mapping=mapping, online=online,
-                              progress=progress, full_logs=full_logs, log_tasks=log_tasks,
+                              progress=progress, options=options, full_logs=full_logs, log_tasks=log_tasks,
                               failed=failed if keep_going else None)
         if not planned:
             why = "\n".join(list(failed.values()) + notes)
@@ -438,8 +525,40 @@ def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = N
             err = SourceMissing("nothing could be ingested:\n" + "\n".join(failed.values()))
             err.failed = failed
             raise err
-        result = store.write(batches, score=score_observations, finalize=apply_fdr, progress=progress)
+        result = store.write(batches, score=score_observations, finalize=fdr_step(apply_fdr), progress=progress)
         counts = {b.source: {"observations": len(b.observations),
                              "examples": b.n_examples,         # spilled examples: counted before the spill goes
                              "issues": len(b.issues_frame())} for b, _ in batches}
-    return {"result": result, "notes": notes, "counts": counts, "db": str(store.path), "failed": failed}
+    written = [n for n, v in result.items() if v != "unchanged"]
+    warnings = []
+    if written:
+        dup = store.duplicate_files(written)
+        for src, g in dup.groupby("source", sort=True):
+            first = g.iloc[0]
+            warnings.append(f"{src}: {len(g)} file(s) have the same content as files of source "
+                            f"{', '.join(sorted(g['original_source'].unique()))} (e.g. {first['file']} = "
+                            f"{first['original_file']}): stored, but not scored again (data issue duplicate_source)")
+    return {"result": result, "notes": notes, "warnings": warnings, "counts": counts, "db": str(store.path),
+            "failed": failed}
+
+
+def remove(names: list[str], *, db: str | os.PathLike | None = None,
+           progress: Callable[[str], None] | None = None) -> dict:
+    """Remove sources from the store in one atomic write (:meth:`emergence.store.Store.remove`).
+
+    Their rows leave every table, the series of sources that held copies of their files are
+    scored again, and the store-wide false discovery rate is recomputed over what remains.
+    Returns ``{"removed": {source: counts}, "db": path}``.
+
+    Raises
+    ------
+    emergence.store.UnknownSource
+        A name that is not in the store (nothing is removed).
+    """
+    from .series import apply_fdr, score_observations
+    store = Store(db)
+    if not store.exists():
+        from .store import StoreMissing
+        raise StoreMissing(f"no store at {store.path}: nothing to remove")
+    removed = store.remove(list(names), score=score_observations, finalize=fdr_step(apply_fdr), progress=progress)
+    return {"removed": removed, "db": str(store.path)}

@@ -33,6 +33,7 @@ __all__ = [
     "key_strings",
     "issue",
     "arrow_schema",
+    "quote",
 ]
 
 #: column -> kind ("str", "float", "int", "bool", "list") of the observation table.
@@ -137,8 +138,18 @@ class IngestError(ValueError):
         if field is not None:
             where += f", field {field!r}"
         if value is not None:
-            where += f", value {str(value)[:80]!r}"
+            where += f", value {quote(value)}"
         super().__init__(f"{where}: {message}")
+
+
+#: Longest value quoted in an error: a message may be shown to whoever gave the file, never a file's content.
+QUOTE_CHARS = 40
+
+
+def quote(value, limit: int = QUOTE_CHARS) -> str:
+    """``repr`` of ``value`` as text, cut to ``limit`` characters (an ellipsis marks the cut)."""
+    s = str(value)
+    return repr(s if len(s) <= limit else s[:limit] + "…")
 
 
 def issue(source, kind, source_file, row_ref="", field="", value="", detail="") -> dict:
@@ -192,6 +203,8 @@ class Batch:
     files: dict[str, str] = field(default_factory=dict)   # relative path -> sha256
     example_files: list[str] = field(default_factory=list)
     rescored: pd.DataFrame | None = None
+    #: ingest choices that change numbers (e.g. ``empty_prediction``), stored with the source
+    options: dict = field(default_factory=dict)
 
     @property
     def n_examples(self) -> int:

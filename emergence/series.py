@@ -53,6 +53,8 @@ __all__ = [
     "build_series_points",
     "score_observations",
     "apply_fdr",
+    "FDR_READS",
+    "FDR_WRITES",
     "compare",
 ]
 
@@ -437,6 +439,14 @@ def _cache_frame(cache: pd.DataFrame, hashes: pd.Series) -> pd.DataFrame:
     c = cache.copy()
     c["now"] = c["series_id"].map(hashes)
     return c[c["now"] == c["points_hash"]].drop(columns=["now"])
+
+
+#: The columns :func:`apply_fdr` reads and the ones it writes: the store runs the step in place on just
+#: these (a test on the real store fails if it reads or writes anything else).
+FDR_READS = ("source", "task", "subtask", "metric", "source_metric", "family", "shots", "prompt_variant", "variant",
+             "scale_axis", "primary", "fdr_family", "n_scales", "p_value", "p_method", "width_decades", "n_before",
+             "n_after", "gap_decades", "span_decades", "tau_source", "narrow_stat", "pre_state", "pre_reason")
+FDR_WRITES = ("q_value", "verdict", "verdict_reason", "emergent")
 
 
 def apply_fdr(series: pd.DataFrame, *, fdr_level: float = V.FDR_LEVEL,

@@ -265,8 +265,7 @@ def simulated_verdicts(sim: pd.DataFrame, n_examples: int, n_choices: int) -> pd
     rows = {}
     for m, canon in SIM_METRICS.items():
         y = sim[f"{m}_sampled"].to_numpy(dtype=float)
-        prop = m in ("accuracy", "multiple_choice_grade")
-        hib = m in ("accuracy", "multiple_choice_grade")
+        prop = m in ("accuracy", "multiple_choice_grade")       # higher is better; the others lower
         se = sim[f"{m}_se"].to_numpy(dtype=float)
         if prop:
             v = sharp_onset(x, y, n_examples=n_examples, metric=canon)

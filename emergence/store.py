@@ -2,8 +2,9 @@
 
 Layout: ``observations`` (the long table), ``examples`` (per-example outputs),
 ``data_issues``, ``sources`` (name, public URL, license, files, content hashes, row counts,
-ingested at) and ``series`` (one row per scored series, computed once after each ingest by
-:mod:`emergence.series`).
+the ingest options that change numbers, added and ingested at), ``duplicate_files`` (files of a
+source whose content another source already holds: see :meth:`Store.write`) and ``series`` (one
+row per scored series, computed once after each ingest by :mod:`emergence.series`).
 
 Writes are atomic and never block readers: a writer takes a lock file, copies the current
 database beside itself, writes the whole batch there, checkpoints, and swaps it in with
@@ -23,6 +24,7 @@ import os
 import shutil
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
@@ -32,7 +34,8 @@ import pandas as pd
 
 from .schema import EXAMPLE_COLUMNS, ISSUE_COLUMNS, OBSERVATION_COLUMNS, Batch
 
-__all__ = ["REPO_ROOT", "DEFAULT_DB", "db_path", "Store", "StoreMissing", "FILTER_COLUMNS"]
+__all__ = ["REPO_ROOT", "DEFAULT_DB", "db_path", "Store", "StoreMissing", "UnknownSource", "Finalize",
+           "FILTER_COLUMNS"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = REPO_ROOT / "data" / "emergence.duckdb"
@@ -54,6 +57,30 @@ FILTER_COLUMNS: dict[str, tuple[str, ...]] = {
 
 class StoreMissing(FileNotFoundError):
     pass
+
+
+@dataclass(frozen=True)
+class Finalize:
+    """The store-wide step of a write, with the series columns it reads and the ones it writes.
+
+    Given as ``finalize=`` to :meth:`Store.write` / :meth:`Store.remove`, the store hands ``fn``
+    only the ``reads`` columns of every series row and updates only the ``writes`` columns in
+    place, instead of moving the whole series table through pandas and writing it back (which
+    made adding one small source cost what the store holds).  ``fn`` must treat rows
+    independently of the columns it does not read (e.g. Benjamini-Hochberg over ``p_value``).
+    A plain callable is also accepted: it gets and returns the whole table.
+    """
+
+    fn: Callable[[pd.DataFrame], pd.DataFrame]
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+
+
+class UnknownSource(LookupError):
+    """A source name that is not in the store."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else "unknown source"
 
 
 def db_path(arg: str | os.PathLike | None = None) -> Path:
@@ -80,7 +107,23 @@ _SCHEMA = [
         redistributable BOOLEAN, citation VARCHAR, root VARCHAR, files VARCHAR[], content_hashes VARCHAR[],
         n_files BIGINT, n_observations BIGINT, n_examples BIGINT, n_issues BIGINT, ingested_at TIMESTAMP)""",
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+    """CREATE TABLE IF NOT EXISTS duplicate_files (
+        source VARCHAR, file VARCHAR, hash VARCHAR, original_source VARCHAR, original_file VARCHAR)""",
+    # stores written before these columns existed gain them on their next write
+    "ALTER TABLE sources ADD COLUMN IF NOT EXISTS options VARCHAR",
+    "ALTER TABLE sources ADD COLUMN IF NOT EXISTS added_at TIMESTAMP",
 ]
+
+#: The rows that are scored: in scoring by their parser's rule, and not from a file whose content another
+#: source already holds (matched by content hash, or by file name where a row has no hash; a re-scored
+#: aggregate spanning several files is left out when every one of them is such a copy).
+_SCORED = """in_scoring AND NOT EXISTS (
+    SELECT 1 FROM (SELECT list(hash) AS hashes, list(file) AS files FROM duplicate_files d
+                   WHERE d.source = observations.source) dup
+    WHERE dup.hashes IS NOT NULL AND CASE
+        WHEN observations.content_hash IS NOT NULL
+            THEN list_has_all(dup.hashes, string_split(observations.content_hash, '; '))
+        ELSE coalesce(list_has_all(dup.files, string_split(observations.source_file, '; ')), false) END)"""
 
 
 def _where(filters: dict | None, allowed: Iterable[str]) -> tuple[str, list]:
@@ -173,7 +216,8 @@ class Store:
         """The filtered long table, in a stable order."""
         where, params = _where(filters, OBSERVATION_COLUMNS)
         if scoring_only:
-            where = (where + " AND in_scoring") if where else " WHERE in_scoring"
+            cond = _SCORED if "duplicate_files" in self.tables() else "in_scoring"
+            where = (where + f" AND {cond}") if where else f" WHERE {cond}"
         cols = self._columns("observations", OBSERVATION_COLUMNS)
         sql = (f"SELECT {cols} FROM observations{where} ORDER BY source, task, subtask, metric, source_metric, "
                "family, prompt_variant, variant, shots, params NULLS LAST, model, checkpoint_step NULLS LAST, "
@@ -203,14 +247,17 @@ class Store:
         return self._df("SELECT source, kind, count(*) AS n FROM data_issues GROUP BY ALL ORDER BY ALL")
 
     def sources(self) -> pd.DataFrame:
-        """Per source: files, families, models, tasks, metrics, observations, license, issues, the commit."""
-        return self._df("""
+        """Per source: files, families, models, tasks, metrics, observations, license, issues, the commit, ingest options."""
+        has_options = bool(len(self._df("SELECT 1 FROM information_schema.columns WHERE table_catalog = 'store' "
+                                        "AND table_name = 'sources' AND column_name = 'options'")))
+        options = "coalesce(s.options, '{}')" if has_options else "'{}'"
+        return self._df(f"""
             SELECT s.name AS source, s.n_files AS files,
                    coalesce(o.families, 0) AS families, coalesce(o.models, 0) AS models,
                    coalesce(o.tasks, 0) AS tasks, coalesce(o.metrics, 0) AS metrics,
                    s.n_observations AS observations, coalesce(o.without_scale, 0) AS without_scale,
                    s.n_examples AS examples, s.n_issues AS issues, s.license, s.redistributable,
-                   s.url, s.commit, s.citation, s.ingested_at
+                   s.url, s.commit, s.citation, s.ingested_at, {options} AS options
             FROM sources s LEFT JOIN (
                 SELECT source, count(DISTINCT family) AS families, count(DISTINCT model) AS models,
                        count(DISTINCT task) AS tasks, count(DISTINCT metric) AS metrics,
@@ -221,6 +268,13 @@ class Store:
 
     def source_rows(self) -> pd.DataFrame:
         return self._df("SELECT * FROM sources ORDER BY name")
+
+    def duplicate_files(self, source: list[str] | None = None) -> pd.DataFrame:
+        """Files of a source whose content another (earlier) source holds: source, file, hash, original source, file."""
+        if "duplicate_files" not in self.tables():
+            return pd.DataFrame(columns=["source", "file", "hash", "original_source", "original_file"])
+        where, params = _where({"source": source}, {"source": "str"})
+        return self._df(f"SELECT * FROM duplicate_files{where} ORDER BY source, file", params)
 
     def series(self, filters: dict | None = None) -> pd.DataFrame:
         if "series" not in self.tables():
@@ -254,7 +308,10 @@ class Store:
                 leftover.unlink(missing_ok=True)
             if self.path.exists():
                 shutil.copyfile(self.path, tmp)
-            con = duckdb.connect(str(tmp))
+            # one thread: an insert split over threads leaves partly filled row groups, and every later
+            # checkpoint that appends to such a table rewrites them, so adding a small source would cost
+            # what the store holds (bench/bench_ingest.py, "add one file")
+            con = duckdb.connect(str(tmp), config={"threads": 1})
             try:
                 for stmt in _SCHEMA:
                     con.execute(stmt)
@@ -299,30 +356,38 @@ class Store:
         """Replace each batch's source in one atomic swap; returns ``{source: 'added'|'replaced'|'unchanged'}``.
 
         ``batches`` pairs each :class:`Batch` with its catalogue metadata (url, repo, commit, license,
-        redistributable, citation, root).  A batch whose files and hashes equal what is stored is
-        skipped: ingesting the same content twice adds nothing.
+        redistributable, citation, root).  A batch whose files, hashes and options (``Batch.options``)
+        equal what is stored is skipped: ingesting the same content twice adds nothing.
+
+        **Same content under two names.**  A file whose sha256 and file name equal those of a file
+        of a source added earlier (``added_at``, then name) is a duplicate: it is listed in ``duplicate_files`` with one
+        ``duplicate_source`` data issue, its rows stay in the tables but are not scored (the scored
+        rows are those of :data:`_SCORED`), so nothing is counted twice.  The table is rebuilt on every
+        write and removal, so removing the original makes the copy count again.
 
         Scoring is incremental: every series belongs to one source (``source`` is part of its key),
         so ``score`` (one source's scoring observations and, keyword ``previous``, its series rows
-        as stored before -> its new series rows) runs only for the
-        sources this write added or replaced (for all of them when the store has no ``series`` table
-        yet); ``finalize`` (the whole series table -> the whole series table: the store-wide false
-        discovery rate and the calls that depend on it) then runs once over every source's rows.
+        as stored before -> its new series rows) runs only for the sources this write added or
+        replaced, and those whose duplicate files changed (for all of them when the store has no
+        ``series`` table yet); ``finalize`` (the whole series table -> the whole series table: the
+        store-wide false discovery rate and the calls that depend on it) then runs once over every
+        source's rows.
         """
         result: dict[str, str] = {}
         with self._writer() as con:
+            before = self._duplicate_sets(con)
             for batch, meta in batches:
                 name = batch.source
-                old = con.execute("SELECT files, content_hashes FROM sources WHERE name = ?", [name]).fetchall()
-                if old and dict(zip(old[0][0], old[0][1])) == batch.files:
+                options = json.dumps(batch.options or {}, sort_keys=True)
+                old = con.execute("SELECT files, content_hashes, coalesce(options, '{}'), coalesce(added_at, "
+                                  "ingested_at) FROM sources WHERE name = ?", [name]).fetchall()
+                if old and dict(zip(old[0][0], old[0][1])) == batch.files and old[0][2] == options:
                     result[name] = "unchanged"
                     continue
                 result[name] = "replaced" if old else "added"
                 if progress:
                     progress(f"writing {name}")
-                for table in ("observations", "examples", "data_issues", "sources"):
-                    col = "name" if table == "sources" else "source"
-                    con.execute(f"DELETE FROM {table} WHERE {col} = ?", [name])
+                self._delete_source(con, name, series=False)
                 self._insert(con, "observations", batch.observations, OBSERVATION_COLUMNS)
                 n_examples = 0
                 if batch.examples is not None and len(batch.examples):
@@ -333,48 +398,168 @@ class Store:
                 issues = batch.issues_frame()
                 self._insert(con, "data_issues", issues, ISSUE_COLUMNS)
                 files = sorted(batch.files)
+                now = datetime.now(timezone.utc).replace(tzinfo=None)
                 con.execute(
-                    "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO sources (name, url, repo, commit, license, redistributable, citation, root, files, "
+                    "content_hashes, n_files, n_observations, n_examples, n_issues, ingested_at, options, added_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [name, meta.get("url", ""), meta.get("repo", ""), meta.get("commit", ""),
                      meta.get("license", "unknown"), bool(meta.get("redistributable", False)),
                      meta.get("citation", ""), str(meta.get("root", "")), files,
                      [batch.files[f] for f in files], len(files), len(batch.observations), n_examples,
-                     len(issues), datetime.now(timezone.utc).replace(tzinfo=None)])
+                     len(issues), now, options, old[0][3] if old else now])
+            after = self._refresh_duplicates(con)
             changed = [n for n, v in result.items() if v != "unchanged"]
+            changed += [n for n in self._copies_changed(con, before, after) if n not in changed]
             if score is not None:
                 self._rescore(con, changed, score, finalize, progress)
-            rows = con.execute("SELECT name, content_hashes FROM sources ORDER BY name").fetchall()
-            fp = hashlib.sha256(json.dumps([[n, list(h)] for n, h in rows]).encode()).hexdigest()[:12]
-            con.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", [fp])
+            self._stamp(con)
         return result
 
-    def _rescore(self, con, changed: list[str], score, finalize, progress=None):
+    def remove(self, names: list[str], *, score: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+               finalize: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+               progress: Callable[[str], None] | None = None) -> dict[str, dict[str, int]]:
+        """Delete sources from every table, in one atomic swap like :meth:`write`.
+
+        Their rows leave ``observations``, ``examples``, ``data_issues``, ``sources``,
+        ``duplicate_files`` and ``series``; sources that held copies of their files are scored
+        again (``score``), and ``finalize`` re-runs the store-wide step over the remaining series.
+        Returns, per source, the counts removed.
+
+        Raises
+        ------
+        UnknownSource
+            A name that is not a source of the store (nothing is removed).
+        """
+        names = list(dict.fromkeys(names))
+        out: dict[str, dict[str, int]] = {}
+        with self._writer() as con:
+            known = {r[0]: r[1:] for r in con.execute(
+                "SELECT name, n_observations, n_examples, n_issues FROM sources").fetchall()}
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise UnknownSource(f"no source {unknown[0]!r} in {self.path}; its sources: "
+                                    f"{', '.join(sorted(known)) or 'none'}")
+            before = self._duplicate_sets(con)
+            for name in names:
+                if progress:
+                    progress(f"removing {name}")
+                self._delete_source(con, name, series=True)
+                out[name] = dict(zip(("observations", "examples", "issues"), (int(v or 0) for v in known[name])))
+            after = self._refresh_duplicates(con)
+            changed = self._copies_changed(con, before, after)
+            if score is not None and self._has_series(con):
+                self._rescore(con, changed, score, finalize, progress, always_finalize=True)
+            self._stamp(con)
+        return out
+
+    @staticmethod
+    def _delete_source(con, name: str, *, series: bool):
+        for table in ("observations", "examples", "data_issues", "sources", "duplicate_files"):
+            col = "name" if table == "sources" else "source"
+            con.execute(f"DELETE FROM {table} WHERE {col} = ?", [name])
+        if series and Store._has_series(con):
+            con.execute("DELETE FROM series WHERE source = ?", [name])
+
+    @staticmethod
+    def _stamp(con):
+        rows = con.execute("SELECT name, content_hashes FROM sources ORDER BY name").fetchall()
+        fp = hashlib.sha256(json.dumps([[n, list(h)] for n, h in rows]).encode()).hexdigest()[:12]
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", [fp])
+
+    @staticmethod
+    def _duplicate_sets(con) -> dict[str, tuple]:
+        rows = con.execute("SELECT source, list(hash ORDER BY hash) FROM duplicate_files GROUP BY source").fetchall()
+        return {s: tuple(h) for s, h in rows}
+
+    @staticmethod
+    def _copies_changed(con, before: dict, after: dict) -> list[str]:
+        """Sources still in the store whose duplicate files changed (they are scored again)."""
+        names = {r[0] for r in con.execute("SELECT name FROM sources").fetchall()}
+        return sorted(n for n in (set(before) | set(after)) & names if before.get(n) != after.get(n))
+
+    @staticmethod
+    def _refresh_duplicates(con) -> dict[str, tuple]:
+        """Rebuild ``duplicate_files`` and its ``duplicate_source`` issues from every source's hashes (see write)."""
+        con.execute("DELETE FROM duplicate_files")
+        con.execute("DELETE FROM data_issues WHERE kind = 'duplicate_source'")
+        con.execute("""
+            INSERT INTO duplicate_files
+            WITH f AS (
+                SELECT name, coalesce(added_at, ingested_at) AS t, unnest(files) AS file,
+                       unnest(content_hashes) AS hash
+                FROM sources)
+            SELECT b.name, b.file, b.hash, arg_min(a.name, (a.t, a.name)), arg_min(a.file, (a.t, a.name, a.file))
+            FROM f b JOIN f a ON a.hash = b.hash AND a.name <> b.name AND (a.t, a.name) < (b.t, b.name)
+                 -- the same name too: formats that keep the task in the path (expemergence's
+                 -- data/<task>/...) can hold equal bytes that mean different things
+                 AND regexp_extract(a.file, '[^/]*$') = regexp_extract(b.file, '[^/]*$')
+            GROUP BY b.name, b.file, b.hash""")
+        con.execute("""
+            INSERT INTO data_issues (source, kind, source_file, row_ref, field, value, detail)
+            SELECT source, 'duplicate_source', file, '', 'content_hash', original_source,
+                   'same content (sha256 ' || left(hash, 12) || ') as ' || original_file || ' of source '
+                   || original_source || ', added earlier: its rows are stored but not scored again'
+            FROM duplicate_files""")
+        con.execute("""
+            UPDATE sources SET n_issues = (SELECT count(*) FROM data_issues i WHERE i.source = sources.name)""")
+        return Store._duplicate_sets(con)
+
+    def _rescore(self, con, changed: list[str], score, finalize, progress=None, always_finalize: bool = False):
         """Re-score the series of the ``changed`` sources (all sources without a series table), then
-        ``finalize`` the whole table.  See :meth:`write`."""
-        if not self._has_series(con):
+        ``finalize`` the whole table.  See :meth:`write`.
+
+        The other sources' series rows stay in the database: the changed sources' rows are deleted
+        and their new rows inserted by column name; a :class:`Finalize` step then reads and updates
+        only its own columns.  Only when the new rows' columns differ from the table's (or
+        ``finalize`` is a plain callable) is the whole table read, finalized and written anew.
+        """
+        fresh = not self._has_series(con)
+        if fresh:
             changed = [r[0] for r in con.execute("SELECT name FROM sources ORDER BY name").fetchall()]
-            fresh = True
-        else:
-            fresh = False
-        if not changed and not fresh:
+        if not changed and not fresh and not always_finalize:
             return
         parts = []
         for i, name in enumerate(changed):
             if progress:
                 progress(f"scoring series of {name} ({i + 1}/{len(changed)})")
             obs = con.execute(
-                "SELECT * FROM observations WHERE in_scoring AND source = ? ORDER BY source, task, subtask, metric, "
+                f"SELECT * FROM observations WHERE {_SCORED} AND source = ? ORDER BY source, task, subtask, metric, "
                 "source_metric, family, prompt_variant, variant, shots, model, checkpoint_step NULLS LAST, "
                 "seed NULLS LAST", [name]).df()
             previous = None if fresh else con.execute("SELECT * FROM series WHERE source = ?", [name]).df()
             part = score(obs, previous=previous)
             if len(part):
                 parts.append(part)
+        table_cols = [] if fresh else [r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'series' ORDER BY ordinal_position"
+        ).fetchall()]
+        in_place = (not fresh and isinstance(finalize, Finalize)
+                    and all(list(p.columns) == table_cols or set(p.columns) == set(table_cols) for p in parts))
+        if in_place:
+            if changed:
+                marks = ", ".join("?" for _ in changed)
+                con.execute(f"DELETE FROM series WHERE source IN ({marks})", changed)
+            for part in parts:
+                con.register("series_part", part)
+                con.execute("INSERT INTO series BY NAME SELECT * FROM series_part")
+                con.unregister("series_part")
+            if progress:
+                progress("false discovery rate over every series")
+            cols = ", ".join(f'"{c}"' for c in finalize.reads)
+            narrow = con.execute(f"SELECT rowid AS _row, {cols} FROM series").df()
+            out = finalize.fn(narrow)
+            con.register("series_update", out[["_row", *finalize.writes]])
+            sets = ", ".join(f'"{c}" = u."{c}"' for c in finalize.writes)
+            con.execute(f"UPDATE series SET {sets} FROM series_update u WHERE series.rowid = u._row")
+            con.unregister("series_update")
+            return
         if fresh:
             kept = None
         else:
-            marks = ", ".join("?" for _ in changed)
-            con.execute(f"DELETE FROM series WHERE source IN ({marks})", changed)
+            if changed:
+                marks = ", ".join("?" for _ in changed)
+                con.execute(f"DELETE FROM series WHERE source IN ({marks})", changed)
             kept = con.execute("SELECT * FROM series").df()
         frames = ([kept] if kept is not None and len(kept) else []) + parts
         if not frames:
@@ -384,7 +569,7 @@ class Store:
         if finalize is not None:
             if progress:
                 progress("false discovery rate over every series")
-            series = finalize(series)
+            series = finalize.fn(series) if isinstance(finalize, Finalize) else finalize(series)
         con.register("series_df", series)
         con.execute("CREATE OR REPLACE TABLE series AS SELECT * FROM series_df")
         con.unregister("series_df")

@@ -283,7 +283,24 @@ def test_data_page_lists_sources_and_filters_issues(real_store):
     assert qp(at, "source") == ["on-emergence"]
 
 
-def test_data_page_ingest_error_is_clear_and_writes_nothing(tmp_path, real_store):
+LOCAL = (None, {"Host": "localhost:8501", "Origin": "http://localhost:8501", "User-Agent": "Chromium"})
+REMOTE = ("203.0.113.7", {"Host": "dashboard.example.org", "Origin": "https://dashboard.example.org"})
+PROXIED = (None, {"Host": "localhost:8501", "Origin": "https://dashboard.example.org",
+                  "X-Forwarded-For": "203.0.113.7"})
+
+
+@pytest.fixture
+def visitor(monkeypatch):
+    """Who the Data page sees (AppTest has no websocket client: st.context knows no visitor)."""
+    import app_support
+
+    def set_visitor(v):
+        monkeypatch.setattr(app_support, "visitor", lambda: v)
+    return set_visitor
+
+
+def test_data_page_ingest_error_is_clear_and_writes_nothing(tmp_path, real_store, visitor):
+    visitor(LOCAL)
     from emergence.store import Store
     db, _ = real_store
     before = Store(db).fingerprint()
@@ -302,7 +319,8 @@ def test_public_deployment_disables_ingest(monkeypatch):
     assert any("disabled on this public deployment" in i.value for i in at.info)
 
 
-def test_data_page_ingests_a_path_into_an_empty_store(tmp_path, monkeypatch, shared_data):
+def test_data_page_ingests_a_path_into_an_empty_store(tmp_path, monkeypatch, shared_data, visitor):
+    visitor(LOCAL)
     db = tmp_path / "fresh.duckdb"
     monkeypatch.setenv("EMERGENCE_DB", str(db))
     at = open_page("data")
@@ -312,6 +330,71 @@ def test_data_page_ingests_a_path_into_an_empty_store(tmp_path, monkeypatch, sha
     assert not at.exception and not at.error
     assert any(s.value.startswith("gpt3-multiplication-tables: added") for s in at.success)
     assert at.dataframe[0].value["source"].tolist() == ["gpt3-multiplication-tables"]
+
+
+@pytest.mark.parametrize("ip, headers, local", [
+    (None, {"Host": "localhost:8501"}, True),
+    (None, {"host": "127.0.0.1:8501", "origin": "http://127.0.0.1:8501"}, True),
+    (None, {"Host": "[::1]:8501", "Origin": "http://[::1]:8501"}, True),
+    (None, {}, False),                                                       # no handshake known: fail closed
+    ("203.0.113.7", {"Host": "localhost:8501"}, False),                      # a remote peer
+    ("192.168.1.20", {"Host": "192.168.1.5:8501"}, False),
+    (None, {"Host": "localhost:8501", "X-Forwarded-For": "203.0.113.7"}, False),   # a reverse proxy on loopback
+    (None, {"Host": "localhost", "Forwarded": "for=203.0.113.7"}, False),
+    (None, {"Host": "localhost", "X-Real-IP": "203.0.113.7"}, False),
+    (None, {"Host": "dashboard.example.org"}, False),                        # proxied without forwarding headers
+    (None, {"Host": "localhost:8501", "Origin": "https://evil.example"}, False),
+])
+def test_visitor_is_local(ip, headers, local):
+    import app_support
+    assert app_support.visitor_is_local(ip, headers) is local
+
+
+@pytest.mark.parametrize("public, allow, local, expected", [
+    (False, False, True, (True, True, True)), (False, False, False, (True, False, False)),
+    (False, True, False, (True, True, True)), (True, False, True, (False, False, False)),
+    (True, True, True, (True, True, False)), (True, True, False, (True, True, False)),
+])
+def test_write_access(public, allow, local, expected):
+    import app_support
+    a = app_support.write_access(public, allow, local)
+    assert (a.upload, a.path, a.remove) == expected and (a.reason == "") == all(expected)
+
+
+@pytest.mark.parametrize("who", [REMOTE, PROXIED, None])
+def test_a_visitor_not_on_this_machine_cannot_ingest_a_path_or_remove(real_store, visitor, who):
+    if who is not None:             # None: AppTest's own context, where st.context knows no visitor at all
+        visitor(who)
+    at = open_page("data")
+    assert not [t for t in at.text_input if t.key == "data_path"]
+    assert not [b for b in at.button if b.key == "data_remove"]
+    assert [b for b in at.button if b.key == "data_ingest"]               # uploads keep working (capped)
+    assert any("work only for a visitor on the server itself" in c.value for c in at.caption)
+
+
+def test_allow_ingest_turns_path_ingest_on_for_any_visitor(real_store, visitor, monkeypatch):
+    visitor(REMOTE)
+    monkeypatch.setenv("EMERGENCE_ALLOW_INGEST", "1")
+    at = open_page("data")
+    assert [t for t in at.text_input if t.key == "data_path"] and [b for b in at.button if b.key == "data_remove"]
+
+
+def test_a_local_visitor_removes_a_source_from_the_page(tmp_path, monkeypatch, shared_data, visitor):
+    from emergence.ingest import ingest
+    from emergence.store import Store
+    visitor(LOCAL)
+    db = tmp_path / "two.duckdb"
+    ingest([str(shared_data / "gpt3-multiplication-tables"), str(shared_data / "on-emergence")], db=db, online=False)
+    monkeypatch.setenv("EMERGENCE_DB", str(db))
+    at = open_page("data")
+    assert at.button(key="data_remove").disabled
+    at.selectbox(key="data_remove_source").set_value("on-emergence").run()
+    at.checkbox(key="data_remove_sure").check().run()
+    at.button(key="data_remove").click().run()
+    assert not at.exception and not at.error
+    assert any(s.value.startswith("on-emergence: removed") for s in at.success)
+    assert Store(db).source_rows()["name"].tolist() == ["gpt3-multiplication-tables"]
+    assert set(Store(db).series()["source"]) == {"gpt3-multiplication-tables"}
 
 
 def test_first_start_builds_the_store_with_a_progress_bar(tmp_path, monkeypatch, shared_data):

@@ -162,3 +162,62 @@ def test_db_goes_before_or_after_the_subcommand(real_store, args):
     out = subprocess.run([sys.executable, "-m", "emergence.cli", *[a.format(db=db) for a in args], "--csv", "-"],
                          capture_output=True, check=True, timeout=120)
     assert b"expemergence" in out.stdout
+
+
+# ---------------------------------------------------------------- issue 12: ingest flags, remove, help, errors
+from emergence.sources.byo import fields_for  # noqa: E402
+
+
+def test_ingest_help_lists_every_mappable_field_of_both_kinds():
+    text = run("unused.duckdb", "ingest", "--help").stdout.decode()
+    for kind in ("aggregate", "examples"):
+        assert f"kind = {kind}" in text
+        for field in fields_for(kind):
+            assert f"\n  {field} " in text, field
+    for flag in ("--size MODEL=COUNT", "--delimiter", "--empty-prediction {wrong,skip}"):
+        assert flag in text
+
+
+def test_a_malformed_mapping_is_one_line_without_a_traceback(tmp_path):
+    (tmp_path / "m.toml").write_text('name = "x"\nkind = examples\n')
+    (tmp_path / "d.csv").write_text("a\n1\n")
+    out = run(tmp_path / "s.duckdb", "ingest", str(tmp_path / "d.csv"), "--map", str(tmp_path / "m.toml"), check=False)
+    err = out.stderr.decode().strip().splitlines()
+    assert out.returncode == 2 and len(err) == 1 and "Traceback" not in out.stderr.decode()
+    assert err[0].startswith(f"error: {tmp_path / 'm.toml'}: not valid TOML at line 2, column 8")
+    assert err[0].endswith("(nothing was written)") and not (tmp_path / "s.duckdb").exists()
+
+
+def test_flags_size_delimiter_empty_prediction_and_remove(tmp_path):
+    db = tmp_path / "s.duckdb"
+    data = tmp_path / "mine.csv"
+    data.write_text("model;q;out;gold\nmy-small;1;4;4\nmy-small;2;;5\nmy-big;1;4;4\nmy-big;2;5;5\nmy-mid;1;4;4\n")
+    base = ["ingest", str(data), "--kind", "examples", "--column", "model=model", "--column", "example_id=q",
+            "--column", "prediction=out", "--column", "target=gold", "--set", "task=sums", "--size", "my-small=350M",
+            "--size", "my-big=7B", "--size", "my-mid=1.3e9"]
+    out = run(db, *base, "--delimiter", ";")
+    assert "mine" in out.stdout.decode() and "added" in out.stdout.decode()
+    obs = csv(db, "observations", "--metric", "exact_match").set_index("model")
+    assert obs.loc["my-small", "value"] == 0.5 and obs.loc["my-big", "params"] == 7e9
+    assert obs.loc["my-small", "params"] == 3.5e8
+    out = run(db, *base, "--empty-prediction", "skip")          # the delimiter detected; a new option: replaced
+    assert "replaced" in out.stdout.decode()
+    assert csv(db, "observations", "--metric", "exact_match").set_index("model").loc["my-small", "value"] == 1.0
+    copy = run(db, *base, "--name", "again")                    # same file, second name: a warning, counted once
+    assert "warning: again: 1 file(s) have the same content" in copy.stderr.decode()
+    assert set(csv(db, "series")["source"]) == {"mine"}
+    bad = run(db, "remove", "mine", "nope", check=False)
+    assert bad.returncode == 2 and "no source 'nope'" in bad.stderr.decode()
+    assert set(csv(db, "sources")["source"]) == {"mine", "again"}
+    gone = run(db, "remove", "mine")
+    assert "mine" in gone.stdout.decode() and "removed" in gone.stdout.decode()
+    assert set(csv(db, "sources")["source"]) == {"again"} and set(csv(db, "series")["source"]) == {"again"}
+    issues = csv(db, "issues")
+    assert "duplicate_source" not in set(issues["kind"]) and "empty_prediction" in set(issues["kind"])
+
+
+def test_a_bad_size_flag_names_the_flag(tmp_path):
+    (tmp_path / "d.csv").write_text("model,q,out,gold\nm,1,a,a\n")
+    out = run(tmp_path / "s.duckdb", "ingest", str(tmp_path / "d.csv"), "--kind", "examples", "--column", "model=model",
+              "--column", "prediction=out", "--column", "target=gold", "--set", "task=t", "--size", "m:7B", check=False)
+    assert out.returncode == 2 and "--size" in out.stderr.decode() and "KEY=VALUE" in out.stderr.decode()

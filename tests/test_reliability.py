@@ -142,8 +142,29 @@ BYO_MAP = {"name": "mine", "kind": "aggregate",
 BYO_CSV = "task,model_name,score,n_params\narith,m-small,0.1,100000000\narith,m-big,0.5,1000000000\n"
 
 
+BYO_RECORDS = [{"task": "arith", "model_name": "m-small", "score": 0.1, "n_params": 1e8},
+               {"task": "arith", "model_name": "m-big", "score": 0.5, "n_params": 1e9}]
+
+
 def byo_file(root: Path, text: str | bytes, name: str = "scores.csv") -> Path:
     return put(root / name, text)
+
+
+def zeroeval_folder(root: Path, truncate: int = 0) -> Path:
+    rec = {"session_id": "0", "chat_history": ["q"], "model_input": "q", "output": ['{"answer": "18"}'],
+           "id": "gsm8k-main-test-#0", "answer": "# 18"}
+    text = json.dumps([rec])
+    put(root / "ze" / "result_dirs" / "gsm" / "gemma-2-2b-it.json", text[:len(text) - truncate])
+    return root / "ze"
+
+
+def link_out(root: Path) -> Path:
+    """A results folder with a link to a file outside it (the ingest must not follow it)."""
+    outside = put(root / "elsewhere" / "passwd.json", '{"results": {"x": {"acc": "root:x:0:0:root"}}, "config": {}}')
+    folder = root / "runs"
+    put(folder / "good.json", lm_results())
+    (folder / "passwd.json").symlink_to(outside)
+    return folder
 
 
 # ---------------------------------------------------------------- archives
@@ -281,10 +302,40 @@ CORPUS: list[Bad] = [
     Bad("byo-empty-file", lambda d: byo_file(d, ""), "scores.csv", None, "empty file", mapping=BYO_MAP),
     Bad("byo-parquet-not-parquet", lambda d: byo_file(d, b"PAR1 not really", "scores.parquet"), "scores.parquet",
         None, "not a readable parquet", mapping=BYO_MAP),
-    Bad("byo-json-is-wrong-format", lambda d: byo_file(d, lm_results(), "scores.json"), "scores.json", "file",
-        "must be a .csv", mapping=BYO_MAP),
+    Bad("byo-json-not-a-list-of-records", lambda d: byo_file(d, lm_results(), "scores.json"), "scores.json", None,
+        "expected a JSON list of records", mapping=BYO_MAP),
+    Bad("byo-spreadsheet-is-wrong-format", lambda d: byo_file(d, b"PK\x03\x04", "scores.xlsx"), "scores.xlsx", "file",
+        "must be .csv", mapping=BYO_MAP),
     Bad("byo-mapping-unknown-field", lambda d: byo_file(d, BYO_CSV), "column mapping", "size", "",
         mapping={**BYO_MAP, "columns": {**BYO_MAP["columns"], "size": "n_params"}}),
+    # ---- issue 12: JSON / JSONL / zip inputs, extraction, sizes, the presets, links
+    Bad("byo-truncated-json", lambda d: byo_file(d, json.dumps(BYO_RECORDS)[:-25], "scores.json"), "scores.json", None,
+        "invalid or truncated JSON", mapping=BYO_MAP),
+    Bad("byo-truncated-jsonl-line", lambda d: byo_file(d, "\n".join(json.dumps(r) for r in BYO_RECORDS)[:-10],
+                                                        "scores.jsonl"), "scores.jsonl", None,
+        "invalid or truncated JSON", mapping=BYO_MAP),
+    Bad("byo-json-record-not-object", lambda d: byo_file(d, json.dumps(BYO_RECORDS + [[1, 2]]), "scores.json"),
+        "scores.json", None, "not an object", mapping=BYO_MAP),
+    Bad("byo-zip-with-a-truncated-member", lambda d: zip_of(d, {"a.json": json.dumps(BYO_RECORDS).encode(),
+                                                                 "b.json": json.dumps(BYO_RECORDS).encode()[:-9]},
+                                                         "scores.zip"),
+        "scores.zip/b.json", None, "invalid or truncated JSON", mapping=BYO_MAP),
+    Bad("byo-extraction-never-matches", lambda d: byo_file(d, BYO_CSV), "column mapping", "extract.model",
+        "matched none", mapping={**BYO_MAP, "extract": {"model": r"^checkpoint-(\d+)$"}}),
+    Bad("byo-extraction-bad-regex", lambda d: byo_file(d, BYO_CSV), "column mapping", "extract.model",
+        "not a valid regular expression", mapping={**BYO_MAP, "extract": {"model": "m-(small"}}),
+    Bad("byo-sizes-unknown-model", lambda d: byo_file(d, BYO_CSV.replace(",100000000", ",").replace(",1000000000", ",")),
+        "column mapping", "sizes.m-smal", "in none of the files", mapping={**BYO_MAP, "sizes": {"m-smal": "1B"}}),
+    Bad("byo-non-numeric-size", lambda d: byo_file(d, BYO_CSV.replace("1000000000", "one billion")), "scores.csv",
+        "n_params", "not a number or a size", mapping=BYO_MAP),
+    Bad("byo-non-numeric-sizes-entry", lambda d: byo_file(d, BYO_CSV), "column mapping", "sizes.m-big",
+        "not a number or a size", mapping={**BYO_MAP, "sizes": {"m-big": "huge"}}),
+    Bad("zeroeval-truncated-json", lambda d: zeroeval_folder(d, truncate=40), "result_dirs/gsm/gemma-2-2b-it.json", None,
+        "invalid or truncated JSON"),
+    Bad("mmlu-pro-corrupt-zip", lambda d: put(d / "mp" / "eval_results" / "model_outputs_Yi-6B_5shots.zip",
+                                              b"PK\x03\x04 no").parent.parent,
+        "eval_results/model_outputs_Yi-6B_5shots.zip", None, "corrupt zip archive"),
+    Bad("path-link-out-of-the-folder", link_out, "passwd.json", None, "leads outside the folder given"),
     # ---- a file of no known format
     Bad("unknown-json", lambda d: put(d / "scores.json", '{"hello": "world"}'), "scores.json", None,
         "format not recognised"),
@@ -330,6 +381,7 @@ def store_copy(base_store, tmp_path) -> Path:
 
 def test_the_corpus_has_at_least_30_bad_inputs():
     assert len(CORPUS) >= 30 and len({c.id for c in CORPUS}) == len(CORPUS)
+    assert len(CORPUS) == 70          # BENCHMARKS.md, "Reliability suite", gives this count
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=lambda c: c.id)
@@ -377,6 +429,20 @@ def test_conflicting_duplicates_are_recorded_and_kept_out_of_scoring(tmp_path):
     obs = s.observations({"metric": ["multiple_choice_grade"]})
     big = obs[obs["model"] == "EleutherAI/pythia-12b"]
     assert sorted(big["value"]) == [0.9, 0.95] and not big["in_scoring"].any()
+
+
+def test_a_zip_of_two_files_is_read_whole_by_the_documented_rule(tmp_path):
+    """Each data member of a zip is read as its own file (named archive/member); other members are listed."""
+    path = zip_of(tmp_path, {"a.json": json.dumps(BYO_RECORDS[:1]).encode(),
+                             "b.jsonl": json.dumps(BYO_RECORDS[1]).encode(), "notes.txt.bak": b"x"}, "scores.zip")
+    db = tmp_path / "s.duckdb"
+    out = ingest([str(path)], db=db, online=False, mapping=BYO_MAP)
+    assert out["result"] == {BYO_MAP["name"]: "added"}
+    obs = Store(db).observations().set_index("model")
+    assert obs.loc["m-small", "source_file"] == "scores.zip/a.json" and obs.loc["m-big", "source_file"] == \
+        "scores.zip/b.jsonl"
+    iss = Store(db).data_issues()
+    assert iss.loc[iss["kind"] == "skipped_file", "detail"].str.endswith("notes.txt.bak").all()
 
 
 def test_nan_score_is_a_missing_value_not_an_observation(tmp_path):

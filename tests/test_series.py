@@ -317,3 +317,31 @@ def test_expemergence_same_outputs_pairs(expemergence_series):
     # overall acc paired with the brier (and san) of the redist and the undist files
     assert sorted(g["variant"].unique()) == ["redist", "undist"]
     assert (g.groupby("group_id")["metric"].apply(set) >= {"multiple_choice_grade", "brier_score_target"}).all()
+
+
+@pytest.fixture(scope="module")
+def obsscaling_series(shared_data):
+    from emergence.sources import obsscaling
+    obs = obsscaling.parse(shared_data / "obsscaling").observations
+    return obs, score_observations(obs)
+
+
+def test_a_real_sharp_onset_is_a_format_onset_and_its_lenient_reading_is_not(obsscaling_series, shared_data):
+    """Pythia-deduped on BBH snarks, chain-of-thought, strict answer matching: ~0 for 70M and 160M, then chance
+    (0.5) from 410M on -- the models learn the answer format, not the task.  The verdict calls it emergent; the
+    flexible-extract reading of the same outputs hovers at chance and is not.  The points are checked against
+    the raw CSV with pandas."""
+    obs, s = obsscaling_series
+    raw = pd.read_csv(shared_data / "obsscaling" / "eval_results" / "base_llm_post_training_eval.csv")
+    col = "bbh_cot_fewshot_snarks_3_exact_match,strict-match"
+    want = raw[raw["Model"].str.contains("pythia-.*-deduped", regex=True)][["Model", col]].dropna()
+    sel = dict(task="bbh", subtask="snarks", metric="exact_match", family="Pythia-deduped",
+               prompt_variant="cot_fewshot", scale_axis="params")
+    strict = _row(s, variant="strict-match", **sel)
+    lenient = _row(s, variant="flexible-extract", **sel)
+    pts = build_series_points(obs[(obs["task"] == "bbh") & (obs["subtask"] == "snarks")
+                                  & (obs["source_metric"] == "exact_match,strict-match")
+                                  & (obs["prompt_variant"] == "cot_fewshot") & (obs["family"] == "Pythia-deduped")])
+    assert sorted(pts["y"].round(6)) == sorted(want[col].round(6))
+    assert strict["verdict"] == "emergent" and strict["width_decades"] < 1 and strict["n_before"] >= 2
+    assert lenient["verdict"] != "emergent"

@@ -243,7 +243,8 @@ def test_bad_boolean_cell(tmp_path):
 
 
 @pytest.mark.parametrize("name, content, match", [
-    ("s.json", "{}", "must be a .csv"),
+    ("s.json", "{}", "expected a JSON list of records"),
+    ("s.xlsx", "PK", "must be .csv"),
     ("s.parquet", "PAR1 not really", "not a readable parquet"),
     ("s.csv", "", "empty file"),
     ("s.csv", 't,m,v\nx,"a,1\n', "malformed CSV"),
@@ -279,3 +280,362 @@ def test_real_multiplication_file_as_byo(shared_data, tmp_path):
     assert len(e) == 10_000 and e["params"].iloc[0] == 124_439_808
     assert (e["prediction"] == e["target"]).mean() == pytest.approx(0.0128)
     assert b.issues_frame().empty
+
+
+# ================================================================== issue 12: formats, sizes, extraction, empty answers
+from emergence.rescore import aggregate_examples  # noqa: E402
+from emergence.sources.byo import FIELD_DOCS, fields_for, fields_help, parse_size  # noqa: E402
+
+EX = {"kind": "examples", "columns": {"model": "model", "example_id": "id", "prediction": "pred", "target": "gold"},
+      "constants": {"task": "qa"}}
+
+
+def exact_match(batch) -> dict:
+    agg = aggregate_examples(batch.examples)
+    return agg[agg["metric"] == "exact_match"].set_index("model")["value"].to_dict()
+
+
+def test_json_records_nested_paths_and_verbatim_text(tmp_path):
+    recs = [{"id": 1, "meta": {"model": "m-a"}, "output": ["None"], "answer": "None"},
+            {"id": 2, "meta": {"model": "m-a"}, "output": ["NA"], "answer": "null"},
+            {"id": 3, "meta": {"model": "m-a"}, "output": ["nan"], "answer": 7},
+            {"id": 4, "meta": {"model": "m-a"}, "output": [None], "answer": "x"},
+            {"id": 5, "meta": {"model": "m-a"}, "output": [], "answer": "y"}]
+    data = write(tmp_path / "out.json", json.dumps(recs))
+    b = parse_with_mapping(data, {"kind": "examples", "columns": {"model": "meta.model", "example_id": "id",
+                                                                   "prediction": "output.0", "target": "answer"},
+                                  "constants": {"task": "t", "params": "1B"}})
+    e = b.examples.set_index("example_id")
+    assert e.loc["1", "prediction"] == "None" and e.loc["1", "target"] == "None"      # text kept as it is
+    assert e.loc["2", "prediction"] == "NA" and e.loc["2", "target"] == "null"
+    assert e.loc["3", "prediction"] == "nan" and e.loc["3", "target"] == "7"          # a number: its JSON text
+    assert e.loc["4", "prediction"] == "" and e.loc["5", "prediction"] == ""          # null / no item: empty -> wrong
+    assert e["row_ref"].tolist() == ["0", "1", "2", "3", "4"] and e["params"].iloc[0] == 1e9
+    iss = b.issues_frame()
+    assert iss["kind"].tolist() == ["empty_prediction"] and iss["value"].tolist() == ["2"]
+    assert iss["detail"].iloc[0].startswith("model m-a: 2 of 5 rows with a target have no prediction")
+
+
+def test_jsonl_line_numbers_and_a_bad_line(tmp_path):
+    lines = [json.dumps({"model": "gpt2", "id": "a", "pred": "1", "gold": "1"}), "",
+             json.dumps({"model": "gpt2", "id": "b", "pred": "2", "gold": "3"})]
+    b = parse_with_mapping(write(tmp_path / "o.jsonl", "\n".join(lines) + "\n"), EX)
+    assert b.examples["row_ref"].tolist() == ["1", "3"] and exact_match(b) == {"gpt2": 0.5}
+    with pytest.raises(IngestError, match="invalid or truncated JSON") as e:
+        parse_with_mapping(write(tmp_path / "bad.jsonl", lines[0] + "\n" + lines[2][:20] + "\n"), EX)
+    assert e.value.file == "bad.jsonl" and e.value.row == 2
+
+
+def test_zip_of_two_files_reads_both_and_lists_the_rest(tmp_path):
+    import zipfile
+    path = tmp_path / "runs.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("a/small.json", json.dumps([{"model": "gpt2", "id": "q1", "pred": "x", "gold": "x"}]))
+        zf.writestr("b/large.jsonl", json.dumps({"model": "gpt2-xl", "id": "q1", "pred": "", "gold": "x"}))
+        zf.writestr("README.md", "notes")
+    b = parse_with_mapping(path, EX)
+    assert sorted(b.examples["source_file"]) == ["runs.zip/a/small.json", "runs.zip/b/large.jsonl"]
+    assert list(b.files) == ["runs.zip"] and exact_match(b) == {"gpt2": 1.0, "gpt2-xl": 0.0}
+    iss = b.issues_frame().set_index("kind")
+    assert iss.loc["skipped_file", "detail"].endswith("README.md")
+    assert iss.loc["empty_prediction", "source_file"] == "runs.zip/b/large.jsonl"
+
+
+@pytest.mark.parametrize("text, name, delimiter", [
+    ("model;id;pred;gold\ngpt2;1;a,b;a,b\ngpt2;2;c;d\n", "o.csv", None),        # detected from the header
+    ("model|id|pred|gold\ngpt2|1|a,b|a,b\ngpt2|2|c|d\n", "o.txt", None),
+    ("model\tid\tpred\tgold\ngpt2\t1\ta,b\ta,b\ngpt2\t2\tc\td\n", "o.tsv", None),
+    ("model;id;pred;gold\ngpt2;1;a,b;a,b\ngpt2;2;c;d\n", "o.csv", ";"),          # given
+])
+def test_delimiters(tmp_path, text, name, delimiter):
+    m = {**EX, **({"delimiter": delimiter} if delimiter else {})}
+    b = parse_with_mapping(write(tmp_path / name, text), m)
+    assert b.examples["prediction"].tolist() == ["a,b", "c"] and exact_match(b) == {"gpt2": 0.5}
+
+
+def test_a_given_delimiter_wins_over_detection(tmp_path):
+    data = write(tmp_path / "o.csv", "model,id,pred,gold\ngpt2,1,a;b,a;b\n")
+    assert parse_with_mapping(data, EX).examples["prediction"].tolist() == ["a;b"]
+    with pytest.raises(IngestError, match="is not in the data") as e:     # one column 'model,id,pred,gold'
+        parse_with_mapping(data, {**EX, "delimiter": ";"})
+    assert e.value.field == "model"
+
+
+def test_text_cells_keep_na_spellings_numeric_cells_read_them_as_missing(tmp_path):
+    data = write(tmp_path / "o.csv", "model,id,pred,gold,loss\ngpt2,1,None,None,NA\ngpt2,2,NA,nan,0.5\n"
+                                     "gpt2,3,null,null,\ngpt2,4,,x,nan\n")
+    m = {**EX, "columns": {**EX["columns"], "loss": "loss"}}
+    e = parse_with_mapping(data, m).examples
+    assert e["prediction"].tolist() == ["None", "NA", "null", ""] and e["target"].tolist() == ["None", "nan", "null", "x"]
+    assert e["loss"].isna().tolist() == [True, False, True, True]
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("7B", 7e9), ("350M", 3.5e8), ("1.3T", 1.3e12), ("125k", 1.25e5), ("7 b", 7e9), ("7e9", 7e9), ("1,500", 1500.0),
+    (2, 2.0), ("NA", None), ("", None),
+])
+def test_parse_size(value, expected):
+    assert parse_size(value) == expected
+
+
+def test_size_strings_sizes_table_and_their_precedence(tmp_path):
+    data = write(tmp_path / "s.csv", "task,model,score,size\nx,a,0.1,7B\nx,b,0.2,\nx,gpt2,0.3,\nx,c,0.4,2\n")
+    m = {"columns": {"task": "task", "model": "model", "value": "score", "params": "size"},
+         "constants": {"metric": "accuracy"}, "scale": {"params": 1e9}, "sizes": {"b": "350M", "c": 5}}
+    o = parse_with_mapping(data, m).observations.set_index("model")
+    assert o.loc["a", "params"] == 7e9                       # a size string: absolute, the scale not applied
+    assert o.loc["c", "params"] == 2e9                       # the column wins over [sizes]; plain numbers scaled
+    assert o.loc["b", "params"] == 3.5e8 and o.loc["b", "params_source"].startswith("mapping [sizes]")
+    assert o.loc["gpt2", "params"] == 124_439_808            # neither: the curated table
+
+
+def test_sizes_over_a_constant_and_the_cli_style_size(tmp_path):
+    data = write(tmp_path / "s.csv", "task,model,score\nx,a,0.1\nx,b,0.2\n")
+    m = {"columns": {"task": "task", "model": "model", "value": "score"},
+         "constants": {"metric": "accuracy", "params": "1B"}, "sizes": {"a": "3e9"}}
+    o = parse_with_mapping(data, m).observations.set_index("model")
+    assert o.loc["a", "params"] == 3e9 and o.loc["b", "params"] == 1e9
+    assert o.loc["b", "params_source"] == "mapping constant"
+
+
+@pytest.mark.parametrize("cell", ["seven billion", "7X", "7BB", "-"])
+def test_a_non_numeric_size_names_file_row_and_field(tmp_path, cell):
+    data = write(tmp_path / "s.csv", f"task,model,score,size\nx,a,0.1,1B\nx,b,0.2,{cell}\n")
+    with pytest.raises(IngestError, match="not a number or a size") as e:
+        parse_with_mapping(data, {"columns": {"task": "task", "model": "model", "value": "score", "params": "size"},
+                                  "constants": {"metric": "accuracy"}})
+    assert (e.value.file, e.value.row, e.value.field, e.value.value) == ("s.csv", "3", "size", cell)
+
+
+@pytest.mark.parametrize("sizes, field, match", [
+    ({"typo-model": "7B"}, "sizes.typo-model", "in none of the files"),
+    ({"a": "big"}, "sizes.a", "not a number or a size"),
+    ({"a": 0}, "sizes.a", "positive"),
+])
+def test_bad_sizes_entries_are_errors(tmp_path, sizes, field, match):
+    data = write(tmp_path / "s.csv", "task,model,score\nx,a,0.1\n")
+    with pytest.raises(IngestError, match=match) as e:
+        parse_with_mapping(data, {"columns": {"task": "task", "model": "model", "value": "score"},
+                                  "constants": {"metric": "accuracy"}, "sizes": sizes})
+    assert e.value.field == field
+
+
+def test_extract_and_normalise_from_generated_text(tmp_path):
+    recs = [{"model": "gpt2", "id": i, "out": o, "gold": g} for i, (o, g) in enumerate([
+        ('Thinking... ```json\n{"reasoning": "r", "answer": "$1,234"}\n```', "# 1234"),
+        ('{"answer": "3/4"}', "0.75"),
+        ("I cannot answer", "5"),                         # no rule matches: unparsed, counted wrong
+        ('{"answer": "seven"}', "7"),                     # extracted, but no number: unparsed
+        ("", "9")])]                                      # empty in the file
+    m = {"kind": "examples", "columns": {"model": "model", "example_id": "id", "prediction": "out", "target": "gold"},
+         "constants": {"task": "math"},
+         "extract": {"prediction": ["json:answer", r'"answer"\s*:\s*"([^"]*)"']},
+         "normalise": {"prediction": "first_number", "target": ["remove:#", "first_number"]}}
+    b = parse_with_mapping(write(tmp_path / "gen.json", json.dumps(recs)), m)
+    e = b.examples
+    assert e["prediction"].tolist() == ["1234", "0.75", "", "", ""] and e["target"].tolist() == ["1234", "0.75", "5",
+                                                                                                  "7", "9"]
+    assert exact_match(b) == {"gpt2": 0.4}
+    d = b.issues_frame().set_index("kind").loc["empty_prediction"]
+    assert d["value"] == "3" and "(1 empty in the file, 2 with no answer found" in d["detail"]
+
+
+def test_an_extraction_rule_that_never_matches_is_an_error(tmp_path):
+    data = write(tmp_path / "o.csv", "model,id,pred,gold\ngpt2,1,The answer is 4,4\ngpt2,2,It is 5,5\n")
+    m = {**EX, "extract": {"prediction": r"ANSWER: (\d+)"}}
+    with pytest.raises(IngestError, match="matched none of the 2 non-empty values") as e:
+        parse_with_mapping(data, m)
+    assert e.value.field == "extract.prediction" and e.value.value == r"ANSWER: (\d+)"
+    ok = parse_with_mapping(data, {**m, "extract": {"prediction": r"(\d+)$"}})
+    assert exact_match(ok) == {"gpt2": 1.0}
+
+
+def test_empty_prediction_wrong_or_skip(tmp_path):
+    data = write(tmp_path / "o.csv", "model,id,pred,gold\ngpt2,1,abc,abc\ngpt2,2,,abcd\ngpt2,3,x,\n"
+                                     "gpt2-xl,1,,ab\n")
+    wrong = parse_with_mapping(data, EX)
+    skip = parse_with_mapping(data, {**EX, "empty_prediction": "skip"})
+    assert wrong.options["empty_prediction"] == "wrong" and skip.options["empty_prediction"] == "skip"
+    agg = aggregate_examples(wrong.examples).set_index(["model", "metric", "variant"])
+    assert agg.loc[("gpt2", "exact_match", ""), "value"] == 0.5 and agg.loc[("gpt2", "exact_match", ""), "n_examples"] == 2
+    # edit distance against the empty string: the target's length (4 characters of 'abcd')
+    assert agg.loc[("gpt2", "edit_distance", "tokens=characters"), "value"] == pytest.approx((0 + 4) / 2)
+    assert agg.loc[("gpt2-xl", "exact_match", ""), "value"] == 0.0
+    agg2 = aggregate_examples(skip.examples).set_index(["model", "metric", "variant"])
+    assert agg2.loc[("gpt2", "exact_match", ""), "value"] == 1.0 and agg2.loc[("gpt2", "exact_match", ""),
+                                                                             "n_examples"] == 1
+    assert ("gpt2-xl", "exact_match", "") not in agg2.index
+    iss = wrong.issues_frame()
+    emp = iss[iss["kind"] == "empty_prediction"].set_index("value")["detail"]
+    assert sorted(emp.index) == ["1", "1"] and all("counted wrong" in d for d in emp)
+    assert "left out of exact match" in skip.issues_frame().set_index("kind").loc["empty_prediction", "detail"].iloc[0]
+    miss = iss[iss["kind"] == "missing_value"]
+    assert miss["detail"].tolist() == ["model gpt2: 1 rows have a prediction but no target: not scored on exact match "
+                                       "or edit distance"]
+
+
+def test_a_folder_with_a_files_pattern_and_by_task_rules(tmp_path):
+    for model in ("m-1b", "m-7b"):
+        for task in ("arith", "words"):
+            d = tmp_path / "runs" / model
+            d.mkdir(parents=True, exist_ok=True)
+            write(d / f"{task}.jsonl", json.dumps({"q": 1, "out": "Result: 12.0", "gold": "12"}) + "\n")
+    write(tmp_path / "runs" / "notes.txt", "not matched, not read")
+    m = {"kind": "examples", "files": "runs/{model}/{task}.jsonl",
+         "columns": {"example_id": "q", "prediction": "out", "target": "gold"},
+         "extract": {"prediction": r"Result: (\S+)"}, "sizes": {"m-1b": "1B", "m-7b": "7B"},
+         "by_task": {"arith": {"normalise": {"prediction": "first_number"}}}}
+    b = parse_with_mapping(tmp_path, m, source="mine")
+    e = b.examples.set_index(["model", "task"])
+    assert e.loc[("m-7b", "arith"), "prediction"] == "12" and e.loc[("m-7b", "words"), "prediction"] == "12.0"
+    assert e.loc[("m-1b", "arith"), "params"] == 1e9 and sorted(b.files) == [
+        "runs/m-1b/arith.jsonl", "runs/m-1b/words.jsonl", "runs/m-7b/arith.jsonl", "runs/m-7b/words.jsonl"]
+    with pytest.raises(IngestError, match="needs a files pattern"):
+        parse_with_mapping(tmp_path, {**{k: v for k, v in m.items() if k not in ("files", "sizes")},
+                                      "constants": {"task": "arith", "model": "m-1b"}})
+
+
+@pytest.mark.parametrize("text, where", [
+    ("kind = \n", "line 1, column 8"), ('name = "x"\n[columns\ntask = "t"\n', "line 2, column 9"),
+    ('name = "x"\nname = "y"\n', "line 2, column 11"),
+])
+def test_a_toml_syntax_error_is_one_line_with_line_and_column(tmp_path, text, where):
+    toml = write(tmp_path / "map.toml", text)
+    with pytest.raises(IngestError) as e:
+        load_mapping(toml)
+    msg = str(e.value)
+    assert msg.startswith(f"{toml}: not valid TOML at {where}") and "\n" not in msg
+    assert e.value.__cause__ is None and e.value.__suppress_context__
+
+
+def test_every_field_is_documented():
+    for kind in ("aggregate", "examples"):
+        assert set(fields_for(kind)) <= set(FIELD_DOCS)
+        assert all(f"  {f} " in fields_help(kind) for f in fields_for(kind))
+
+
+# ------------------------------------------------------------------ real rows (../shared/data/mmlu-pro-outputs)
+def _mmlu_pro_records(model: str) -> list[dict]:
+    import zipfile
+    path = require_shared("mmlu-pro-outputs") / "eval_results" / f"model_outputs_{model}_5shots.zip"
+    with zipfile.ZipFile(path) as zf:
+        return json.loads(zf.read(zf.namelist()[0]))
+
+
+def test_real_mmlu_pro_zip_through_a_mapping_counts_unparsed_answers_wrong(shared_data):
+    """Yi-34B on math: 0.296 with null answers counted wrong (the default), 0.362 with them left out."""
+    path = shared_data / "mmlu-pro-outputs" / "eval_results" / "model_outputs_Yi-34B_5shots.zip"
+    m = {"kind": "examples", "columns": {"example_id": "question_id", "subtask": "category", "prediction": "pred",
+                                         "target": "answer"},
+         "constants": {"task": "mmlu_pro", "model": "Yi-34B", "shots": 5}}
+    raw = pd.DataFrame(_mmlu_pro_records("Yi-34B"))
+    math_rows = raw[raw["category"] == "math"]
+    # independent: pandas on the raw JSON
+    want_wrong = (math_rows["pred"] == math_rows["answer"]).mean()
+    answered = math_rows[math_rows["pred"].notna()]
+    want_skip = (answered["pred"] == answered["answer"]).mean()
+    assert round(want_wrong, 3) == 0.296 and round(want_skip, 3) == 0.362
+    for rule, want, n in (("wrong", want_wrong, len(math_rows)), ("skip", want_skip, len(answered))):
+        b = parse_with_mapping(path, {**m, "empty_prediction": rule})
+        agg = aggregate_examples(b.examples)
+        row = agg[(agg["metric"] == "exact_match") & (agg["subtask"] == "math")].iloc[0]
+        assert row["value"] == pytest.approx(want, abs=1e-12) and row["n_examples"] == n
+        iss = b.issues_frame()
+        assert iss.loc[iss["kind"] == "empty_prediction", "value"].tolist() == [str(int(raw["pred"].isna().sum()))]
+    assert len(b.examples) == 12_032 and b.examples["params"].iloc[0] == 34.4e9
+
+
+def test_real_option_text_nan_is_a_target_not_a_missing_value(tmp_path, shared_data):
+    """A user's CSV of option texts: question 9682's right option is the text 'nan' (kept, not dropped)."""
+    raw = pd.DataFrame(_mmlu_pro_records("Yi-34B"))
+    letters = "ABCDEFGHIJ"
+    rows = pd.DataFrame({
+        "question_id": raw["question_id"], "model": "Yi-34B",
+        "predicted_option": [o[letters.index(p)] if isinstance(p, str) else "" for p, o in zip(raw["pred"], raw["options"])],
+        "right_option": [o[int(i)] for o, i in zip(raw["options"], raw["answer_index"])]})
+    data = tmp_path / "yi34b_options.csv"
+    rows.to_csv(data, index=False)
+    b = parse_with_mapping(data, {"kind": "examples", "columns": {"example_id": "question_id", "model": "model",
+                                                                  "prediction": "predicted_option",
+                                                                  "target": "right_option"},
+                                  "constants": {"task": "mmlu_pro"}})
+    e = b.examples.set_index("example_id")
+    assert len(e) == 12_032 and e["target"].notna().all()
+    assert e.loc["9682", "target"] == "nan" and (e["target"] == "nan").sum() == 1
+    want = (rows["predicted_option"] == rows["right_option"]).mean()       # pandas on the same rows, as text
+    assert exact_match(b)["Yi-34B"] == pytest.approx(want, abs=1e-12)
+
+
+@pytest.mark.parametrize("name, text", [("e.json", "[]"), ("e.jsonl", "\n\n"), ("e.csv", "model,id,pred,gold\n")])
+def test_a_file_without_rows_is_an_error(tmp_path, name, text):
+    with pytest.raises(IngestError, match="no rows or records|empty file") as e:
+        parse_with_mapping(write(tmp_path / name, text), EX)
+    assert e.value.file == name
+
+
+def test_a_single_file_must_match_the_files_pattern_it_takes_fields_from(tmp_path):
+    m = {"kind": "examples", "files": "outputs_{model}.jsonl", "constants": {"task": "t"},
+         "columns": {"prediction": "p", "target": "g"}}
+    line = json.dumps({"p": "1", "g": "1"}) + "\n"
+    b = parse_with_mapping(write(tmp_path / "outputs_gpt2-xl.jsonl", line), m)
+    assert b.examples["model"].tolist() == ["gpt2-xl"] and b.examples["params"].iloc[0] == 1_557_611_200
+    with pytest.raises(IngestError, match="does not match the files pattern") as e:
+        parse_with_mapping(write(tmp_path / "results.jsonl", line), m)
+    assert e.value.field == "files"
+
+
+def test_real_rows_through_jsonl_semicolons_a_zip_sizes_and_an_extraction_regex(tmp_path, shared_data):
+    """Real MMLU-Pro rows written as a user might: nested JSONL and a ';' CSV, each zipped; sizes as '6B'; the answer
+    extracted from the generated text with MMLU-Pro's level-1 pattern.  Reference: pandas' str.extract on the raw
+    JSON with the same pattern (a text without a match counted wrong)."""
+    import zipfile
+    pattern = r"answer is \(?([A-J])\)?"
+    raw = pd.DataFrame(_mmlu_pro_records("Yi-6B"))
+    head, tail = raw.iloc[:6000], raw.iloc[6000:]
+    jsonl = "\n".join(json.dumps({"q": r.question_id, "meta": {"model": "Yi-6B", "cat": r.category},
+                                  "out": [r.generated_text], "gold": r.answer}) for r in head.itertuples())
+    csv_text = tail[["question_id", "category", "generated_text", "answer"]].assign(model="Yi-6B") \
+        .rename(columns={"question_id": "q", "generated_text": "out", "answer": "gold", "category": "cat"}) \
+        .to_csv(sep=";", index=False)
+    common = {"kind": "examples", "constants": {"task": "mmlu_pro"}, "sizes": {"Yi-6B": "6B"},
+              "extract": {"prediction": pattern}}
+    # one archive, two layouts: one mapping cannot address both (nested paths vs flat columns), so one file each
+    z_json, z_csv = tmp_path / "p1.zip", tmp_path / "p2.zip"
+    with zipfile.ZipFile(z_json, "w") as zf:
+        zf.writestr("part1.jsonl", jsonl)
+    with zipfile.ZipFile(z_csv, "w") as zf:
+        zf.writestr("part2.csv", csv_text)
+    b1 = parse_with_mapping(z_json, {**common, "columns": {"example_id": "q", "model": "meta.model",
+                                                          "subtask": "meta.cat", "prediction": "out.0",
+                                                          "target": "gold"}}, source="yi")
+    b2 = parse_with_mapping(z_csv, {**common, "columns": {"example_id": "q", "model": "model", "subtask": "cat",
+                                                         "prediction": "out", "target": "gold"}}, source="yi")
+    assert b1.examples["row_ref"].iloc[-1] == "6000" and b2.examples["row_ref"].iloc[0] == "2"
+    ex = pd.concat([b1.examples, b2.examples], ignore_index=True)
+    assert len(ex) == 12_032 and (ex["params"] == 6e9).all()
+    want = raw["generated_text"].str.extract(pattern)[0]
+    assert (ex["prediction"].replace("", None).isna().sum()) == want.isna().sum()
+    got = aggregate_examples(ex)
+    got = got[got["metric"] == "exact_match"].set_index("subtask")["value"]
+    ref = (want == raw["answer"]).groupby(raw["category"]).mean()
+    for category, value in ref.items():
+        assert got[category] == pytest.approx(value, abs=1e-12), category
+    emp = pd.concat([b1.issues_frame(), b2.issues_frame()])
+    assert emp.loc[emp["kind"] == "empty_prediction", "value"].astype(int).sum() == int(want.isna().sum())
+
+
+def test_real_zip_twice_under_two_names_is_counted_once_then_removed(tmp_path, shared_data):
+    from emergence.ingest import ingest, remove
+    from emergence.store import Store
+    path = shared_data / "mmlu-pro-outputs" / "eval_results" / "model_outputs_Yi-6B_5shots.zip"
+    m = {"kind": "examples", "columns": {"example_id": "question_id", "subtask": "category", "prediction": "pred",
+                                         "target": "answer"}, "constants": {"task": "mmlu_pro", "model": "Yi-6B"}}
+    db = tmp_path / "s.duckdb"
+    ingest([str(path)], db=db, mapping={**m, "name": "first"})
+    out = ingest([str(path)], db=db, mapping={**m, "name": "second"})
+    assert out["warnings"] and out["warnings"][0].startswith("second: 1 file(s) have the same content as files of "
+                                                             "source first")
+    s = Store(db)
+    assert set(s.series()["source"]) == {"first"} and len(s.examples({"source": ["second"]})) == 12_032
+    remove(["first"], db=db)
+    assert set(Store(db).series()["source"]) == {"second"} and Store(db).duplicate_files().empty

@@ -227,6 +227,120 @@ def test_a_store_from_before_a_new_column_stays_readable_and_is_migrated_on_writ
     assert _DUCK_TYPES["float"] == "DOUBLE"
 
 
+# ---------------------------------------------------------------- remove, and the same content under two names
+def _write(store: Store, root: Path, name: str, **kw):
+    from emergence.series import apply_fdr, score_observations
+    return store.write([_renamed(batch_from(root), name)], score=score_observations, finalize=apply_fdr, **kw)
+
+
+def test_remove_takes_a_source_out_of_every_table_as_if_never_written(tmp_path):
+    """Removing B from {A, B} leaves the store A alone would be: same rows, same series, same q-values."""
+    from emergence.series import apply_fdr, score_observations
+    write_expemergence(tmp_path / "a", GOOD)
+    write_expemergence(tmp_path / "b", GOOD[:3] + ["EleutherAI/pythia-12b,Pythia,12,0.3,21.6,0.2,0.1,0.95,0.1,0.9"],
+                       task="hindu_knowledge")
+    both, alone = Store(tmp_path / "both.duckdb"), Store(tmp_path / "alone.duckdb")
+    _write(both, tmp_path / "a", "one")
+    _write(both, tmp_path / "b", "two")
+    _write(alone, tmp_path / "a", "one")
+    assert both.remove(["two"], score=score_observations, finalize=apply_fdr) == {
+        "two": {"observations": len(batch_from(tmp_path / "b")[0].observations), "examples": 0,
+                "issues": len(batch_from(tmp_path / "b")[0].issues_frame())}}
+    for t in ("observations", "examples", "data_issues", "series", "duplicate_files"):
+        assert both._df(f"SELECT count(*) AS n FROM {t} WHERE source = 'two'")["n"][0] == 0, t
+    pd.testing.assert_frame_equal(both.series().sort_values("series_id").reset_index(drop=True),
+                                  alone.series().sort_values("series_id").reset_index(drop=True))
+    pd.testing.assert_frame_equal(both.observations(), alone.observations())
+    assert both.fingerprint() == alone.fingerprint()
+
+
+def test_removing_an_unknown_source_changes_nothing(tmp_path):
+    from emergence.store import UnknownSource
+    write_expemergence(tmp_path / "a", GOOD)
+    store = Store(tmp_path / "s.duckdb")
+    _write(store, tmp_path / "a", "one")
+    digest = sha(store.path)
+    with pytest.raises(UnknownSource, match="no source 'nope'.*its sources: one"):
+        store.remove(["one", "nope"])
+    assert sha(store.path) == digest and {p.name for p in tmp_path.iterdir()} == {"a", "s.duckdb", "s.duckdb.lock"}
+
+
+def test_same_files_under_a_second_name_are_stored_but_not_counted_twice(tmp_path):
+    write_expemergence(tmp_path / "a", GOOD)
+    store = Store(tmp_path / "s.duckdb")
+    _write(store, tmp_path / "a", "first")
+    one = store.series()
+    _write(store, tmp_path / "a", "copy")
+    dup = store.duplicate_files()
+    assert dup[["source", "original_source"]].values.tolist() == [["copy", "first"]]
+    assert dup["file"].tolist() == dup["original_file"].tolist()
+    iss = store.data_issues(["copy"])
+    d = iss[iss["kind"] == "duplicate_source"]
+    assert len(d) == 1 and d["value"].iloc[0] == "first" and "not scored again" in d["detail"].iloc[0]
+    # the copy's rows are there, its series are not: every share counts the outputs once
+    assert len(store.observations({"source": ["copy"]})) == len(store.observations({"source": ["first"]}))
+    assert set(store.series()["source"]) == {"first"} and len(store.series()) == len(one)
+    assert store.observations({"source": ["copy"]}, scoring_only=True).empty
+    assert store.source_rows().set_index("name").loc["copy", "n_issues"] == len(iss)
+    # removing the original makes the copy count
+    from emergence.series import apply_fdr, score_observations
+    store.remove(["first"], score=score_observations, finalize=apply_fdr)
+    assert store.duplicate_files().empty and "duplicate_source" not in set(store.data_issues()["kind"])
+    after = store.series()
+    assert set(after["source"]) == {"copy"} and len(after) == len(one)
+    pd.testing.assert_series_equal(after["emergence_score"].reset_index(drop=True),
+                                   one["emergence_score"].reset_index(drop=True))
+
+
+def test_new_options_on_the_same_content_replace_the_source(tmp_path):
+    write_expemergence(tmp_path / "a", GOOD)
+    store = Store(tmp_path / "s.duckdb")
+    b, meta = batch_from(tmp_path / "a")
+    assert store.write([(b, meta)]) == {"expemergence": "added"}
+    added = store.source_rows()["added_at"].iloc[0]
+    assert store.write([(b, meta)]) == {"expemergence": "unchanged"}
+    b.options = {"empty_prediction": "skip"}
+    assert store.write([(b, meta)]) == {"expemergence": "replaced"}
+    row = store.source_rows().iloc[0]
+    assert row["options"] == '{"empty_prediction": "skip"}' and row["added_at"] == added
+
+
+def test_the_in_place_fdr_step_gives_the_whole_table_step(tmp_path):
+    """Finalize(reads, writes) updates two columns in place; the plain callable rewrites the table: same series."""
+    from emergence.ingest import fdr_step
+    from emergence.series import apply_fdr, score_observations
+    write_expemergence(tmp_path / "a", GOOD)
+    write_expemergence(tmp_path / "b", GOOD[:3] + ["EleutherAI/pythia-12b,Pythia,12,0.3,21.6,0.2,0.1,0.95,0.1,0.9"],
+                       task="hindu_knowledge")
+    whole, narrow = Store(tmp_path / "w.duckdb"), Store(tmp_path / "n.duckdb")
+    for store, fin in ((whole, apply_fdr), (narrow, fdr_step(apply_fdr))):
+        for root, name in ((tmp_path / "a", "one"), (tmp_path / "b", "two"), (tmp_path / "a", "three")):
+            store.write([_renamed(batch_from(root), name)], score=score_observations, finalize=fin)
+        store.remove(["one"], score=score_observations, finalize=fin)
+    a = whole.series().sort_values("series_id").reset_index(drop=True)
+    b = narrow.series().sort_values("series_id").reset_index(drop=True)
+    assert set(a["source"]) == {"two", "three"} and a["q_value"].notna().any()
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+def test_the_fdr_step_reads_only_what_it_declares(real_store):
+    """On the real series table: apply_fdr over the declared columns = apply_fdr over every column, and it adds
+    only the declared columns (so the store's in-place update misses nothing)."""
+    from emergence.series import FDR_READS, FDR_WRITES
+    from emergence.series import apply_fdr
+    db, _ = real_store
+    series = Store(db).series()
+    missing = [c for c in FDR_READS if c not in series.columns]
+    assert not missing, f"FDR_READS names columns the series table lacks: {missing}"
+    full = apply_fdr(series)
+    narrow = apply_fdr(series[list(FDR_READS)].copy())
+    added = sorted(set(narrow.columns) - set(FDR_READS))
+    assert added == sorted(FDR_WRITES), f"apply_fdr now writes {added}: update emergence.series.FDR_WRITES"
+    for col in FDR_WRITES:
+        a, b = (x[col].astype(object).where(x[col].notna(), None).tolist() for x in (full, narrow))
+        assert a == b, f"apply_fdr reads more than FDR_READS: {col} differs"
+
+
 def test_the_same_content_gives_the_same_verdicts_in_two_stores(tmp_path):
     """Deterministic: two stores built from the same real files hold the same p-values, q-values and verdicts,
     and ingesting the same content again changes nothing (a share link's numbers do not move)."""

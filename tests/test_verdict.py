@@ -248,3 +248,16 @@ def test_identical_series_under_different_names_get_identical_p_values():
     a = V.assess(pd.concat(rows), ["s"], pools=[["pool"]], n_boot=99).set_index("s")
     assert a.loc["a task", "p_method"] == "bootstrap" and 0.05 < a.loc["a task", "p_value"] < 1
     assert a.loc["a task", "p_value"] == a.loc["its twin", "p_value"]
+
+
+def test_p_values_resolve_below_the_benjamini_hochberg_threshold_of_a_large_family():
+    """One clear jump among 300 flat series at B = 99: the Monte Carlo floor 1/100 is far above the first BH
+    threshold 0.05/301; the fitted tail takes the p-value below it, and the jump is called."""
+    rng = np.random.default_rng(9)
+    rows = [pd.DataFrame({"s": f"flat{i}", "pool": 0, "x": X12, "y": rng.binomial(1000, 0.3, 12) / 1000,
+                          "n_examples": 1000.0, "proportion": True, "higher_is_better": True}) for i in range(300)]
+    rows.append(pd.DataFrame({"s": "jump", "pool": 0, "x": X12, "y": rng.binomial(1000, [0.02] * 6 + [0.5] * 6) / 1000,
+                              "n_examples": 1000.0, "proportion": True, "higher_is_better": True}))
+    d = V.decide(V.assess(pd.concat(rows), ["s"], pools=[["pool"]], n_boot=99)).set_index("s")
+    assert d.loc["jump", "p_value"] < 0.05 / 301 and d.loc["jump", "p_method"] == "tail"
+    assert d.loc["jump", "verdict"] == "emergent" and d["emergent"].sum() == 1

@@ -111,9 +111,10 @@ from ..metrics import canonical_metric, higher_is_better
 from ..schema import EXAMPLE_COLUMNS, Batch, IngestError, arrow_schema, conform, file_sha256
 from ._common import finish_observations, issue, lfs_pointer, read_nonempty, rel
 
-__all__ = ["NAME", "METRIC_MAP", "detect", "parse", "expected_filename", "find_result_files"]
+__all__ = ["NAME", "PRIORITY", "METRIC_MAP", "detect", "parse", "expected_filename", "find_result_files"]
 
 NAME = "bigbench"
+PRIORITY = 80   # detection: a BIG-bench checkout's layout: tried before the generic JSON readers (emergence.sources.base)
 SCORES_RE = re.compile(r"^scores_.+\.json$")
 FULL_LOG_RE = re.compile(r"^full-log_.+\.json$")
 BACKUP_RE = re.compile(r"^(?:scores|full-log)_.+\.json\.backup_\d+$")

@@ -48,9 +48,10 @@ import pandas as pd
 from ..schema import Batch, IngestError
 from ._common import attach_curated_sizes, finish_observations, glob_files, hash_files, issue, read_csv, rel
 
-__all__ = ["NAME", "detect", "parse", "classify_columns", "parse_value", "parse_shots"]
+__all__ = ["NAME", "PRIORITY", "detect", "parse", "classify_columns", "parse_value", "parse_shots"]
 
 NAME = "epoch-benchmark-stitching"
+PRIORITY = 10   # detection: one public repository's fixed file names (emergence.sources.base)
 FILE_RE = re.compile(r"^external_benchmark_(?P<bench>.+)\.csv$")
 IDENTITY = ["Model version", "Name", "Model", "Agent"]     # model name, in order of preference
 SETUP = ["Agent", "Scaffold", "Tools", "Prompt", "Edit format", "Frames", "Environment model", "Model"]

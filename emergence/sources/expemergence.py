@@ -34,6 +34,7 @@ from ..schema import Batch
 from ._common import finish_observations, glob_files, hash_files, issue, read_csv, rel, strict_numeric
 
 NAME = "expemergence"
+PRIORITY = 60   # detection: its file names carry variant and metric (emergence.sources.base)
 FILE_RE = re.compile(r"^(?P<acc>acc_)?(?P<task>.+)_instance_brier_(?P<lo>-?\d+)_(?P<x>[\d.]+)_(?P<g>\d+)_"
                      r"(?P<dist>redist|undist)\.csv$")
 GROUP_RE = re.compile(r"^(?P<lo>\d+)_(?P<hi>\d+)_(?P<m>acc|brier|san)$")

@@ -67,9 +67,10 @@ from ..schema import EXAMPLE_COLUMNS, Batch, IngestError, conform
 from ._common import finish_observations, hash_files, issue, read_csv, rel
 from ._curated import apply_sizes, size_table
 
-__all__ = ["NAME", "detect", "parse", "split_experiment", "model_family"]
+__all__ = ["NAME", "PRIORITY", "detect", "parse", "split_experiment", "model_family"]
 
 NAME = "inverse-scaling-eval-pipeline"
+PRIORITY = 10   # detection: one public repository's fixed file names (emergence.sources.base)
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}_")
 SHOTS_RE = re.compile(r"(?:^|[-_])(\d+)shot(?:$|[-_])")
 FAMILY_TOKENS = {"gpt2": "GPT-2", "gpt3": "GPT-3", "opt": "OPT"}

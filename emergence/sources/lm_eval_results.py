@@ -88,11 +88,12 @@ from ..models import canonical_family, lookup
 from ..schema import Batch, IngestError
 from ._common import attach_curated_sizes, finish_observations, glob_files, hash_files, issue, rel
 
-__all__ = ["NAME", "NAMES", "detect", "parse", "parse_model_args", "metric_for", "read_results_json",
+__all__ = ["NAME", "PRIORITY", "NAMES", "detect", "parse", "parse_model_args", "metric_for", "read_results_json",
            "pythia_file_info", "PYTHIA_TOKENS_PER_STEP", "PYTHIA_FINAL_STEP", "results_rows", "checkpoint_info",
            "model_identity", "harness_model_name", "shots_of", "layout_of"]
 
 NAME = "lm-eval-harness-results-2023"
+PRIORITY = 50   # detection: generic lm-eval results JSON: after the specific layouts (emergence.sources.base)
 NAMES = ("pythia", "lm-eval-harness-results-2023")
 
 #: Pythia: batch 1024 sequences x 2048 tokens per optimizer step (Biderman et al. 2023, Sec. 2).

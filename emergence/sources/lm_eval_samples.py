@@ -68,9 +68,10 @@ from ._common import attach_curated_sizes, finish_observations, glob_files, hash
 from .lm_eval_results import (checkpoint_info, harness_model_name, metric_for, model_identity, parse_model_args,
                               read_results_json, shots_of)
 
-__all__ = ["NAME", "detect", "parse", "parse_samples_name", "classify_response", "read_samples_file"]
+__all__ = ["NAME", "PRIORITY", "detect", "parse", "parse_samples_name", "classify_response", "read_samples_file"]
 
 NAME = "lm-eval-samples"
+PRIORITY = 70   # detection: samples_*.jsonl anywhere in the folder (emergence.sources.base)
 
 _TS = r"\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d+)?"
 _SAMPLES_RE = re.compile(rf"^samples_(?P<task>.+?)(?:_(?P<ts>{_TS}))?\.jsonl$")

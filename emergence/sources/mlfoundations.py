@@ -48,9 +48,10 @@ import pandas as pd
 from ..schema import Batch, IngestError
 from ._common import finish_observations, glob_files, hash_files, issue, read_csv, rel
 
-__all__ = ["NAME", "detect", "parse", "run_of_eval", "family_name", "TASK_TYPE_METRIC"]
+__all__ = ["NAME", "PRIORITY", "detect", "parse", "run_of_eval", "family_name", "TASK_TYPE_METRIC"]
 
 NAME = "mlfoundations-scaling"
+PRIORITY = 10   # detection: one public repository's fixed file names (emergence.sources.base)
 EVAL_RE = re.compile(r"^evaluation_(?P<run>.+)_heavy\.json$")
 TASK_TYPE_METRIC = {"multiple choice": "multiple_choice_grade", "schema": "multiple_choice_grade",
                     "language modeling": "exact_match", "question answering": "exact_match"}

@@ -57,9 +57,10 @@ from ..schema import EXAMPLE_COLUMNS, OBSERVATION_COLUMNS, Batch, IngestError, c
 from ._common import finish_observations, hash_files, issue, read_csv, rel
 from ._curated import apply_sizes, size_table
 
-__all__ = ["NAME", "detect", "parse", "PASS_AT_K"]
+__all__ = ["NAME", "PRIORITY", "detect", "parse", "PASS_AT_K"]
 
 NAME = "monkeys-powerlaws"
+PRIORITY = 10   # detection: one public repository's fixed file names (emergence.sources.base)
 ORIGINAL = "data/processed_data/large_language_monkeys_original_pass_at_k.parquet"
 RAW = ("data/raw_data/large_language_monkeys/gsm8k_pass_at_k.parquet",
        "data/raw_data/large_language_monkeys/math_pass_at_k.parquet")

@@ -41,9 +41,10 @@ from ..schema import EXAMPLE_COLUMNS, OBSERVATION_COLUMNS, Batch, IngestError, c
 from ._common import glob_files, hash_files, issue, read_nonempty, rel
 from ._curated import apply_sizes, size_table
 
-__all__ = ["NAME", "TASK", "detect", "parse", "model_name", "model_family"]
+__all__ = ["NAME", "PRIORITY", "TASK", "detect", "parse", "model_name", "model_family"]
 
 NAME = "gpt3-multiplication-tables"
+PRIORITY = 10   # detection: one public repository's fixed file names (emergence.sources.base)
 TASK = "two_digit_multiplication"
 SHOTS = 3
 FILE_RE = re.compile(r"^multiplication_data_(?P<model>.+)_(?P<lo>\d+)_(?P<hi>\d+)\.csv$")

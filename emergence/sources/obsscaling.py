@@ -71,9 +71,10 @@ from ..schema import Batch, IngestError
 from ._common import (attach_curated_sizes, finish_observations, glob_files, hash_files, issue, read_csv, rel,
                       strict_numeric)
 
-__all__ = ["NAME", "detect", "parse", "parse_column"]
+__all__ = ["NAME", "PRIORITY", "detect", "parse", "parse_column"]
 
 NAME = "obsscaling"
+PRIORITY = 10   # detection: one public repository's fixed file names (emergence.sources.base)
 SIZE_COLS = {"Model Size (B)": ("params", 1e9), "Pretraining Data Size (T)": ("tokens", 1e12),
              "FLOPs (1E21)": ("flops", 1e21)}
 ID_COLS = ["Model", "Model Family", *SIZE_COLS]

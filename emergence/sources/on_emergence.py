@@ -45,9 +45,10 @@ from ..models import lookup
 from ..schema import Batch, IngestError
 from ._common import attach_curated_sizes, finish_observations, hash_files, issue, read_csv, strict_numeric
 
-__all__ = ["NAME", "FILE", "METRIC_MAP", "SENTINEL", "detect", "parse", "task_of"]
+__all__ = ["NAME", "PRIORITY", "FILE", "METRIC_MAP", "SENTINEL", "detect", "parse", "task_of"]
 
 NAME = "on-emergence"
+PRIORITY = 10   # detection: one public repository's fixed file names (emergence.sources.base)
 FILE = "evaluation_scores.csv"
 SENTINEL = -100
 #: source column -> (canonical metric, higher is better, scored?)

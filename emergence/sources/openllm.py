@@ -34,9 +34,10 @@ import pandas as pd
 from ..schema import Batch, IngestError
 from ._common import attach_curated_sizes, finish_observations, glob_files, hash_files, issue, read_csv, rel, strict_numeric
 
-__all__ = ["NAME", "detect", "parse", "column_info"]
+__all__ = ["NAME", "PRIORITY", "detect", "parse", "column_info"]
 
 NAME = "openllm-leaderboard-benchbench"
+PRIORITY = 10   # detection: one public repository's fixed file names (emergence.sources.base)
 FILE_RE = re.compile(r"^hf_open_llm_(?P<v>v\d+)_.*\.csv$")
 PATTERNS = ["src/bat/assets/benchmarks_old/hf_open_llm_v*.csv", "hf_open_llm_v*.csv"]
 #: column -> (canonical metric, shots, value_scale)
