@@ -201,10 +201,10 @@ class Batch:
     examples: pd.DataFrame | None = None
     issues: list[dict] | pd.DataFrame = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)   # relative path -> sha256
-    example_files: list[str] = field(default_factory=list)
-    rescored: pd.DataFrame | None = None
     #: ingest choices that change numbers (e.g. ``empty_prediction``), stored with the source
     options: dict = field(default_factory=dict)
+    example_files: list[str] = field(default_factory=list)
+    rescored: pd.DataFrame | None = None
 
     @property
     def n_examples(self) -> int:
