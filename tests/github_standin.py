@@ -57,15 +57,14 @@ class GitHubStandIn:
         url = urlsplit(h.path)
         parts = unquote(url.path).lstrip("/").split("/")
         kind = parts[0] if parts else ""
-        repo = "/".join(parts[1:3]).removesuffix(".git") if len(parts) >= 3 else ""
+        # /api/repos/<owner>/<repo>/..., /raw/<owner>/<repo>/..., /git/<owner>/<repo>.git/...
+        first = 2 if kind == "api" else 1
+        repo = "/".join(parts[first:first + 2]).removesuffix(".git") if len(parts) >= first + 2 else ""
         with self._lock:
             self.hits[repo] = self.hits.get(repo, 0) + 1
         if repo in self.fail:
             return self._send(h, 502, b"Bad Gateway (stand-in outage)", "text/plain")
         if kind == "api" and len(parts) >= 7 and parts[1] == "repos" and parts[4:6] == ["git", "trees"]:
-            repo = "/".join(parts[2:4])
-            if repo in self.fail:
-                return self._send(h, 502, b"Bad Gateway (stand-in outage)", "text/plain")
             return self._tree(h, repo, parts[6])
         if kind == "raw" and len(parts) >= 5:
             return self._raw(h, repo, parts[3], "/".join(parts[4:]))

@@ -8,7 +8,7 @@ at the pinned commits) and a BIG-bench-shaped git repository over smart HTTP (bu
 The first visit shows the build's progress and ends on an Overview with real rows, the
 unlicensed sources listed as left out, and the Data page's ingest off.  Then once more with
 one source's server answering 502: the rest still builds, and the failure is listed with how to
-add it and a retry button.
+add it and a retry button.  Both visits run at once, each against its own stand-in.
 
 The virtual environment is made once for the module (pip reuses its cache); the time it takes is
 printed (``pytest -s``) and reported in BENCHMARKS.md.
@@ -41,6 +41,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 PUBLIC = sorted(n for n, s in catalog.CATALOG.items() if s.redistributable and s.downloadable)
 UNLICENSED = sorted(n for n, s in catalog.CATALOG.items() if not s.redistributable and s.downloadable)
 BUILD_TIMEOUT = 300_000
+DOWN_REPO = catalog.get("pythia").repo
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +79,8 @@ def host(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def github(tmp_path_factory):
+    """Two stand-ins for GitHub over the same files: ``ok`` answers everything; ``down`` answers 502 for
+    Pythia's repository (an outage of one source's host).  Two, so both first visits can build at once."""
     shared = require_shared()
     trees = {(s.repo, s.commit): shared / n for n, s in catalog.CATALOG.items()
              if s.fetch == "raw" and s.downloadable and (shared / n).is_dir()}
@@ -89,9 +92,11 @@ def github(tmp_path_factory):
     bare.parent.mkdir(parents=True)
     git("clone", "-q", "--bare", str(upstream["path"]), str(bare), cwd=root)
     git("config", "uploadpack.allowFilter", "true", cwd=bare)
-    server = GitHubStandIn(trees, root / "git")
-    yield server
-    server.close()
+    servers = {"ok": GitHubStandIn(trees, root / "git"), "down": GitHubStandIn(trees, root / "git")}
+    servers["down"].fail.add(DOWN_REPO)
+    yield servers
+    for server in servers.values():
+        server.close()
 
 
 def _free_port() -> int:
@@ -150,51 +155,54 @@ def wait_for_overview(page):
     page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
 
 
-def test_hosted_first_visit(page, host, github, tmp_path):
-    proc, url = start_app(host, github, tmp_path / "ok")
+def test_hosted_first_visits(browser, host, github, tmp_path):
+    """Two first visits at once (the builds are single-threaded: two use the machine's two cores):
+
+    - every host answers: the first start shows its progress and ends on an Overview with real rows
+      from every public source, BIG-bench's too; the unlicensed sources are listed as left out; the
+      Data page's ingest is off;
+    - Pythia's host answers 502: the other sources build, Pythia is listed with why and how to add it,
+      and a retry is offered.  (Pythia, the source whose series take longest to score, keeps this build
+      short; the retry itself is exercised under AppTest in test_app_first_start.py.)
+    """
+    ok_proc, ok_url = start_app(host, github["ok"], tmp_path / "ok")
+    down_proc, down_url = start_app(host, github["down"], tmp_path / "down")
+    ok, down = browser.new_page(), browser.new_page()
     try:
         t0 = time.time()
-        page.goto(url)
+        ok.goto(ok_url)
+        down.goto(down_url)
         # the first start shows its progress (a bar per source, and one for the current download)
-        page.wait_for_selector("text=Building the store", timeout=60_000)
-        page.wait_for_selector('[data-testid="stProgress"]', timeout=60_000)
-        wait_for_overview(page)
-        print(f"\nhosted first build: {time.time() - t0:.0f} s", file=sys.stderr)
-        assert sources_metric(page) == len(PUBLIC)            # real rows from every public source, BIG-bench too
-        page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
-        text = page.locator('[data-testid="stMain"]').inner_text()
-        for name in UNLICENSED:                               # left out, and why
-            assert f"{name}: license" in text
-        assert "does not allow redistribution" in text and "could not be added" not in text
-        assert github.hits.get("google/BIG-bench", 0) > 0      # fetched over the stand-in's smart HTTP
-        page.goto(f"{url}/data")
-        page.wait_for_selector("text=Ingest is disabled on this public deployment", timeout=60_000)
-        assert not page.get_by_test_id("stFileUploader").count()
-    finally:
-        stop(proc)
+        ok.wait_for_selector("text=Building the store", timeout=60_000)
+        ok.wait_for_selector('[data-testid="stProgress"]', timeout=60_000)
 
-
-def test_hosted_first_visit_with_one_source_down(page, host, github, tmp_path):
-    """Pythia's host answers 502: the other sources build, Pythia is listed with why and how to add it, and a
-    retry is offered.  (Pythia, the source whose series take longest to score, keeps this second build short;
-    the retry itself is exercised under AppTest in test_app_first_start.py.)"""
-    down = catalog.get("pythia").repo
-    github.fail.add(down)
-    proc, url = start_app(host, github, tmp_path / "down")
-    try:
-        page.goto(url)
-        wait_for_overview(page)
-        assert sources_metric(page) == len(PUBLIC) - 1       # the rest still builds
-        assert github.hits.get(down, 0) >= 1                   # it was asked, and it failed
-        alert = page.get_by_test_id("stAlert").filter(has_text="could not be added")
+        wait_for_overview(down)
+        assert sources_metric(down) == len(PUBLIC) - 1       # the rest still builds
+        assert github["down"].hits.get(DOWN_REPO, 0) >= 1      # it was asked, and it failed
+        alert = down.get_by_test_id("stAlert").filter(has_text="could not be added")
         assert "1 source(s) could not be added (pythia); the others were built" in alert.inner_text()
-        page.get_by_text("Why, and how to add them").click()
-        why = page.get_by_test_id("stExpander").filter(has_text="Why, and how to add them")
+        down.get_by_text("Why, and how to add them").click()
+        why = down.get_by_test_id("stExpander").filter(has_text="Why, and how to add them")
         why.get_by_text("HTTP 502").wait_for()
         text = why.inner_text()
         assert "pythia" in text and "HTTP 502" in text and "To add it" in text
         assert why.locator("code").filter(has_text="evals/pythia-v1/**/*.json").count() == 1   # the glob, as code
         assert why.get_by_role("button", name="Retry pythia").is_visible()
+
+        wait_for_overview(ok)
+        print(f"\nhosted first builds (both at once): {time.time() - t0:.0f} s", file=sys.stderr)
+        assert sources_metric(ok) == len(PUBLIC)              # real rows from every public source, BIG-bench too
+        ok.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
+        text = ok.locator('[data-testid="stMain"]').inner_text()
+        for name in UNLICENSED:                               # left out, and why
+            assert f"{name}: license" in text
+        assert "does not allow redistribution" in text and "could not be added" not in text
+        assert github["ok"].hits.get("google/BIG-bench", 0) > 0  # fetched over the stand-in's smart HTTP
+        ok.goto(f"{ok_url}/data")
+        ok.wait_for_selector("text=Ingest is disabled on this public deployment", timeout=60_000)
+        assert not ok.get_by_test_id("stFileUploader").count()
     finally:
-        github.fail.discard(down)
-        stop(proc)
+        ok.close()
+        down.close()
+        stop(ok_proc)
+        stop(down_proc)
