@@ -31,8 +31,8 @@ PAPERS = ("[Schaeffer et al. 2023, *Are Emergent Abilities of LLMs a Mirage?*](h
 
 FILTER_LABELS = {"source": "Source", "task": "Task", "subtask": "Subtask", "metric": "Metric", "family": "Family",
                  "shots": "Shots"}
-AXIS_LABELS = {"params": "parameters", "tokens": "training tokens", "flops": "training FLOPs",
-               "step": "checkpoint step"}
+AXIS_LABELS = {"params": "parameters", "non_embedding_params": "non-embedding parameters",
+               "tokens": "training tokens", "flops": "training FLOPs", "step": "checkpoint step"}
 CELL_LABELS = {"score": "median emergence score (descriptive)", "share": "share emergent (of decidable series)"}
 
 
@@ -411,81 +411,126 @@ _build_lock = threading.Lock()
 
 
 def public_sources() -> tuple[list[str], list[str]]:
-    """Catalogue sources a first-start build includes, and notices on the ones left out."""
+    """Catalogue sources a first-start build includes, and notices on the ones left out (Markdown)."""
     public = env_flag("EMERGENCE_PUBLIC")
     include_unlicensed = env_flag("EMERGENCE_INCLUDE_UNLICENSED")
     names, notes = [], []
     for name, spec in catalog.CATALOG.items():
         if public and not spec.redistributable and not include_unlicensed:
-            notes.append(f"{name}: license '{spec.license}' does not allow redistribution "
-                         "(set EMERGENCE_INCLUDE_UNLICENSED=1 to include it)")
+            if spec.downloadable:      # the user-data formats (lm-eval-results, ...) have nothing to leave out
+                notes.append(f"**{name}**: license '{spec.license}' does not allow redistribution "
+                             "(set `EMERGENCE_INCLUDE_UNLICENSED=1` to include it)")
             continue
         names.append(name)
     return names, notes
 
 
-def build_store(progress: Callable[[str], None], log: Callable[[str], None]) -> dict:
-    """Build the store from the catalogue sources: the local copies in the data directory, else
-    the pinned public downloads (skipped, with a note, when offline)."""
-    from emergence.ingest import SourceMissing, data_dir, ingest
+def build_store(progress: Callable[[str], None], log: Callable[[str], None], *,
+                only: list[str] | None = None) -> dict:
+    """Build the store from the catalogue sources (or add ``only`` these to it): the local copies in
+    the data directory, else the public downloads.  A source that cannot be had (unreachable, a
+    server error, a malformed file) is left out and listed in ``failed`` with why and how to add it;
+    the others are built (``ingest(keep_going=True)``).  Raises only when none can be had."""
+    from emergence.ingest import data_dir, ingest
     names, left_out = public_sources()
     data = data_dir()
-    local = [n for n in names if (data / n).is_dir()]
-    remote = [] if env_flag("EMERGENCE_OFFLINE") else \
-        [n for n in names if n not in local and catalog.get(n).repo and catalog.get(n).commit]
+    offline = env_flag("EMERGENCE_OFFLINE")
+    wanted = [n for n in (only or names) if n in names]
+    local = [n for n in wanted if (data / n).is_dir()]
+    # offline, the ones to download are still tried: each is then listed as offline, with how to add it
+    remote = [n for n in wanted if n not in local and catalog.get(n).downloadable]
     if not local and not remote:
-        raise FileNotFoundError(f"no catalogue source in {data} and downloads are off (EMERGENCE_OFFLINE=1)")
+        raise FileNotFoundError(f"no catalogue source in {data} can be read or fetched")
     with _build_lock:
-        if store().exists():
-            return {"result": {}, "notes": left_out}
-        try:
-            out = ingest(local + remote, db=store().path, online=True, progress=progress)
-        except SourceMissing as e:
-            if not local:
-                raise
-            log(f"download failed ({e}); building from the local copies only")
-            out = ingest(local, db=store().path, online=False, progress=progress)
-            out["notes"] = list(out.get("notes", [])) + [f"not downloaded (offline?): {', '.join(remote)}"]
+        if store().exists() and only is None:
+            return {"result": {}, "notes": left_out, "failed": {}}
+        out = ingest(local + remote, db=store().path, online=not offline, progress=progress, keep_going=True)
     out["notes"] = list(out.get("notes", [])) + left_out
+    for name, why in out.get("failed", {}).items():
+        log(f"left out {name}: {why}")
     return out
 
 
 @st.cache_resource(show_spinner=False)
 def build_state(db: str) -> dict:
     """The first-start build of the store at ``db``, shared by every session of this process."""
-    return {"thread": None, "frac": 0.0, "text": "starting", "log": [], "out": None, "error": None}
+    return {"thread": None, "frac": 0.0, "text": "starting", "fetch": None, "fetch_text": "", "log": [],
+            "out": None, "error": None, "failed": {}, "run": 0}
 
 
 _start_lock = threading.Lock()
 
 
-def start_build() -> dict:
-    """Start the first-start build once per process, in a background thread.
+def start_build(retry: list[str] | None = None) -> dict:
+    """Start the first-start build once per process, in a background thread; ``retry``: start another
+    one for these sources (those the last build could not add) once the previous has finished.
 
     The build does not belong to the page that started it: closing or reloading that tab does
     not interrupt it, and every session that opens meanwhile shows the same progress.
     """
+    from emergence.ingest import progress_fraction
     b = build_state(str(store().path))
     with _start_lock:
-        if b["thread"] is None:
+        busy = b["thread"] is not None and b["thread"].is_alive()
+        if b["thread"] is None or (retry and not busy):
+            b.update(frac=0.0, text="starting", fetch=None, fetch_text="", error=None, run=b["run"] + 1)
+
             def progress(msg: str):
-                m = re.match(r"\[(\d+)/(\d+)\]", msg)
-                if m:
-                    b["frac"] = min(1.0, (int(m[1]) - 1) / max(int(m[2]), 1))
-                    b["text"] = msg[:120]
+                got = progress_fraction(msg)
+                if got is not None and got[0] == "source":
+                    b["frac"], b["text"] = got[1], msg[:120]
+                    b["fetch"], b["fetch_text"] = None, ""
+                elif got is not None:
+                    b["fetch"], b["fetch_text"] = got[1], msg[:160]
                 else:
-                    b["log"].append(msg[:200])
+                    b["log"].append(msg[:300])
 
             def run():
                 try:
-                    b["out"] = build_store(progress, b["log"].append)
-                    b["frac"], b["text"] = 1.0, "done"
+                    out = build_store(progress, b["log"].append, only=retry)
+                    failed = {k: v for k, v in b["failed"].items() if k not in (retry or [])}
+                    failed.update(out.get("failed", {}))
+                    b["failed"] = failed
+                    b["out"] = out
+                    b["frac"], b["text"], b["fetch"] = 1.0, "done", None
                 except Exception as e:  # shown on the page, never a traceback
-                    b["error"] = f"{type(e).__name__}: {e}"
+                    b["failed"] = dict(getattr(e, "failed", {}) or b["failed"])
+                    b["error"] = (f"none of the sources could be added ({len(b['failed'])} tried)" if
+                                  getattr(e, "failed", None) else f"{type(e).__name__}: {e}")
 
             b["thread"] = threading.Thread(target=run, name="emergence-first-build", daemon=True)
             b["thread"].start()
     return b
+
+
+def build_progress(b: dict, where=st):
+    """The running build: the sources bar, the current download's bar, and the log."""
+    where.progress(b["frac"], text=b["text"])
+    if b["fetch"] is not None:
+        where.progress(b["fetch"], text=b["fetch_text"])
+    with where.expander("ingest log"):
+        where.text("\n".join(b["log"][-30:]) or "starting")
+
+
+def show_build_failures(where=st, expanded: bool = False) -> bool:
+    """The sources the last build could not add: a one-line warning, then in an expander (open with
+    ``expanded``) each one's reason and how to add it, and a retry button; True if any."""
+    b = build_state(str(store().path))
+    failed = b.get("failed") or {}
+    if (b["thread"] is not None and b["thread"].is_alive()) or not (failed or b["error"]):
+        return False
+    box = where
+    if failed:
+        built = "the others were built" if store().exists() else "nothing could be built"
+        where.warning(f"{len(failed)} source(s) could not be added ({', '.join(failed)}); {built}.", icon="⚠️")
+        box = where.expander("Why, and how to add them", expanded=expanded)
+        box.markdown("\n".join(f"- **{name}**: {why}" for name, why in failed.items()))
+    retry = list(failed) or public_sources()[0]
+    label = f"Retry {', '.join(failed)}" if failed else "Retry building the store"
+    if box.button(label, key="retry_build", icon=":material/refresh:"):
+        start_build(retry=retry)
+        st.rerun()
+    return True
 
 
 def set_view(state: ViewState) -> ViewState:

@@ -49,22 +49,29 @@ else:
     kind, src, present = None, None, set()
 
 st.subheader("What is missing and how to add it")
+sup.show_build_failures(expanded=True)
 if sup.env_flag("EMERGENCE_PUBLIC"):
     _, left_out = sup.public_sources()
-    served = [n for n in left_out if n.split(":")[0] in present]
+    served = [n for n in left_out if n.split(":")[0].strip("*") in present]
     if len(served) < len(left_out):
         st.info("This is a public deployment: sources whose license does not allow redistribution are left out.\n\n"
                 + "\n".join(f"- {n}" for n in left_out if n not in served))
     if served:
         st.warning("This public deployment's store holds sources whose license does not allow redistribution "
-                   "(it was built elsewhere): " + "; ".join(n.split(":")[0] for n in served))
+                   "(it was built elsewhere): " + "; ".join(n.split(":")[0].strip("*") for n in served))
 missing = [spec for name, spec in catalog.CATALOG.items() if name not in present]
 if not missing:
     st.success("Every catalogue source is in the store.")
 for spec in missing:
-    how = (f"`emergence ingest {spec.name}` (downloads {spec.repo} at {spec.commit[:8]} if it is not in the data "
-           "directory)" if spec.repo and spec.commit else
-           f"`emergence ingest PATH` with your own copy ({', '.join(spec.files) or 'see the docs'})")
+    files = ", ".join(f"`{f}`" for f in spec.files) or "see the docs"   # code: Markdown would eat a glob's * and **
+    if spec.downloadable and spec.fetch == "git":
+        how = (f"`emergence ingest {spec.name}` (a sparse clone of {spec.repo}'s `{spec.ref}`, resolved to one "
+               f"commit: only {files})" + (" — add `--full-logs` for the per-query logs (large)" if spec.lfs_files
+                                           else ""))
+    elif spec.downloadable:
+        how = f"`emergence ingest {spec.name}` (downloads {files} from {spec.repo} at `{spec.commit[:8]}`)"
+    else:
+        how = f"`emergence ingest PATH` with your own copy ({files})"
     st.markdown(f"- **{spec.name}** — {spec.description}. License: {spec.license}. Add it: {how}.")
 st.markdown("- **Your own results**: a CSV, TSV, Parquet, JSON or JSONL file (or a zip of them) with a mapping: "
             "`emergence ingest FILE --map mapping.toml` (or `--column FIELD=COLUMN`, `--set FIELD=VALUE`, "

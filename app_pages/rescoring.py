@@ -1,6 +1,7 @@
 """Re-scoring: the same outputs under a thresholded and a continuous metric, and the replications on real outputs."""
 import streamlit as st
 
+import app_bigbench
 import app_support as sup
 from emergence import figures, mirage, views
 
@@ -86,5 +87,6 @@ for title, table in sup.replications(fp, state.x):
         st.caption("not in this store, or no pair of these metrics")
     else:
         st.dataframe(table, hide_index=True, width="stretch")
+app_bigbench.fig6_section(state, fp)       # BIG-G's full logs: grade vs Brier (Schaeffer et al. Fig. 6)
 sup.download_section(state, kind, pairs, fp)
 sup.share_link(state)

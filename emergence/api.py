@@ -21,10 +21,12 @@ import pandas as pd
 from .store import Store
 
 __all__ = ["FILTERS", "SCALE_AXES", "observations", "sources", "data_issues", "series", "compare",
-           "summary", "pairs", "headline", "multiplication_by_digits", "replications", "predict", "passuntil", "rescore", "simulate", "to_csv", "get_store"]
+           "summary", "pairs", "headline", "multiplication_by_digits", "replications", "predict", "passuntil", "rescore",
+           "grade_vs_brier", "simulate", "to_csv", "get_store"]
 
 FILTERS = ("source", "task", "metric", "family", "shots", "subtask")
-SCALE_AXES = ("params", "tokens", "flops", "step")
+#: ``non_embedding_params``: BIG-bench's own size axis (ModelData.non_embedding_params); only BIG-bench has it.
+SCALE_AXES = ("params", "non_embedding_params", "tokens", "flops", "step")
 
 _stores: dict[str, Store] = {}
 
@@ -203,6 +205,45 @@ def rescore(source=None, task=None, family=None, *, subtask=None, model=None, n_
     if ex.empty:
         return pd.DataFrame()
     return aggregate_examples(ex, n_boot=n_boot, confidence=confidence)
+
+
+#: Columns of :func:`grade_vs_brier`, in order.
+GRADE_BRIER_COLUMNS = ["source", "task", "family", "model", "shots", "params", "non_embedding_params",
+                       "multiple_choice_grade", "multiple_choice_grade_stderr", "random_baseline", "brier_score",
+                       "brier_score_stderr", "n_examples"]
+
+
+def grade_vs_brier(task=None, family=None, shots=None, *, source="bigbench", db=None) -> pd.DataFrame:
+    """Multiple choice grade and Brier score of the same outputs, per task, family, model and shots
+    (Schaeffer et al. 2023, Fig. 6: BIG-G, the LaMDA family, on BIG-bench).
+
+    Both are re-computed here from the per-choice log-probabilities of the stored examples (for
+    BIG-bench: the BIG-G full logs, ``emergence ingest bigbench --full-logs``), pooled over the
+    task's subtasks (every multiple-choice example of the task counts once), by
+    :meth:`emergence.store.Store.rescore_choices`: softmax over each question's choices, grade 1
+    only for a strict argmax on the right choice, multi-class Brier ``sum_k (p_k - y_k)^2`` in
+    [0, 2]; ``stderr`` = sd / sqrt(n) over examples; ``random_baseline`` = mean of 1 / choices.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (source, task, family, model, shots), columns :data:`GRADE_BRIER_COLUMNS`,
+        sorted by task, family, shots and size.
+    """
+    filters = _filters(source, task, None, family, shots, None)
+    by = ["source", "task", "family", "model", "shots", "params", "non_embedding_params"]
+    long = get_store(db).rescore_choices(by=by, filters=filters)
+    if long.empty:
+        return pd.DataFrame(columns=GRADE_BRIER_COLUMNS)
+    grade = long[long["metric"] == "multiple_choice_grade"].rename(columns={
+        "value": "multiple_choice_grade", "stderr": "multiple_choice_grade_stderr"})
+    brier = long[long["metric"] == "brier_score"].rename(columns={"value": "brier_score",
+                                                                 "stderr": "brier_score_stderr"})
+    # one group, one row of each (the grade and the multi-class Brier need the same inputs)
+    out = grade[by + ["multiple_choice_grade", "multiple_choice_grade_stderr", "random_baseline", "n_examples"]] \
+        .merge(brier[by + ["brier_score", "brier_score_stderr"]], on=by, how="outer")
+    out = out.sort_values(["task", "family", "shots", "params", "model"], na_position="last", kind="stable")
+    return out[GRADE_BRIER_COLUMNS].reset_index(drop=True)
 
 
 def simulate(**params) -> pd.DataFrame:

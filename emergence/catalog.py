@@ -11,7 +11,8 @@ Adding a source means one parser module in :mod:`emergence.sources` and one entr
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass
 
 __all__ = ["SourceSpec", "CATALOG", "get", "names", "parser"]
 
@@ -28,6 +29,15 @@ class SourceSpec:
     files: tuple[str, ...] = ()      # glob patterns, relative to the repository root
     citation: str = ""
     paper_url: str = ""
+    #: how a missing copy is fetched: "raw" (the pinned files at ``commit`` through the GitHub API
+    #: and raw.githubusercontent.com) or "git" (a sparse partial clone of branch ``ref``, resolved to a
+    #: commit once per fetch and recorded; see :mod:`emergence.remote`)
+    fetch: str = "raw"
+    ref: str = ""
+    #: environment variable that replaces the git location (a URL or a local path), for mirrors and tests
+    repo_env: str = ""
+    #: Git LFS files fetched only on request (``--full-logs``), through GitHub's LFS media URL
+    lfs_files: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -35,6 +45,16 @@ class SourceSpec:
             return ""
         base = f"https://github.com/{self.repo}"
         return f"{base}/tree/{self.commit}" if self.commit else base
+
+    @property
+    def downloadable(self) -> bool:
+        """Can a missing copy be fetched from the public repository?"""
+        return bool(self.repo) and (bool(self.commit) if self.fetch == "raw" else bool(self.ref))
+
+    def git_location(self) -> str:
+        """Where a "git" source is cloned from: ``$<repo_env>`` if set, else its GitHub repository."""
+        env = os.environ.get(self.repo_env, "").strip() if self.repo_env else ""
+        return env or f"https://github.com/{self.repo}.git"
 
 
 _CATALOG: list[SourceSpec] = [
@@ -145,12 +165,17 @@ _CATALOG: list[SourceSpec] = [
         paper_url="https://arxiv.org/abs/2406.01574"),
     SourceSpec(
         "bigbench", "bigbench",
-        "BIG-bench native results (scores_<family>_<model>.json) and BIG-G full logs from a user's BIG-bench checkout",
+        "BIG-bench native results: every task's scores_<family>_<model>.json (BIG-G, BIG-G sparse, GPT, PaLM); "
+        "with --full-logs, the BIG-G per-query logs for Brier re-scoring",
         repo="google/BIG-bench", commit="", license="Apache-2.0", redistributable=True,
+        # full-log_*.json: none are committed as plain files as far as we know, but a checkout that has
+        # them reads them, so the download takes them too and both give the same rows
         files=("bigbench/benchmark_tasks/*/results/scores_*.json",
                "bigbench/benchmark_tasks/*/results/full-log_*.json"),
         citation="Srivastava et al. 2022, Beyond the Imitation Game (BIG-bench)",
-        paper_url="https://arxiv.org/abs/2206.04615"),
+        paper_url="https://arxiv.org/abs/2206.04615",
+        fetch="git", ref="main", repo_env="EMERGENCE_BIGBENCH_REPO",
+        lfs_files=("bigbench/benchmark_tasks/*/results/full-logs_*.tar.lrz",)),
     SourceSpec(
         "lm-eval-results", "lm_eval_results",
         "lm-evaluation-harness results JSON (old or new key style) from a user's own runs",

@@ -37,33 +37,38 @@ DISPLAY = {
     "rescore": ["task", "subtask", "family", "model", "params", "metric", "variant", "value", "ci_low", "ci_high",
                 "n_examples"],
     "simulate": None,
+    "grade-brier": ["task", "family", "model", "shots", "params", "non_embedding_params", "multiple_choice_grade",
+                    "brier_score", "n_examples"],
     "sources": ["source", "files", "families", "models", "tasks", "metrics", "observations", "without_scale",
-                "examples", "license", "data_issues"],
+                "examples", "license", "commit", "data_issues"],
     "issues": ["source", "kind", "source_file", "row_ref", "field", "value", "detail"],
 }
 
 
 class Progress:
-    """A one-line progress display on stderr, driven by '[i/n] message' strings."""
+    """A one-line progress display on stderr with a bar, driven by the messages of
+    :func:`emergence.ingest.progress_fraction` (sources parsed; files or bytes fetched)."""
 
     def __init__(self, stream=sys.stderr):
         self.stream = stream
         self.tty = stream.isatty()
         self.t0 = time.time()
+        self.last = ""
 
     def __call__(self, msg: str):
-        import re
-        m = re.match(r"\[(\d+)/(\d+)\]", msg)
+        from .ingest import progress_fraction
+        got = progress_fraction(msg)
         bar = ""
-        if m:
-            i, n = int(m[1]), int(m[2])
-            done = int(20 * (i - 1) / max(n, 1))
-            bar = "[" + "#" * done + "-" * (20 - done) + f"] "
+        if got is not None:
+            done = int(20 * got[1])
+            bar = "[" + "#" * done + "-" * (20 - done) + "] "
         line = f"{bar}{time.time() - self.t0:6.1f}s {msg}"
         if self.tty:
             self.stream.write("\r\033[K" + line[:150])
-        else:
+        elif got is None or got[0] == "source" or bar != self.last:
+            # without a terminal: every message, but a download's bar only when it moves a step
             self.stream.write(line + "\n")
+        self.last = bar
         self.stream.flush()
 
     def done(self):
@@ -148,7 +153,8 @@ def cmd_ingest(args) -> int:
                 mapping["kind"] = args.kind
         out = ingest(args.sources, db=args.db, data=args.data_dir, mapping=mapping, online=not args.offline,
                      progress=progress, empty_prediction=args.empty_prediction,
-                     sizes=_pairs(args.size, "--size") or None, delimiter=args.delimiter)
+                     sizes=_pairs(args.size, "--size") or None, delimiter=args.delimiter,
+                     full_logs=args.full_logs, log_tasks=args.logs_task, keep_going=args.keep_going)
     except (IngestError, SourceMissing) as e:
         progress.done()
         # one line (a multi-line message keeps its lines), no traceback
@@ -163,8 +169,10 @@ def cmd_ingest(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     for warning in out.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)
+    for name, why in out.get("failed", {}).items():
+        print(f"left out: {why}", file=sys.stderr)
     print(f"store: {out['db']}")
-    return 0
+    return 1 if out.get("failed") else 0
 
 
 def cmd_remove(args) -> int:
@@ -254,6 +262,12 @@ def cmd_rescore(args) -> int:
     return 0
 
 
+def cmd_grade_brier(args) -> int:
+    _emit(api.grade_vs_brier(args.task, args.family, args.shots, source=args.source or "bigbench", db=args.db), args,
+          "grade-brier")
+    return 0
+
+
 def cmd_simulate(args) -> int:
     import numpy as np
     scales = np.logspace(np.log10(args.min_scale), np.log10(args.max_scale), args.n_scales)
@@ -281,7 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = add("ingest", help="parse sources into the store (atomic, idempotent)",
             formatter_class=argparse.RawDescriptionHelpFormatter,
             description="SOURCE is a catalogue name or a path (file, folder, .zip, .tar.gz); none = every catalogue "
-                        "source found in the data directory. A folder's format is detected (BIG-bench, lm-eval "
+                        "source found in the data directory. A catalogue source missing from the data directory is "
+                        "downloaded when online (bigbench: a sparse git clone of google/BIG-bench with only its "
+                        "results files; $EMERGENCE_BIGBENCH_REPO replaces the repository). A folder's format is detected (BIG-bench, lm-eval "
                         "results or samples, ZeroEval result_dirs, MMLU-Pro eval_results, the catalogue folders). "
                         "A file of your own (CSV, TSV, Parquet, JSON, JSONL, or a zip of them) needs a mapping: "
                         "--map mapping.toml, or --column FIELD=COLUMN / --set FIELD=VALUE (README, 'Bring your own').",
@@ -295,6 +311,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", help="where catalogue sources live (default ../shared/data if present, else data/raw; "
                                       "$EMERGENCE_DATA_DIR)")
     s.add_argument("--offline", action="store_true", help="never try to download a missing source")
+    s.add_argument("--full-logs", action="store_true",
+                   help="BIG-bench: also the BIG-G per-query full logs (Git LFS archives, fetched through GitHub's "
+                        "LFS media URL when missing; large) streamed into the per-example table for Brier "
+                        "re-scoring; with a path, the archives found there are read")
+    s.add_argument("--keep-going", action="store_true",
+                   help="write the sources that can be had and list the others (why, how to add them) instead of "
+                        "writing nothing when one cannot be fetched or parsed; exit status 1 if any was left out")
+    s.add_argument("--logs-task", action="append", metavar="TASK",
+                   help="with --full-logs: fetch only this task's archive (repeatable; default every task)")
     s.add_argument("--map", metavar="TOML", help="mapping for a file of your own (README, 'Bring your own')")
     s.add_argument("--column", action="append", metavar="FIELD=COLUMN",
                    help="map a field to a column, key or dotted path such as output.0 (repeatable)")
@@ -381,6 +406,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000)")
     _add_out(s)
     s.set_defaults(func=cmd_rescore)
+
+    s = add("grade-brier", help="BIG-G on BIG-bench (Schaeffer et al. Fig. 6): multiple choice grade and Brier "
+            "score re-computed from the full logs' per-choice log-probabilities, per task, family, model and shots",
+            description="Needs the BIG-G full logs: emergence ingest bigbench --full-logs. Subtasks are pooled: every "
+                        "multiple-choice example of a task counts once.")
+    _add_filters(s, ("source", "task", "family", "shots"))
+    _add_out(s)
+    s.set_defaults(func=cmd_grade_brier)
 
     from .simulate import DEFAULTS
     s = add("simulate", help="the mirage simulator: per-token loss power law -> accuracy, edit distance, "

@@ -19,7 +19,8 @@ from .metrics import metric_info
 
 __all__ = ["add_intervals", "normalise", "heatmap", "series_figure", "score_distribution",
            "share_bar", "verdict_bar", "lead_figure", "multiplication_figure", "VERDICT_ORDER", "VERDICT_COLOURS", "compare_scatter", "simulator_figure", "to_image", "static_export_available", "series_plot_frame", "prediction_scatter",
-           "error_bar", "curvature_bar", "passuntil_figure", "vision_figure", "CLASS_COLOURS", "CLASS_ORDER"]
+           "error_bar", "curvature_bar", "passuntil_figure", "vision_figure", "grade_brier_figure", "CLASS_COLOURS",
+           "CLASS_ORDER"]
 
 CLASS_ORDER = ("discontinuous", "nonlinear", "continuous", "unclassified")
 CLASS_COLOURS = {"discontinuous": "#d62728", "nonlinear": "#ff7f0e", "continuous": "#1f77b4",
@@ -333,6 +334,46 @@ def compare_scatter(pairs: pd.DataFrame, *, x: str, y: str, colour: str = "sourc
     fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="equal scores",
                              line=dict(color="grey", dash="dot")))
     fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=500)
+    return fig
+
+
+def grade_brier_figure(rows: pd.DataFrame, *, x: str = "params", x_label: str = "parameters",
+                       max_curves: int = 12) -> go.Figure:
+    """Schaeffer et al. 2023, Fig. 6: one set of outputs per task and size, under the multiple choice
+    grade (left, discontinuous) and the Brier score (right, continuous; lower is better), against
+    model size on a log axis.  One colour per (task, family, shots) curve, the same in both panels.
+
+    ``rows``: :func:`emergence.api.grade_vs_brier`'s table; ``x``: its size column (``params`` or
+    ``non_embedding_params``); at most ``max_curves`` curves: those whose grade rises most from the
+    smallest to the largest size (where a jump, real or not, is to be judged), ties in table order.
+    """
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
+                        subplot_titles=("multiple choice grade (discontinuous)",
+                                        "Brier score (continuous; lower is better)"))
+    if rows is None or rows.empty:
+        fig.update_layout(title="no BIG-G full logs match these filters", height=460)
+        return fig
+    d = rows[np.isfinite(pd.to_numeric(rows[x], errors="coerce").astype(float))]
+    keys = ["task", "family", "shots"]
+    curves = list(d.groupby(keys, sort=False, dropna=False))
+    rise = [g.sort_values(x)["multiple_choice_grade"].iloc[-1] - g.sort_values(x)["multiple_choice_grade"].iloc[0]
+            for _, g in curves]
+    order = sorted(range(len(curves)), key=lambda i: (-(rise[i] if np.isfinite(rise[i]) else -np.inf), i))
+    curves = [curves[i] for i in order[:max_curves]]
+    for i, (k, g) in enumerate(curves):
+        g = g.sort_values(x)
+        name = f"{k[0]} · {k[1]} · {'' if pd.isna(k[2]) else int(k[2])}-shot"
+        colour = _PALETTE[i % len(_PALETTE)]
+        hover = [f"{m}<br>n={int(n)}" for m, n in zip(g["model"], g["n_examples"])]
+        for col, y in ((1, "multiple_choice_grade"), (2, "brier_score")):
+            fig.add_trace(go.Scatter(x=g[x], y=g[y], mode="lines+markers", name=name, legendgroup=name,
+                                     showlegend=col == 1, line=dict(color=colour), marker=dict(size=7),
+                                     text=hover, hovertemplate=f"{name}<br>%{{text}}<br>{x_label}=%{{x:.3g}}<br>"
+                                     f"{y}=%{{y:.3f}}<extra></extra>"), row=1, col=col)
+    fig.update_xaxes(type="log", title_text=x_label)
+    fig.update_yaxes(title_text="multiple choice grade", range=[0, 1], row=1, col=1)
+    fig.update_yaxes(title_text="Brier score", rangemode="tozero", row=1, col=2)
+    fig.update_layout(height=480, legend=dict(orientation="h", y=-0.25))
     return fig
 
 

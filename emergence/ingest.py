@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
+import shlex
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -33,19 +31,22 @@ from typing import Callable
 
 import pandas as pd
 
-from . import catalog
+from . import catalog, remote
 from .schema import OBSERVATION_COLUMNS, Batch, IngestError, conform, issue, key_strings
 from .store import REPO_ROOT, Finalize, Store
 
 __all__ = ["data_dir", "SourceMissing", "ingest", "remove", "parse_source", "check_user_path", "MAX_UNPACKED_BYTES",
-           "MAX_WALK_ENTRIES", "safe_extract"]
+           "MAX_WALK_ENTRIES", "safe_extract", "download", "fetch_lfs_files", "progress_fraction"]
 
 MAX_UNPACKED_BYTES = int(os.environ.get("EMERGENCE_MAX_UNPACKED_BYTES", 4 * 1024 ** 3))
 MAX_RATIO = 200   # compressed -> uncompressed ratio beyond which an archive member is a bomb
 
 
 class SourceMissing(FileNotFoundError):
-    pass
+    """A source that is not here and cannot be fetched; the message says why and how to add it.
+    ``failed``: per source, when several were tried (``ingest(keep_going=True)``)."""
+
+    failed: dict = {}
 
 
 def data_dir(arg: str | os.PathLike | None = None) -> Path:
@@ -73,7 +74,7 @@ class Planned:
     spec: catalog.SourceSpec | None
     module: object
     mapping: dict | None = None
-    options: dict = field(default_factory=dict)   # ingest options the parser honours (its OPTIONS)
+    options: dict = field(default_factory=dict)   # ingest options the parser honours (its OPTIONS; bigbench: full_logs)
 
 
 def check_user_path(path: Path) -> None:
@@ -110,6 +111,22 @@ def _archive_stem(path: Path) -> str:
         if name.lower().endswith(ext):
             return name[:-len(ext)]
     return path.stem
+
+
+def progress_fraction(msg: str) -> tuple[str, float] | None:
+    """Read a progress message: ``('source', f)`` for ``[i/n] ...`` (source i of n starts: f = (i-1)/n),
+    ``('fetch', f)`` for a download's ``... done/total files`` or ``... (pct%)``; None otherwise.
+    The CLI's bar and the app's first-start page read the same messages."""
+    m = re.match(r"\[(\d+)/(\d+)\]", msg)
+    if m:
+        return "source", min(1.0, (int(m[1]) - 1) / max(int(m[2]), 1))
+    m = re.search(r"\((\d+)%\)\s*$", msg) or re.search(r"(\d[\d,]*)/(\d[\d,]*) files\b", msg)
+    if m and m.lastindex == 1:
+        return "fetch", min(1.0, int(m[1]) / 100)
+    if m:
+        done, total = (int(x.replace(",", "")) for x in m.groups())
+        return "fetch", min(1.0, done / max(total, 1))
+    return None
 
 
 # ---------------------------------------------------------------- archives
@@ -156,61 +173,95 @@ def safe_extract(archive: Path, dest: Path) -> Path:
 
 
 # ---------------------------------------------------------------- download
-def _glob_re(pattern: str) -> re.Pattern:
-    out, i = "", 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out += "(?:.*/)?"
-            i += 3
-        elif pattern[i] == "*":
-            out += "[^/]*"
-            i += 1
-        else:
-            out += re.escape(pattern[i])
-            i += 1
-    return re.compile(out + "$")
+_glob_re = remote.glob_re      # the catalogue's file patterns (kept under this name for callers and tests)
 
 
-def download(spec: catalog.SourceSpec, dest: Path, progress: Callable[[str], None] | None = None,
-             timeout: float = 10.0) -> Path:
-    """Fetch the pinned files of ``spec`` from GitHub at its commit into ``dest`` (keeping paths)."""
-    if not spec.repo or not spec.commit:
-        raise SourceMissing(f"source {spec.name!r} has no public download: give a path to your own copy")
-    import json
-    # overridable for mirrors (and for the tests, which serve a fake repository on loopback)
-    api_base = os.environ.get("EMERGENCE_GITHUB_API", "https://api.github.com").rstrip("/")
-    raw_base = os.environ.get("EMERGENCE_GITHUB_RAW", "https://raw.githubusercontent.com").rstrip("/")
-    api = f"{api_base}/repos/{spec.repo}/git/trees/{spec.commit}?recursive=1"
+def download(spec: catalog.SourceSpec, dest: Path, progress: Callable[[str], None] | None = None) -> Path:
+    """Fetch a catalogue source into ``dest`` (paths kept), the way its entry says
+    (:attr:`~emergence.catalog.SourceSpec.fetch`): the pinned files at ``spec.commit``, or a sparse
+    partial clone of ``spec.ref`` resolved to a commit once.
+
+    Raises
+    ------
+    SourceMissing
+        The source has no public download, or the remote cannot be reached or refuses; the message
+        says in one line what is missing, why, and how to add it.
+    """
+    if not spec.downloadable:
+        raise SourceMissing(_missing_message(spec, dest, "it has no public download"))
     try:
-        with urllib.request.urlopen(api, timeout=timeout) as r:
-            tree = json.load(r)
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        raise SourceMissing(_missing_message(spec, dest, f"offline or unreachable ({e})")) from e
-    pats = [_glob_re(p) for p in spec.files]
-    paths = [t["path"] for t in tree.get("tree", []) if t.get("type") == "blob" and any(p.match(t["path"]) for p in pats)]
-    if not paths:
-        raise SourceMissing(_missing_message(spec, dest, f"no pinned file found at {spec.repo}@{spec.commit}"))
-    tmp = Path(tempfile.mkdtemp(prefix=f".{spec.name}-", dir=dest.parent))
-    try:
-        for i, path in enumerate(paths):
+        if spec.fetch == "git":
+            url = remote.git_url(spec.git_location())
             if progress:
-                progress(f"downloading {spec.name}: {i + 1}/{len(paths)} {path}")
-            url = f"{raw_base}/{spec.repo}/{spec.commit}/{path}"
-            target = tmp / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with urllib.request.urlopen(url, timeout=60) as r, open(target, "wb") as fh:
-                shutil.copyfileobj(r, fh)
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest
+                progress(f"{spec.name}: resolving {spec.ref} of {url}")
+            commit = remote.resolve_ref(url, spec.ref)
+            return remote.fetch_sparse(url, commit, spec.files, dest, progress, name=spec.name)
+        return remote.fetch_raw(spec.repo, spec.commit, spec.files, dest, progress, name=spec.name)
+    except remote.FetchError as e:
+        raise SourceMissing(_missing_message(spec, dest, str(e))) from e
+
+
+def fetch_lfs_files(spec: catalog.SourceSpec, root: Path, progress: Callable[[str], None] | None = None,
+                    tasks: list[str] | None = None) -> list[str]:
+    """Fetch the Git LFS files of ``spec`` (``spec.lfs_files``; BIG-bench: each task's full-log
+    archive) that the git checkout at ``root`` holds only as pointers, through GitHub's LFS media
+    URL at the checked-out commit.  ``tasks``: only the archives under these task folders.
+
+    Returns the repository paths fetched (already-present files are kept, not fetched again).
+    """
+    if not spec.lfs_files:
+        return []
+    commit = remote.git_head(root)
+    if not commit:
+        raise SourceMissing(f"source {spec.name!r} at {root} is not a git checkout, so the commit of its Git LFS "
+                            f"files is unknown: fetch it with `emergence ingest {spec.name}` (move this copy away "
+                            "first), or put the files in place yourself (`git lfs pull` in a clone)")
+    try:
+        pointers = remote.read_blobs(root, commit, spec.lfs_files, progress, name=spec.name)
+    except remote.FetchError as e:
+        raise SourceMissing(f"source {spec.name!r}: cannot list its Git LFS files at {commit[:12]}: {e}") from e
+    if tasks:
+        pointers = {p: b for p, b in pointers.items() if any(f"/{t}/" in f"/{p}" for t in tasks)}
+        unknown = [t for t in tasks if not any(f"/{t}/" in f"/{p}" for p in pointers)]
+        if unknown:
+            raise SourceMissing(f"source {spec.name!r} has no Git LFS file under task folder(s) {', '.join(unknown)} "
+                                f"at {commit[:12]}")
+    fetched = []
+    todo = []
+    for path, blob in sorted(pointers.items()):
+        ptr = remote.read_lfs_pointer(blob)
+        target = root / path
+        if ptr is None or (target.is_file() and target.stat().st_size == ptr["size"]
+                           and not remote.read_lfs_pointer(target.read_bytes()[:1024])):
+            continue                       # not an LFS file, or already here
+        todo.append((path, ptr))
+    for i, (path, ptr) in enumerate(todo, 1):
+        url = remote.lfs_media_url(spec.repo, commit, path)
+        label = f"{spec.name}: full logs {i}/{len(todo)} {path}"
+        try:
+            remote.fetch_lfs_object(url, ptr, root / path, progress, label=label)
+        except remote.FetchError as e:
+            raise SourceMissing(f"source {spec.name!r}: {e}") from e
+        fetched.append(path)
+    return fetched
 
 
 def _missing_message(spec: catalog.SourceSpec, dest: Path, why: str) -> str:
-    how = (f"download {spec.url} (files {', '.join(spec.files)}) and put them, paths kept, in {dest}"
-           if spec.repo else f"give the path of your own copy: emergence ingest path/to/{spec.name}")
-    return f"source {spec.name!r} is not in {dest.parent} and cannot be downloaded: {why}. To add it: {how}"
+    """One line: what is missing, why, and how to add it (paths and patterns in backticks: the app shows
+    the line as Markdown, where a bare ``**`` or ``*`` of a pattern would turn into emphasis)."""
+    files = ", ".join(f"`{f}`" for f in spec.files)
+    if spec.fetch == "git" and spec.repo:
+        url = f"https://github.com/{spec.repo}.git"
+        how = (f"run `emergence ingest {spec.name}` when online (a sparse clone of {spec.repo} with only its "
+               f"results files), or put a checkout at `{dest}` (`git clone --filter=blob:none --sparse {url} {dest} "
+               f"&& git -C {dest} sparse-checkout set --no-cone {' '.join(shlex.quote(f) for f in spec.files)}`), "
+               f"or ingest your own copy: `emergence ingest path/to/{spec.repo.split('/')[-1]}`")
+    elif spec.repo:
+        how = (f"download {spec.url} (files {files}) and put them, paths kept, in `{dest}`, or run "
+               f"`emergence ingest {spec.name}` online")
+    else:
+        how = f"give the path of your own copy: `emergence ingest path/to/{spec.name}`"
+    return f"source {spec.name!r} is not in `{dest.parent}` and cannot be downloaded: {why}. To add it: {how}"
 
 
 # ---------------------------------------------------------------- planning
@@ -233,12 +284,17 @@ def _detect(path: Path) -> str:
 
 
 def plan(sources: list[str], data: Path, stack: ExitStack, *, mapping: dict | None = None,
-         online: bool = True, progress=None, options: dict | None = None) -> tuple[list[Planned], list[str]]:
+         online: bool = True, progress=None, options: dict | None = None, full_logs: bool = False,
+         log_tasks: list[str] | None = None, failed: dict | None = None) -> tuple[list[Planned], list[str]]:
     """Resolve SOURCE arguments; returns (planned, notes about sources not found).
 
     ``options`` (``empty_prediction``, ``sizes``, ``delimiter``) go into the mapping of a file of
     one's own, else to every planned parser that honours them (its ``OPTIONS``); an option that no
     planned source honours is an error rather than silently ignored.
+    ``full_logs``: a source with Git LFS files (BIG-bench) also gets them (fetched into its copy in
+    the data directory when online; ``log_tasks`` limits which), and its parser reads them.
+    ``failed``: a dict to collect ``{name: why and how to add it}`` for catalogue sources that cannot
+    be had, instead of raising on the first (the others are still planned).
     """
     options = {k: v for k, v in (options or {}).items() if v}
     if mapping is not None and options:
@@ -246,22 +302,39 @@ def plan(sources: list[str], data: Path, stack: ExitStack, *, mapping: dict | No
         for k, v in options.items():
             mapping[k] = {**(mapping.get(k) or {}), **v} if k == "sizes" else v
     planned, notes = [], []
+    to_fetch = [a for a in sources or [] if a in catalog.CATALOG and not Path(a).exists() and not (data / a).is_dir()]
+
+    def log_options(spec):
+        # a fresh dict per source: the parser options below are added to it
+        return {"full_logs": True} if full_logs and spec is not None and spec.lfs_files else {}
+
     if not sources:
         for name, spec in catalog.CATALOG.items():
             root = data / name
             if root.is_dir():
-                planned.append(Planned(name, root, spec, catalog.parser(name)))
-            elif spec.repo and spec.commit:
+                planned.append(Planned(name, root, spec, catalog.parser(name), options=log_options(spec)))
+            elif spec.downloadable:
                 notes.append(_missing_message(spec, root, "not found locally (pass its name to download it)"))
     for arg in sources or []:
         if arg in catalog.CATALOG and not Path(arg).exists():
             spec = catalog.get(arg)
             root = data / arg
-            if not root.is_dir():
-                if not online:
-                    raise SourceMissing(_missing_message(spec, root, "offline"))
-                download(spec, root, progress)
-            planned.append(Planned(arg, root, spec, catalog.parser(arg)))
+            try:
+                if not root.is_dir():
+                    if not online:
+                        raise SourceMissing(_missing_message(spec, root, "offline"))
+                    if progress:
+                        progress(f"[{to_fetch.index(arg) + 1}/{len(to_fetch)}] fetching {arg}")
+                    download(spec, root, progress)
+                if full_logs and spec.lfs_files and online:
+                    fetch_lfs_files(spec, root, progress, log_tasks)
+            except SourceMissing as e:
+                if failed is None:
+                    raise
+                failed[arg] = str(e)
+                if not root.is_dir():
+                    continue
+            planned.append(Planned(arg, root, spec, catalog.parser(arg), options=log_options(spec)))
             continue
         path = Path(arg).expanduser().resolve()
         if not path.exists():
@@ -283,7 +356,7 @@ def plan(sources: list[str], data: Path, stack: ExitStack, *, mapping: dict | No
         # a generic format (the user's own lm-eval runs) is named after its folder (an archive: its name), so
         # two folders are two sources rather than one replacing the other
         stored_as = name if spec.repo else f"{name}:{stem}"
-        planned.append(Planned(stored_as, path, spec, catalog.parser(name)))
+        planned.append(Planned(stored_as, path, spec, catalog.parser(name), options=log_options(spec)))
     if mapping is None and options:
         for k, v in options.items():
             takers = [p for p in planned if k in getattr(p.module, "OPTIONS", ())]
@@ -345,6 +418,7 @@ def parse_source(p: Planned, progress=None) -> Batch:
     except (ValueError, TypeError, KeyError) as e:   # a parser's own check, still named by the input
         raise IngestError(p.root, f"{type(e).__name__}: {e}") from e
     obs = batch.observations
+    parts = [batch.rescored] if batch.rescored is not None and len(batch.rescored) else []
     if batch.examples is not None and len(batch.examples):
         from .rescore import aggregate_examples
         ex = batch.examples
@@ -352,10 +426,13 @@ def parse_source(p: Planned, progress=None) -> Batch:
             ex = ex.assign(content_hash=ex["source_file"].map(batch.files))
             batch.examples = ex
         try:
-            rescored = aggregate_examples(ex)
+            parts.append(aggregate_examples(ex))
         except ValueError as e:
             files = ", ".join(sorted(ex["source_file"].dropna().unique())[:3])
             raise IngestError(files or p.root, f"re-scoring the examples failed: {e}") from e
+    if parts:
+        # examples the parser spilled to disk come with their aggregates (``batch.rescored``)
+        rescored = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         if len(rescored):
             rescored = conform(rescored.assign(source=p.name), OBSERVATION_COLUMNS, p.name)
             rescored = _defer_to_native(rescored, obs, batch)
@@ -381,42 +458,77 @@ def fdr_step(apply_fdr) -> Finalize:
 def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = None,
            data: str | os.PathLike | None = None, mapping: dict | None = None,
            online: bool = True, progress: Callable[[str], None] | None = None,
-           empty_prediction: str | None = None, sizes: dict | None = None, delimiter: str | None = None) -> dict:
+           empty_prediction: str | None = None, sizes: dict | None = None, delimiter: str | None = None,
+           full_logs: bool = False, log_tasks: list[str] | None = None, keep_going: bool = False) -> dict:
     """Parse every requested source and land them in one atomic write.
 
     ``empty_prediction`` (``'wrong'`` or ``'skip'``), ``sizes`` (model -> parameter count) and
     ``delimiter`` are the options of ``emergence ingest`` that change numbers (see :func:`plan`).
+    ``full_logs``: BIG-bench's per-query full logs too (Git LFS archives, fetched when missing and
+    online, streamed into the examples table; ``log_tasks`` limits the fetch to these tasks).
+    ``keep_going``: a catalogue source that cannot be fetched or parsed is left out and reported in
+    ``failed`` (why, and how to add it) while the others are written; without it, the first such
+    source stops the call and nothing is written.
 
     Returns ``{"result": {source: added|replaced|unchanged}, "notes": [...], "warnings": [...],
-    "counts": {...}, "db": path}``; ``warnings`` names every file written whose content another
-    source already holds (stored, not scored again: a ``duplicate_source`` data issue).
+    "counts": {...}, "db": path, "failed": {source: message}}``; ``warnings`` names every file written
+    whose content another source already holds (stored, not scored again: a ``duplicate_source``
+    data issue).
     """
     from .series import apply_fdr, score_observations
     store = Store(db)
     data_path = data_dir(data)
     options = {"empty_prediction": empty_prediction, "sizes": sizes, "delimiter": delimiter}
+    failed: dict[str, str] = {}
     with ExitStack() as stack:
         planned, notes = plan(list(sources or []), data_path, stack, mapping=mapping, online=online,
-                              progress=progress, options=options)
+                              progress=progress, options=options, full_logs=full_logs, log_tasks=log_tasks,
+                              failed=failed if keep_going else None)
         if not planned:
-            raise SourceMissing(f"nothing to ingest: no catalogue source found in {data_path}\n" + "\n".join(notes))
+            why = "\n".join(list(failed.values()) + notes)
+            err = SourceMissing(f"nothing to ingest: no catalogue source found in {data_path}" +
+                                (f" or fetched\n{why}" if why else ""))
+            err.failed = failed
+            raise err
+        if any(p.options.get("full_logs") for p in planned):
+            # full-log examples go to disk while they are read: beside the store, which has the room for them
+            store.path.parent.mkdir(parents=True, exist_ok=True)
+            spill = stack.enter_context(tempfile.TemporaryDirectory(prefix=".emergence-spill-",
+                                                                    dir=store.path.parent))
+            for p in planned:
+                if p.options.get("full_logs"):
+                    p.options["spill_dir"] = spill
         batches = []
         for i, p in enumerate(planned):
             if progress:
                 progress(f"[{i + 1}/{len(planned)}] parsing {p.name} from {p.root}")
-            batch = parse_source(p, progress)
+            try:
+                batch = parse_source(p, progress)
+            except IngestError as e:
+                if not keep_going:
+                    raise
+                failed[p.name] = (f"source {p.name!r} could not be parsed, so it was left out: {e}. To add it: "
+                                  f"fix or remove the copy in `{p.root}` and ingest it again")
+                continue
             meta = {"root": str(p.root)}
             if p.spec is not None:
-                meta.update(url=p.spec.url, repo=p.spec.repo, commit=p.spec.commit, license=p.spec.license,
+                # a git-fetched source (or a user's git checkout of it) records the commit it holds
+                commit = p.spec.commit or (remote.git_head(p.root) if p.spec.repo else "")
+                url = f"https://github.com/{p.spec.repo}/tree/{commit}" if p.spec.repo and commit else p.spec.url
+                meta.update(url=url, repo=p.spec.repo, commit=commit, license=p.spec.license,
                             redistributable=p.spec.redistributable, citation=p.spec.citation)
             else:
                 meta.update(url=str(p.root), license=(p.mapping or {}).get("license", "user data"),
                             citation=(p.mapping or {}).get("citation", ""))
             batches.append((batch, meta))
+        if not batches:
+            err = SourceMissing("nothing could be ingested:\n" + "\n".join(failed.values()))
+            err.failed = failed
+            raise err
         result = store.write(batches, score=score_observations, finalize=fdr_step(apply_fdr), progress=progress)
-    counts = {b.source: {"observations": len(b.observations),
-                         "examples": 0 if b.examples is None else len(b.examples),
-                         "issues": len(b.issues_frame())} for b, _ in batches}
+        counts = {b.source: {"observations": len(b.observations),
+                             "examples": b.n_examples,         # spilled examples: counted before the spill goes
+                             "issues": len(b.issues_frame())} for b, _ in batches}
     written = [n for n, v in result.items() if v != "unchanged"]
     warnings = []
     if written:
@@ -426,7 +538,8 @@ def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = N
             warnings.append(f"{src}: {len(g)} file(s) have the same content as files of source "
                             f"{', '.join(sorted(g['original_source'].unique()))} (e.g. {first['file']} = "
                             f"{first['original_file']}): stored, but not scored again (data issue duplicate_source)")
-    return {"result": result, "notes": notes, "warnings": warnings, "counts": counts, "db": str(store.path)}
+    return {"result": result, "notes": notes, "warnings": warnings, "counts": counts, "db": str(store.path),
+            "failed": failed}
 
 
 def remove(names: list[str], *, db: str | os.PathLike | None = None,

@@ -653,6 +653,7 @@ def aggregate_examples(examples: pd.DataFrame, *, n_boot: int = 0, confidence: f
         "params": num("params")[r],
         "params_estimate": col("params_estimate").to_numpy()[r],
         "params_source": np.where(np.isfinite(num("params")[r]), "examples table", None),
+        "non_embedding_params": num("non_embedding_params")[r],
         "tokens": num("tokens")[r],
         "checkpoint_step": step[r],
         "is_final": final[r],

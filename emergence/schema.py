@@ -32,6 +32,7 @@ __all__ = [
     "file_sha256",
     "key_strings",
     "issue",
+    "arrow_schema",
     "quote",
 ]
 
@@ -49,6 +50,7 @@ OBSERVATION_COLUMNS: dict[str, str] = {
     "params": "float",          # absolute parameter count
     "params_estimate": "bool",  # True where the size is a public estimate
     "params_source": "str",     # where the size comes from (file column or curated table)
+    "non_embedding_params": "float",  # parameters outside the embeddings (BIG-bench's own plot axis), where given
     "tokens": "float",          # training tokens (absolute)
     "flops": "float",           # training FLOPs (absolute)
     "checkpoint_step": "int",   # training step; NULL for a final model
@@ -86,6 +88,7 @@ EXAMPLE_COLUMNS: dict[str, str] = {
     "model": "str",
     "params": "float",
     "params_estimate": "bool",
+    "non_embedding_params": "float",  # as in the observation table
     "tokens": "float",           # training tokens of the checkpoint (absolute), where known
     "checkpoint_step": "int",
     "is_final": "bool",          # the model's final checkpoint (as in the observation table)
@@ -117,7 +120,7 @@ ISSUE_COLUMNS: dict[str, str] = {
     "detail": "str",      # what the documented rule did with it
 }
 
-_NUMERIC_NONNEG = {"params", "tokens", "flops", "checkpoint_step", "n_examples", "stderr",
+_NUMERIC_NONNEG = {"params", "non_embedding_params", "tokens", "flops", "checkpoint_step", "n_examples", "stderr",
                    "n_samples", "n_correct", "n_choices", "shots"}
 
 
@@ -173,9 +176,25 @@ def file_sha256(path: Path | str) -> str:
     return h.hexdigest()
 
 
+def arrow_schema(columns: dict[str, str]):
+    """The pyarrow schema of a table of ``columns`` (for example rows spilled to Parquet)."""
+    import pyarrow as pa
+    kinds = {"str": pa.string(), "float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(),
+             "list": pa.list_(pa.float64())}
+    return pa.schema([(c, kinds[k]) for c, k in columns.items()])
+
+
 @dataclass
 class Batch:
-    """What one parser returns for one source."""
+    """What one parser returns for one source.
+
+    A parser whose per-example rows would not fit in memory (BIG-bench's full-log archives)
+    writes them to Parquet files (``example_files``, :data:`EXAMPLE_COLUMNS`, already conformed)
+    as it goes, and returns their re-scored aggregates in ``rescored`` (observation rows made
+    by :func:`emergence.rescore.aggregate_examples`, one call per complete group); the store
+    streams the files in.  ``examples`` holds the rows small enough to keep in memory, which the
+    ingest re-scores itself.
+    """
 
     source: str
     observations: pd.DataFrame
@@ -184,6 +203,17 @@ class Batch:
     files: dict[str, str] = field(default_factory=dict)   # relative path -> sha256
     #: ingest choices that change numbers (e.g. ``empty_prediction``), stored with the source
     options: dict = field(default_factory=dict)
+    example_files: list[str] = field(default_factory=list)
+    rescored: pd.DataFrame | None = None
+
+    @property
+    def n_examples(self) -> int:
+        """Rows in ``examples`` plus rows in the spilled ``example_files``."""
+        n = 0 if self.examples is None else len(self.examples)
+        if self.example_files:
+            import pyarrow.parquet as pq
+            n += sum(pq.ParquetFile(f).metadata.num_rows for f in self.example_files)
+        return n
 
     def issues_frame(self) -> pd.DataFrame:
         if isinstance(self.issues, pd.DataFrame):

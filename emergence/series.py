@@ -3,7 +3,8 @@
 A **series** (METHODS.md Sec. 1) is one (source, task, subtask, metric, source_metric, family,
 shots, prompt_variant, variant) on one **scale axis**:
 
-- size axes ``params``, ``flops``, ``tokens``: each model's *final* checkpoint only
+- size axes ``params``, ``flops``, ``tokens``, ``non_embedding_params`` (BIG-bench's own axis):
+  each model's *final* checkpoint only
   (``is_final``), one point per distinct scale; the column ``model`` is ``''``;
 - the training axis ``step``: the checkpoints (``checkpoint_step`` set) of *one* model, so
   ``model`` is part of the key.  A series never mixes checkpoints with sizes.
@@ -23,7 +24,7 @@ Rules decided here (each tested in ``tests/test_series.py``):
 - Resolution: ``1 / min(n_examples)`` over the series' points for a proportion metric
   (:attr:`emergence.metrics.MetricInfo.proportion`), unknown otherwise.
 - Every axis the data have is scored: ``params`` lists every series (so one without sizes
-  shows as ``no_scale`` rather than vanishing); ``flops`` and ``tokens`` list a series only
+  shows as ``no_scale`` rather than vanishing); ``flops``, ``tokens`` and ``non_embedding_params`` list a series only
   where at least one of its rows has that value; ``step`` lists each model with
   checkpoints.  METHODS prefers parameters ("FLOPs/tokens where the source has no parameter
   count"): the column ``primary`` marks, per series key, the first of params, flops, tokens
@@ -59,10 +60,11 @@ __all__ = [
 
 #: What makes a series, besides its scale axis (and, on the training axis, the model).
 SERIES_KEY = ["source", "task", "subtask", "metric", "source_metric", "family", "shots", "prompt_variant", "variant"]
-SIZE_AXES = ("params", "flops", "tokens")
+SIZE_AXES = ("params", "flops", "tokens", "non_embedding_params")
 TRAINING_AXES = ("step",)
 AXES = SIZE_AXES + TRAINING_AXES
-_AXIS_COLUMN = {"params": "params", "flops": "flops", "tokens": "tokens", "step": "checkpoint_step"}
+_AXIS_COLUMN = {"params": "params", "flops": "flops", "tokens": "tokens", "non_embedding_params": "non_embedding_params",
+                "step": "checkpoint_step"}
 _STR_KEYS = ["source", "task", "subtask", "metric", "source_metric", "family", "prompt_variant", "variant"]
 
 #: Columns of the series table :func:`score_observations` returns, in order.
@@ -146,8 +148,8 @@ def _clean(obs: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     shots = pd.to_numeric(df["shots"], errors="coerce").to_numpy(dtype=float) if "shots" in df.columns \
         else np.full(n, np.nan)
     out["shots"] = np.where(np.isfinite(shots), shots, -1.0)        # -1 codes NULL shots for grouping
-    for c in ("params", "flops", "tokens", "checkpoint_step", "value", "stderr", "n_examples", "random_baseline",
-              "paired_se"):
+    for c in ("params", "flops", "tokens", "non_embedding_params", "checkpoint_step", "value", "stderr", "n_examples",
+              "random_baseline", "paired_se"):
         out[c] = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) if c in df.columns else np.nan
     pct = (_text(df["value_scale"]).to_numpy() == "percent") if "value_scale" in df.columns else np.zeros(n, bool)
     out.loc[pct, "value"] = out.loc[pct, "value"] / 100.0
@@ -185,7 +187,7 @@ def _points(df: pd.DataFrame, labels: dict, axis: str) -> pd.DataFrame:
     key = SERIES_KEY + ["series_model"]
     work = pd.DataFrame({k: rows[k].to_numpy() for k in SERIES_KEY})
     work["series_model"] = model_key
-    if axis in ("flops", "tokens"):
+    if axis in ("flops", "tokens", "non_embedding_params"):
         # listed only where the series has a value on the axis at all (params lists every series)
         has = pd.Series(~unscaled).groupby([work[k] for k in key], sort=False).transform("any").to_numpy()
         rows, work, model_key, x, unscaled = rows[has], work[has], model_key[has], x[has], unscaled[has]
@@ -275,7 +277,7 @@ def build_series_points(obs: pd.DataFrame, axis: str = "params") -> pd.DataFrame
     obs : pandas.DataFrame
         Observation rows (columns of :data:`emergence.schema.OBSERVATION_COLUMNS`; missing
         optional columns are treated as NULL).  Rows with ``in_scoring`` False are ignored.
-    axis : {'params', 'flops', 'tokens', 'step'}
+    axis : {'params', 'flops', 'tokens', 'non_embedding_params', 'step'}
         Size axes take each model's final checkpoint; ``step`` takes the checkpoints of one
         model per series.
 

@@ -247,7 +247,7 @@ class Store:
         return self._df("SELECT source, kind, count(*) AS n FROM data_issues GROUP BY ALL ORDER BY ALL")
 
     def sources(self) -> pd.DataFrame:
-        """Per source: files, families, models, tasks, metrics, observations, license, issues, ingest options."""
+        """Per source: files, families, models, tasks, metrics, observations, license, issues, the commit, ingest options."""
         has_options = bool(len(self._df("SELECT 1 FROM information_schema.columns WHERE table_catalog = 'store' "
                                         "AND table_name = 'sources' AND column_name = 'options'")))
         options = "coalesce(s.options, '{}')" if has_options else "'{}'"
@@ -257,7 +257,7 @@ class Store:
                    coalesce(o.tasks, 0) AS tasks, coalesce(o.metrics, 0) AS metrics,
                    s.n_observations AS observations, coalesce(o.without_scale, 0) AS without_scale,
                    s.n_examples AS examples, s.n_issues AS issues, s.license, s.redistributable,
-                   s.url, s.citation, s.ingested_at, {options} AS options
+                   s.url, s.commit, s.citation, s.ingested_at, {options} AS options
             FROM sources s LEFT JOIN (
                 SELECT source, count(DISTINCT family) AS families, count(DISTINCT model) AS models,
                        count(DISTINCT task) AS tasks, count(DISTINCT metric) AS metrics,
@@ -393,6 +393,8 @@ class Store:
                 if batch.examples is not None and len(batch.examples):
                     self._insert(con, "examples", batch.examples, EXAMPLE_COLUMNS)
                     n_examples = len(batch.examples)
+                for path in batch.example_files:     # spilled by the parser: streamed in, never in memory
+                    n_examples += self._insert_parquet(con, "examples", path, EXAMPLE_COLUMNS)
                 issues = batch.issues_frame()
                 self._insert(con, "data_issues", issues, ISSUE_COLUMNS)
                 files = sorted(batch.files)
@@ -588,7 +590,15 @@ class Store:
         finally:
             con.unregister("batch_df")
 
-    def rescore_choices(self, data=None, by: Iterable[str] = ("model", "task")) -> pd.DataFrame:
+    @staticmethod
+    def _insert_parquet(con, table: str, path: str, columns: dict[str, str]) -> int:
+        cols = ", ".join(f'"{c}"' for c in columns)
+        before = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM read_parquet(?)", [str(path)])
+        return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
+
+    def rescore_choices(self, data=None, by: Iterable[str] = ("model", "task"),
+                        filters: dict | None = None) -> pd.DataFrame:
         """Multiple-choice examples re-scored to Brier score and grade per group, in DuckDB.
 
         The same rules as :func:`emergence.rescore.aggregate_examples` (softmax over each
@@ -607,6 +617,9 @@ class Store:
             without a correct index are not scored (rows with only ``p_correct`` are left to
             :func:`~emergence.rescore.aggregate_examples`).
         by : column names of :data:`emergence.schema.EXAMPLE_COLUMNS` to group by.
+        filters : dict, optional
+            Only the rows these filters match (as :meth:`examples`: source, task, subtask,
+            family, model, shots).
 
         Returns
         -------
@@ -625,6 +638,8 @@ class Store:
         if bad or not by:
             raise ValueError(f"group by columns of the examples table (except the choices); got {bad or by}")
         keys = ", ".join(f'"{c}"' for c in by)
+        where, fparams = _where(filters, EXAMPLE_COLUMNS)
+        where = f"{where} AND" if where else " WHERE"
         cur = self.cursor()
         params: list = []
         registered = False
@@ -642,7 +657,7 @@ class Store:
                            list_transform(choice_logprobs, lambda x: CASE WHEN isnan(x) THEN NULL ELSE x END) AS lp,
                            CAST(correct_index AS BIGINT) AS ci
                     FROM {relation}
-                    WHERE choice_logprobs IS NOT NULL AND len(choice_logprobs) > 0 AND correct_index IS NOT NULL),
+                   {where} choice_logprobs IS NOT NULL AND len(choice_logprobs) > 0 AND correct_index IS NOT NULL),
                 s AS (
                     SELECT *, list_max(lp) AS m, list_count(lp) AS k, lp[ci + 1] AS r,
                            CASE WHEN ci < 0 OR ci >= list_count(lp)
@@ -670,7 +685,7 @@ class Store:
                        avg(1.0 / k) AS g_base
                 FROM e GROUP BY {keys} ORDER BY {keys} NULLS LAST"""
             try:
-                wide = cur.execute(sql, params).df()
+                wide = cur.execute(sql, params + fparams).df()
             except duckdb.InvalidInputException as e:
                 raise ValueError(str(e).split("Error: ", 1)[-1]) from e
         finally:

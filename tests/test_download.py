@@ -69,3 +69,41 @@ def test_missing_source_is_downloaded_at_its_commit_then_ingested(tmp_path, fake
 ])
 def test_pinned_file_patterns(pattern, path, hit):
     assert bool(_glob_re(pattern).match(path)) is hit
+
+
+class _RateLimited(http.server.BaseHTTPRequestHandler):
+    seen: list = []
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        type(self).seen.append(self.headers.get("Authorization"))
+        body = b'{"message": "API rate limit exceeded"}'
+        self.send_response(403)
+        self.send_header("X-RateLimit-Remaining", "0")
+        self.send_header("X-RateLimit-Reset", "1900000000")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_rate_limit_is_said_clearly_and_github_token_is_sent(tmp_path, monkeypatch):
+    """The GitHub API allows 60 unauthenticated requests an hour: past them, say so and how to raise it."""
+    from emergence.ingest import SourceMissing
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RateLimited)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("EMERGENCE_GITHUB_API", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+        with pytest.raises(SourceMissing) as e:
+            ingest(["expemergence"], db=tmp_path / "s.duckdb", data=tmp_path)
+        msg = str(e.value)
+        assert "rate limit is used up until" in msg and "set GITHUB_TOKEN" in msg and "HTTP 403" in msg
+        monkeypatch.setenv("GITHUB_TOKEN", "ghp_test")
+        with pytest.raises(SourceMissing, match="GITHUB_TOKEN is set"):
+            ingest(["expemergence"], db=tmp_path / "s.duckdb", data=tmp_path)
+        assert _RateLimited.seen == [None, "Bearer ghp_test"]
+        assert not (tmp_path / "expemergence").exists()
+    finally:
+        server.shutdown()

@@ -28,6 +28,7 @@ Sizes and scores below are made up for the test; only the shapes follow the pack
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -39,129 +40,14 @@ import pytest
 from emergence.schema import IngestError
 from emergence.sources import bigbench as bb
 
-MC_TASK = "logical_deduction"
-MC_SUBTASKS = ["logical_deduction:three_objects", "logical_deduction:five_objects"]
-MC_LOW = {"logical_deduction:three_objects": 1 / 3, "logical_deduction:five_objects": 1 / 5}
-GEN_TASK = "modified_arithmetic"
-SHOTS = [0, 1, 2]
-# ModelData: name -> (total_params, non_embedding_params)
-SIZES = {"2m": (9_637_376, 1_578_752), "125m": (134_228_992, 100_663_296), "2b": (2_097_218_048, 1_744_896_512)}
-
-
-def model_data(family: str, name: str) -> dict:
-    total, non_emb = SIZES[name]
-    return {  # bigbench/api/model.py ModelData
-        "model_family": family, "model_name": name, "total_params": total,
-        "non_embedding_params": non_emb, "flop_matched_non_embedding_params": non_emb,
-        "training_batch_size": 262144, "training_steps": 500000,
-        "description": "A dense decoder-only transformer (test fixture)",
-        "decoding_params": {"temperature": 0.0 if family.endswith("T=0") else 1.0},
-        "additional_details": "",
-    }
-
-
-def mcg(m: int, shots: int, sub: int) -> float:
-    """A made-up multiple choice grade: grows with model index m, shots and drops with subtask."""
-    return round(0.30 + 0.10 * m + 0.02 * shots - 0.05 * sub, 6)
-
-
-def mc_scores(m: int) -> list[dict]:
-    """ScoreData list (bigbench/api/task.py) for the MC task with two JSON subtasks."""
-    out = []
-    for shots in SHOTS:
-        for j, sub in enumerate(MC_SUBTASKS):
-            out.append({"score_dict": {"multiple_choice_grade": mcg(m, shots, j),
-                                       "calibration_multiple_choice_brier_score": round(0.25 - 0.02 * m, 6),
-                                       "expected_calibration_error": round(0.3 - 0.05 * m, 6)},
-                        "preferred_score": "multiple_choice_grade", "number_of_shots": shots,
-                        "low_score": MC_LOW[sub], "high_score": 1.0, "subtask_description": sub})
-    for shots in SHOTS:  # add_aggregate_scores: one aggregate per shot count, appended at the end
-        a, b = mcg(m, shots, 0), mcg(m, shots, 1)
-        out.append({"score_dict": {"multiple_choice_grade": (a + b) / 2,
-                                   "calibration_multiple_choice_brier_score": round(0.25 - 0.02 * m, 6),
-                                   "expected_calibration_error": round(0.3 - 0.05 * m, 6),
-                                   "normalized_aggregate_score": 100 * ((a - 1 / 3) / (2 / 3) + (b - 0.2) / 0.8) / 2},
-                    "preferred_score": "multiple_choice_grade", "number_of_shots": shots,
-                    "low_score": (1 / 3 + 1 / 5) / 2, "high_score": 1.0, "subtask_description": MC_TASK})
-    return out
-
-
-def gen_scores(m: int) -> list[dict]:
-    """ScoreData list for a generative task without subtasks (subtask_description = task name)."""
-    return [{"score_dict": {"exact_str_match": round(0.1 * m * shots, 6), "bleu": 10.0 * m + shots,
-                            "log_likelihood": -5.0 + m + 0.1 * shots},
-             "preferred_score": "exact_str_match", "number_of_shots": shots,
-             "low_score": 0.0, "high_score": 1.0, "subtask_description": GEN_TASK} for shots in SHOTS]
-
-
-def results_file(task: str, family: str, name: str, scores: list[dict], queries=None) -> dict:
-    d = {"scores": scores, "task": {"task_name": task}, "model": model_data(family, name)}  # ResultsFileData
-    if queries is not None:
-        d["queries"] = queries
-    return d
-
-
-def mc_queries() -> list[dict]:
-    """MultipleChoiceQuery dicts as util.update_cond_log_prob_query writes them."""
-    return [
-        {"function": "cond_log_prob", "absolute_normalization": False, "shots": 0, "task": MC_SUBTASKS[0],
-         "samples": [
-             {"input": "Q: A is left of B ... Which is leftmost?\nA: ", "targets": ["A", "B", "C"],
-              "scores": [-0.5, -1.5, -2.0], "target_values": {"A": 1, "B": 0, "C": 0}, "correct": 1.0,
-              "absolute_scores": [-3.0, -4.0, -4.5], "normalized_scores": [-0.5, -1.5, -2.0]},
-             {"input": "Q: ... Which is rightmost?\nA: ", "targets": ["A", "B", "C"],
-              "scores": [-0.2, -2.0, -3.0], "target_values": {"A": 0, "B": 0, "C": 1}, "correct": 0.0},
-         ]},
-        {"function": "cond_log_prob", "absolute_normalization": False, "shots": 1, "task": MC_SUBTASKS[1],
-         "samples": [
-             {"input": "Q: ...\nA: ", "targets": ["x", "y"], "scores": [-1.0, -0.1],
-              "target_values": {"x": 1, "y": 1}, "correct": 1.0},
-         ]},
-    ]
-
-
-def gen_queries() -> list[dict]:
-    """GenerativeQuery + ScoringQuery dicts as util.update_generative_query / the logging model write them."""
-    return [
-        {"function": "generate_text", "max_length": 64, "stop_string": None, "output_regex": "[^\\.\\?\\!\\;\\n]+",
-         "shots": 1, "task": GEN_TASK,
-         "samples": [
-             {"input": "In: 3 + 4\nOut: 8\nIn: 2 + 2\nOut: ", "output": "5", "raw_output": "5\nIn:",
-              "targets": {"5": {"exact_str_match": 1.0, "bleu": None}}},
-             {"input": "In: 1 + 1\nOut: ", "output": "3", "targets": {"3": {"exact_str_match": 0.0}}},
-         ]},
-        {"function": "cond_log_prob", "absolute_normalization": True, "shots": 1, "task": GEN_TASK,
-         "samples": [{"input": "In: 2 + 2\nOut: ", "targets": ["5"], "scores": [-0.7]},
-                     {"input": "In: 1 + 1\nOut: ", "targets": ["3", "three"], "scores": [-1.0, -2.0]}]},
-    ]
-
-
-def write(path: Path, data) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) if not isinstance(data, str) else data)
-    return path
+from bigbench_fixtures import (  # tests/ is on sys.path under pytest
+    GEN_TASK, MC_TASK, SIZES, gen_queries, gen_scores, make_checkout, mc_queries, mc_scores, results_file, write)
 
 
 @pytest.fixture
 def checkout(tmp_path) -> Path:
     """A BIG-bench checkout: 2 tasks x 3 BIG-G T=0 sizes, one T=1 file, two full logs."""
-    root = tmp_path / "BIG-bench"
-    tasks = root / "bigbench" / "benchmark_tasks"
-    for m, name in enumerate(SIZES):
-        write(tasks / MC_TASK / "results" / f"scores_BIG-G_T=0_{name}.json",
-              results_file(MC_TASK, "BIG-G T=0", name, mc_scores(m)))
-        write(tasks / GEN_TASK / "results" / f"scores_BIG-G_T=0_{name}.json",
-              results_file(GEN_TASK, "BIG-G T=0", name, gen_scores(m)))
-    write(tasks / GEN_TASK / "results" / "scores_BIG-G_T=1_2b.json",
-          results_file(GEN_TASK, "BIG-G T=1", "2b", gen_scores(2)))
-    # full log of a run whose scores file is present: scores repeated value for value
-    write(tasks / MC_TASK / "results" / "full-log_BIG-G_T=0_2b.json",
-          results_file(MC_TASK, "BIG-G T=0", "2b", mc_scores(2), mc_queries()))
-    # full log of a model without a scores file: its scores are the only copy
-    write(tasks / GEN_TASK / "results" / "full-log_BIG-G_sparse_125m.json",
-          results_file(GEN_TASK, "BIG-G sparse", "125m", gen_scores(1), gen_queries()))
-    write(tasks / MC_TASK / "task.json", {"name": MC_TASK, "keywords": ["logical reasoning"]})
-    return root
+    return make_checkout(tmp_path)
 
 
 @pytest.fixture
@@ -245,6 +131,23 @@ def test_params_are_total_params(batch, model, params):
         f"flop_matched_non_embedding_params={SIZES[model][1]})")
     assert rows["tokens"].isna().all() and rows["flops"].isna().all()
     assert not rows["params_estimate"].any()
+    # BIG-bench's own size axis, next to the total
+    assert set(rows["non_embedding_params"]) == {float(SIZES[model][1])}
+
+
+def test_non_embedding_axis_is_a_size_axis(batch):
+    """The non-embedding count is a size axis of its own: the same series, other x values."""
+    from emergence.series import build_series_points
+    obs = batch.observations
+    sel = obs[(obs["family"] == "BIG-G T=0") & (obs["task"] == MC_TASK) & (obs["subtask"] == "")
+              & (obs["source_metric"] == "multiple_choice_grade") & (obs["shots"] == 0)]
+    pts = build_series_points(sel, axis="non_embedding_params")
+    assert sorted(pts["x"]) == sorted(float(n) for _, n in SIZES.values())
+    total = build_series_points(sel, axis="params")
+    assert pts["y"].tolist() == total["y"].tolist()       # same points in the same order: sizes rank alike
+    ex = batch.examples
+    assert (ex.loc[ex["model"] == "2b", "non_embedding_params"] == float(SIZES["2b"][1])).sum() == 3
+    assert (ex.loc[ex["model"] == "125m", "non_embedding_params"] == float(SIZES["125m"][1])).sum() == 4
 
 
 def test_family_kept_as_written(batch):
@@ -456,3 +359,161 @@ def test_detect_claims_no_other_real_source(shared_data):
     folders = sorted(p for p in shared_data.iterdir() if p.is_dir())
     assert folders
     assert [p.name for p in folders if bb.detect(p)] == []
+
+
+# ------------------------------------------------------------------ Git LFS pointers and full-log archives
+from bigbench_fixtures import ARCHIVE_NAME, lfs_pointer_text, make_archive  # noqa: E402
+
+
+def _strip_location(ex: pd.DataFrame) -> pd.DataFrame:
+    """Example rows without where they were read from (a file in the checkout or a member of an archive);
+    a missing list is None whether it came back from Parquet or from pandas (NaN)."""
+    out = ex.drop(columns=["source_file", "content_hash"]).sort_values(
+        ["model", "task", "subtask", "shots", "example_id"]).reset_index(drop=True)
+    lists = [None if not isinstance(v, (list, np.ndarray)) else list(v) for v in out["choice_logprobs"]]
+    out = out.drop(columns=["choice_logprobs"]).astype(object)
+    out = out.where(out.notna(), None)
+    out["choice_logprobs"] = lists
+    return out
+
+
+@pytest.fixture
+def archived(tmp_path, checkout):
+    """The checkout with its two full logs moved into the per-task lrzip archives BIG-bench ships."""
+    tasks = checkout / "bigbench" / "benchmark_tasks"
+    for task in (MC_TASK, GEN_TASK):
+        logs = sorted((tasks / task / "results").glob("full-log_*.json"))
+        make_archive({p.name: json.loads(p.read_text()) for p in logs}, tasks / task / "results" / ARCHIVE_NAME)
+        for p in logs:
+            p.unlink()
+    return checkout
+
+
+def test_archive_not_read_without_full_logs(archived):
+    b = bb.parse(archived)
+    assert b.examples is None and not b.example_files
+    not_read = [i for i in b.issues if i["kind"] == "not_read"]
+    assert len(not_read) == 2 and all(i["source_file"].endswith(ARCHIVE_NAME) for i in not_read)
+    assert "--full-logs" in not_read[0]["detail"]
+
+
+def test_archive_streams_the_same_examples_as_the_unpacked_logs(archived, checkout_copy):
+    """Read from the archive (lrzip -d | tar, one query at a time) or from the unpacked files: the same rows."""
+    unpacked = bb.parse(checkout_copy)
+    packed = bb.parse(archived, full_logs=True)
+    pd.testing.assert_frame_equal(_strip_location(packed.examples), _strip_location(unpacked.examples))
+    files = set(packed.examples["source_file"])
+    assert files == {f"bigbench/benchmark_tasks/{MC_TASK}/results/{ARCHIVE_NAME}/full-log_BIG-G_T=0_2b.json",
+                     f"bigbench/benchmark_tasks/{GEN_TASK}/results/{ARCHIVE_NAME}/full-log_BIG-G_sparse_125m.json"}
+    # the member's own SHA-256, computed while streaming
+    want = hashlib.sha256((checkout_copy / "bigbench" / "benchmark_tasks" / MC_TASK / "results" /
+                           "full-log_BIG-G_T=0_2b.json").read_bytes()).hexdigest()
+    got = packed.examples.loc[packed.examples["model"] == "2b", "content_hash"]
+    assert set(got) == {want}     # the fixture writes the log into the archive byte for byte as in the checkout
+    # the duplicate rule holds across an archive and the scores files
+    dup = [i for i in packed.issues if i["kind"] == "duplicate"]
+    assert len(dup) == 1 and "full-log_BIG-G_T=0_2b.json" in dup[0]["source_file"]
+    assert len(packed.observations) == len(unpacked.observations)
+    assert set(packed.files) == {p for p in unpacked.files if "full-log" not in p} | {
+        f"bigbench/benchmark_tasks/{t}/results/{ARCHIVE_NAME}" for t in (MC_TASK, GEN_TASK)}
+
+
+def test_spilled_examples_equal_the_in_memory_ones(archived, tmp_path):
+    """With a spill folder the rows go to Parquet as they are read, with their re-scored aggregates."""
+    from emergence.rescore import aggregate_examples
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    mem = bb.parse(archived, full_logs=True)
+    disk = bb.parse(archived, full_logs=True, spill_dir=spill)
+    assert disk.examples is None and len(disk.example_files) == 1 and disk.n_examples == len(mem.examples)
+    spilled = pd.read_parquet(disk.example_files[0])
+    pd.testing.assert_frame_equal(_strip_location(spilled), _strip_location(mem.examples), check_dtype=False)
+    want = aggregate_examples(mem.examples).sort_values(["model", "subtask", "shots", "metric", "variant"])
+    got = disk.rescored.sort_values(["model", "subtask", "shots", "metric", "variant"])
+    assert np.allclose(got["value"], want["value"]) and got["metric"].tolist() == want["metric"].tolist()
+
+
+@pytest.fixture
+def checkout_copy(tmp_path):
+    return make_checkout(tmp_path / "copy")
+
+
+def test_lfs_pointers_are_reported_never_parsed(archived):
+    """A checkout without git-lfs holds pointer files: each is an issue saying what to do."""
+    res = archived / "bigbench" / "benchmark_tasks" / MC_TASK / "results"
+    real = (res / ARCHIVE_NAME).read_bytes()
+    (res / ARCHIVE_NAME).write_text(lfs_pointer_text(real))
+    (res / "scores_BIG-G_T=0_2m.json").write_text(lfs_pointer_text(b"{}"))
+    b = bb.parse(archived, full_logs=True)
+    ptr = {i["source_file"]: i for i in b.issues if i["kind"] == "lfs_pointer"}
+    assert set(ptr) == {f"bigbench/benchmark_tasks/{MC_TASK}/results/{ARCHIVE_NAME}",
+                        f"bigbench/benchmark_tasks/{MC_TASK}/results/scores_BIG-G_T=0_2m.json"}
+    arch = ptr[f"bigbench/benchmark_tasks/{MC_TASK}/results/{ARCHIVE_NAME}"]
+    assert "emergence ingest bigbench --full-logs" in arch["detail"] and "git lfs pull" in arch["detail"]
+    assert arch["value"] == f"sha256:{hashlib.sha256(real).hexdigest()} ({len(real):,} bytes)"
+    assert not b.observations["source_file"].str.contains(f"{MC_TASK}/results/scores_BIG-G_T=0_2m.json").any()
+    assert set(b.examples["task"]) == {GEN_TASK}          # the other task's archive is still read
+
+
+def test_only_pointers_is_a_clear_error(tmp_path):
+    res = tmp_path / "bigbench" / "benchmark_tasks" / "t" / "results"
+    write(res / "scores_BIG-G_T=0_2m.json", lfs_pointer_text(b"x" * 5000))
+    with pytest.raises(IngestError, match="Git LFS pointers.*git lfs pull"):
+        bb.parse(tmp_path)
+
+
+def test_a_corrupt_archive_names_the_file(archived):
+    res = archived / "bigbench" / "benchmark_tasks" / MC_TASK / "results"
+    data = (res / ARCHIVE_NAME).read_bytes()
+    (res / ARCHIVE_NAME).write_bytes(data[: len(data) // 2])
+    with pytest.raises(IngestError, match=f"{MC_TASK}/results/{ARCHIVE_NAME}"):
+        bb.parse(archived, full_logs=True)
+
+
+def test_without_lrzip_the_archive_is_named_and_the_package_too(archived, monkeypatch):
+    monkeypatch.setattr(bb.shutil, "which", lambda name: None)
+    with pytest.raises(IngestError, match=f"{ARCHIVE_NAME}: lrzip is not installed.*apt-get install lrzip"):
+        bb.parse(archived, full_logs=True)
+
+
+def test_a_malformed_log_inside_an_archive_names_member_row_and_field(tmp_path):
+    bad = results_file(MC_TASK, "BIG-G T=0", "2b", mc_scores(2), mc_queries())
+    bad["queries"][1]["samples"][0]["scores"] = [-1.0, "x"]
+    res = tmp_path / "bigbench" / "benchmark_tasks" / MC_TASK / "results"
+    make_archive({"full-log_BIG-G_T=0_2b.json": bad}, res / ARCHIVE_NAME)
+    with pytest.raises(IngestError) as e:
+        bb.parse(tmp_path, full_logs=True)
+    msg = str(e.value)
+    assert f"{ARCHIVE_NAME}/full-log_BIG-G_T=0_2b.json" in msg and "queries[1].samples[0]" in msg and "'scores'" in msg
+
+
+# ------------------------------------------------------------------ the streaming JSON reader
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64, 1 << 20])
+def test_streamed_object_equals_json_loads(chunk):
+    """Every key and every array element as json.loads reads them, whatever the read size (a multi-byte
+    character, a number or an escape split across reads)."""
+    import io
+    from emergence.sources._jsonstream import iter_object
+    doc = {"scores": [{"a": 1.5e-3}], "task": {"task_name": "naïve — ü"},
+           "queries": [{"n": 12345678901234567890, "s": "a\"b\\c\u00e9\U0001F600", "x": [True, False, None]},
+                       {"n": -0.25, "e": []}, {}], "model": {"m": "2b"}}
+    raw = json.dumps(doc, ensure_ascii=False).encode()
+    got = list(iter_object(io.BytesIO(raw), "f.json", "queries", chunk=chunk))
+    assert [(k, n) for k, n, _ in got] == [("key", "scores"), ("key", "task"), ("item", 0), ("item", 1),
+                                           ("item", 2), ("key", "model")]
+    assert [v for k, _, v in got if k == "item"] == doc["queries"]
+    assert {n: v for k, n, v in got if k == "key"} == {k: v for k, v in doc.items() if k != "queries"}
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b'{"queries": [{"a": 1}, {"a": 2', "truncated"),
+    (b'{"queries": [{"a": 1} {"a": 2}]}', "expected ',' or ']'"),
+    (b'[1, 2]', "expected '{'"),
+    (b'{"a": 1} x', "text after"),
+    (b'{"a": "\xff"}', "UTF-8"),
+])
+def test_streamed_object_errors(raw, message):
+    import io
+    from emergence.sources._jsonstream import iter_object
+    with pytest.raises(IngestError, match=message):
+        list(iter_object(io.BytesIO(raw), "f.json", "queries", chunk=4))

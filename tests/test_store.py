@@ -200,6 +200,33 @@ def test_scoring_one_source_at_a_time_equals_scoring_all_at_once(tmp_path):
     pd.testing.assert_frame_equal(one_before, one_after)
 
 
+def test_a_store_from_before_a_new_column_stays_readable_and_is_migrated_on_write(tmp_path):
+    """A column added to the schema (here non_embedding_params) reads as NULL from an older file;
+    the next write adds it."""
+    import duckdb
+    from emergence.store import _DUCK_TYPES
+    write_expemergence(tmp_path / "src", GOOD)
+    store = Store(tmp_path / "s.duckdb")
+    store.write([batch_from(tmp_path / "src")])
+    store.close()
+    con = duckdb.connect(str(store.path))
+    for t in ("observations", "examples"):
+        con.execute(f'ALTER TABLE {t} DROP COLUMN "non_embedding_params"')
+    con.close()
+    old = Store(store.path)
+    obs = old.observations()
+    assert len(obs) and obs["non_embedding_params"].isna().all()
+    assert list(obs.columns) == list(OBSERVATION_COLUMNS)
+    write_expemergence(tmp_path / "src2", GOOD, task="hellaswag")
+    from emergence.sources import expemergence
+    b = expemergence.parse(tmp_path / "src2", source="other")
+    assert old.write([(b, {"root": "x"})]) == {"other": "added"}
+    cols = set(old._df("SELECT column_name FROM information_schema.columns WHERE table_name = 'observations'")
+               ["column_name"])
+    assert "non_embedding_params" in cols
+    assert _DUCK_TYPES["float"] == "DOUBLE"
+
+
 # ---------------------------------------------------------------- remove, and the same content under two names
 def _write(store: Store, root: Path, name: str, **kw):
     from emergence.series import apply_fdr, score_observations

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 from typing import Iterable
 
@@ -13,7 +14,7 @@ from ..metrics import canonical_metric, higher_is_better
 from ..models import lookup
 from ..schema import OBSERVATION_COLUMNS, OBSERVATION_KEY, IngestError, conform, file_sha256, issue, key_strings
 
-__all__ = ["rel", "hash_files", "glob_files", "read_nonempty", "read_csv", "strict_numeric", "attach_curated_sizes", "mark_duplicates",
+__all__ = ["rel", "hash_files", "glob_files", "lfs_pointer", "parse_lfs_pointer", "read_nonempty", "read_csv", "strict_numeric", "attach_curated_sizes", "mark_duplicates",
            "finish_observations", "canonical_metric", "higher_is_better", "issue", "IngestError"]
 
 
@@ -33,6 +34,40 @@ def glob_files(root: Path, patterns: Iterable[str]) -> list[Path]:
 
 def hash_files(root: Path, paths: Iterable[Path]) -> dict[str, str]:
     return {rel(root, p): file_sha256(p) for p in paths}
+
+
+#: Git LFS pointer files start with this line (https://github.com/git-lfs/git-lfs/blob/main/docs/spec.md;
+#: ``hawser`` is the pre-release spelling the spec still accepts).
+_LFS_VERSIONS = (b"version https://git-lfs.github.com/spec/v1", b"version https://hawser.github.com/spec/v1")
+
+
+def parse_lfs_pointer(data: bytes) -> dict | None:
+    """``{"oid", "size"}`` if ``data`` is a Git LFS pointer, else None.
+
+    Per the LFS spec a pointer is under 1024 bytes, starts with the ``version`` line and has
+    ``oid sha256:<64 hex>`` and ``size <bytes>`` lines.
+    """
+    if len(data) >= 1024 or not data.startswith(_LFS_VERSIONS):
+        return None
+    fields = dict(line.split(" ", 1) for line in data.decode("ascii", "replace").splitlines()[1:] if " " in line)
+    oid, size = fields.get("oid", ""), fields.get("size", "").strip()
+    if not re.fullmatch(r"sha256:[0-9a-f]{64}", oid) or not size.isdigit():
+        return None
+    return {"oid": oid[len("sha256:"):], "size": int(size)}
+
+
+def lfs_pointer(path: Path) -> dict | None:
+    """The Git LFS pointer stored at ``path`` instead of the file (``{"oid", "size"}``), else None.
+
+    A checkout without ``git lfs`` (or a sparse or partial clone) holds these small text files
+    where the large file should be.
+    """
+    try:
+        if path.stat().st_size >= 1024:
+            return None
+        return parse_lfs_pointer(path.read_bytes())
+    except OSError:
+        return None
 
 
 def read_nonempty(path: Path, label=None) -> bytes:

@@ -125,6 +125,7 @@ FIELD_DOCS: dict[str, str] = {
     "params": "parameter count: absolute, or 7B / 350M / 1.3T ([scale] multiplies plain numbers)",
     "params_estimate": "true when the size is an estimate",
     "params_source": "where the size comes from (default: filled in)",
+    "non_embedding_params": "parameters outside the embeddings, absolute (BIG-bench's own size axis; optional)",
     "tokens": "training tokens (absolute, or 300B)",
     "flops": "training FLOPs (absolute, or e.g. 2.5e21)",
     "checkpoint_step": "training step of a checkpoint (empty = a final model)",
