@@ -47,14 +47,15 @@ Efron, B. & Tibshirani, R. (1993). An Introduction to the Bootstrap, Ch. 13 (per
 from __future__ import annotations
 
 import re
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import cpdist
-from scipy import special, stats
+from scipy import special
 
+from .intervals import WilsonInterval, wilson_interval
 from .metrics import metric_info
 from .schema import OBSERVATION_COLUMNS, conform
 
@@ -307,39 +308,7 @@ def edit_distance(predictions, targets, tokenizer: str | Callable = "characters"
 
 
 # ----------------------------------------------------------------------------- intervals
-class WilsonInterval(NamedTuple):
-    low: np.ndarray
-    high: np.ndarray
-
-
-def wilson_interval(k, n, confidence: float = 0.95) -> WilsonInterval:
-    """Wilson score interval for a binomial proportion ``k / n`` (Wilson 1927).
-
-    ``(p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)``, ``z`` the two-sided normal
-    quantile.  Vectorised; NaN where ``n <= 0`` or unknown.
-
-    Examples
-    --------
-    0 successes in 10: the interval is [0, 0.2775] (not the degenerate [0, 0] of the Wald interval).
-
-    >>> lo, hi = wilson_interval(0, 10)
-    >>> round(float(lo), 4), round(float(hi), 4)
-    (0.0, 0.2775)
-    """
-    k = np.asarray(k, dtype=float)
-    n = np.asarray(n, dtype=float)
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie in (0, 1); got {confidence!r}")
-    if (np.nan_to_num(k, nan=0) < 0).any() or (np.nan_to_num(k - n, nan=0) > 0).any():
-        raise ValueError("need 0 <= k <= n")
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        nn = np.where(n > 0, n, np.nan)
-        p = k / nn
-        denom = 1 + z ** 2 / nn
-        centre = (p + z ** 2 / (2 * nn)) / denom
-        half = z * np.sqrt(p * (1 - p) / nn + z ** 2 / (4 * nn ** 2)) / denom
-    return WilsonInterval(np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1))
+# wilson_interval / WilsonInterval: emergence.intervals (imported above, re-exported for callers of this module)
 
 
 def bootstrap_interval(values, groups=None, *, n_boot: int = 1000, confidence: float = 0.95, seed: int = 0,
