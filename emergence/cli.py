@@ -269,8 +269,8 @@ def cmd_grade_brier(args) -> int:
 
 
 def cmd_simulate(args) -> int:
-    import numpy as np
-    scales = np.logspace(np.log10(args.min_scale), np.log10(args.max_scale), args.n_scales)
+    from .simulate import log_scales
+    scales = log_scales(args.min_scale, args.max_scale, args.n_scales)
     _emit(api.simulate(c=args.c, alpha=args.alpha, length=args.length, n_choices=args.choices, n_examples=args.n,
                        scales=scales, seed=args.seed), args, "simulate")
     return 0
@@ -423,10 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--length", type=int, default=DEFAULTS["length"], help="target length L in tokens")
     s.add_argument("--choices", type=int, default=DEFAULTS["n_choices"], help="number of choices")
     s.add_argument("--n", type=int, default=DEFAULTS["n_examples"], help="test-set size")
-    s.add_argument("--min-scale", type=float, default=1e7)
-    s.add_argument("--max-scale", type=float, default=1e12)
-    s.add_argument("--n-scales", type=int, default=20)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--min-scale", type=float, default=DEFAULTS["min_scale"], help="smallest model size N")
+    s.add_argument("--max-scale", type=float, default=DEFAULTS["max_scale"], help="largest model size N")
+    s.add_argument("--n-scales", type=int, default=DEFAULTS["n_scales"], help="sizes, evenly spaced in log10 N")
+    s.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="random seed of the finite-n samples")
     _add_out(s)
     s.set_defaults(func=cmd_simulate)
     return p
