@@ -56,6 +56,7 @@ from rapidfuzz.process import cpdist
 from scipy import special
 
 from .intervals import WilsonInterval, wilson_interval
+from . import keys as _keys
 from .metrics import metric_info
 from .schema import OBSERVATION_COLUMNS, conform
 
@@ -79,7 +80,7 @@ __all__ = [
 
 RESCORED_PREFIX = "rescored:"
 #: One aggregate observation per group of examples with these values.
-EXAMPLE_GROUP_KEY = ["source", "task", "subtask", "family", "model", "checkpoint_step", "shots", "prompt_variant"]
+EXAMPLE_GROUP_KEY = list(_keys.EXAMPLE_GROUP_KEY)   # the one spelling is emergence.keys'; a list for its callers
 
 _DIGITS = re.compile(r"[0-9]")
 

@@ -32,6 +32,7 @@ from typing import Callable, Iterable
 import duckdb
 import pandas as pd
 
+from .keys import FILTER_COLUMNS as _FILTER_COLUMNS
 from .schema import EXAMPLE_COLUMNS, ISSUE_COLUMNS, OBSERVATION_COLUMNS, Batch
 
 __all__ = ["REPO_ROOT", "DEFAULT_DB", "db_path", "Store", "StoreMissing", "UnknownSource", "Finalize",
@@ -42,17 +43,9 @@ DEFAULT_DB = REPO_ROOT / "data" / "emergence.duckdb"
 
 _DUCK_TYPES = {"str": "VARCHAR", "float": "DOUBLE", "int": "BIGINT", "bool": "BOOLEAN", "list": "DOUBLE[]"}
 
-#: filter name -> the column(s) it matches; a family filter matches family or source_family.
-FILTER_COLUMNS: dict[str, tuple[str, ...]] = {
-    "source": ("source",),
-    "task": ("task",),
-    "subtask": ("subtask",),
-    "metric": ("metric", "source_metric"),
-    "family": ("family", "source_family"),
-    "model": ("model",),
-    "shots": ("shots",),
-    "metric_class": ("metric_class",),
-}
+#: filter name -> the column(s) it matches (the rule lives in emergence.keys: metric or source_metric,
+#: family or source_family).
+FILTER_COLUMNS = _FILTER_COLUMNS
 
 
 class StoreMissing(FileNotFoundError):
