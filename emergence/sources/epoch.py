@@ -46,7 +46,8 @@ import numpy as np
 import pandas as pd
 
 from ..schema import Batch, IngestError
-from ._common import attach_curated_sizes, finish_observations, glob_files, hash_files, issue, read_csv, rel
+from ._common import (attach_curated_sizes, finish_observations, hash_files, issue, read_concat, read_csv,
+                      source_files)
 
 __all__ = ["NAME", "PRIORITY", "detect", "parse", "classify_columns", "parse_value", "parse_shots"]
 
@@ -202,16 +203,13 @@ def _parse_file(path: Path, f: str, bench: str, issues: list[dict], source: str)
 
 def parse(root: Path, source: str = NAME, progress=None) -> Batch:
     root = Path(root)
-    files = [p for p in glob_files(root, ["data/external_benchmark_*.csv"]) if FILE_RE.match(p.name)]
-    if not files:
-        raise IngestError(root, "no data/external_benchmark_*.csv files")
+    files = source_files(root, ["data/external_benchmark_*.csv"], "no data/external_benchmark_*.csv files",
+                         FILE_RE.match)
     issues: list[dict] = []
-    frames = []
-    for path in files:
-        frames.append(_parse_file(path, rel(root, path), FILE_RE.match(path.name)["bench"], issues, source))
+    obs = read_concat(root, files, lambda path, f: _parse_file(path, f, FILE_RE.match(path.name)["bench"], issues,
+                                                               source), skip_empty=True)
     if progress:
         progress(f"{source}: {len(files)} files")
-    obs = pd.concat([f for f in frames if not f.empty], ignore_index=True)
     obs["params"] = np.nan
     obs["family"] = None
     obs["source_family"] = None

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import EXAMPLE_COLUMNS, OBSERVATION_COLUMNS, Batch, IngestError, conform
-from ._common import glob_files, hash_files, issue, read_nonempty, rel
+from ._common import hash_files, issue, read_concat, read_nonempty, source_files
 from ._curated import apply_sizes, size_table
 
 __all__ = ["NAME", "PRIORITY", "TASK", "detect", "parse", "model_name", "model_family"]
@@ -115,51 +115,52 @@ def _read(path: Path, f: str, source: str, issues: list[dict]) -> pd.DataFrame:
     return df
 
 
+def _read_file(path: Path, f: str, source: str, issues: list[dict]) -> pd.DataFrame:
+    """One model's completions: one example row per (a, b) problem (rules: module docstring)."""
+    stem = FILE_RE.match(path.name)["model"]
+    model, prefix = model_name(stem)
+    df = _read(path, f, source, issues)
+    df["row_ref"] = (np.arange(len(df)) + 2).astype(str)
+    dup = df.duplicated(["a", "b"], keep="first")
+    if dup.any():
+        issues.append(issue(source, "duplicate", f, ",".join(df.loc[dup, "row_ref"].head(5)), "a,b", "",
+                            f"{int(dup.sum())} rows repeat an (a, b) pair: the first is kept"))
+        df = df[~dup]
+    lo, hi = int(FILE_RE.match(path.name)["lo"]), int(FILE_RE.match(path.name)["hi"])
+    in_range = df["a"].between(lo, hi - 1) & df["b"].between(lo, hi - 1)
+    absent = (hi - lo) ** 2 - int(in_range.sum())
+    if absent > 0:
+        issues.append(issue(source, "missing_value", f, "", "a,b", "",
+                            f"{absent} of the {(hi - lo) ** 2} problems a, b in {lo}..{hi - 1} are absent"))
+    empty = df["completion"] == ""
+    if empty.any():
+        issues.append(issue(source, "missing_value", f, ",".join(df.loc[empty, "row_ref"].head(5)),
+                            "completion", "", f"{int(empty.sum())} empty completions: kept as an empty "
+                            "prediction (never an exact match)"))
+    out = pd.DataFrame({
+        "model": model, "source_family": prefix, "family": model_family(model),
+        "example_id": df["a"].astype(str) + "*" + df["b"].astype(str),
+        "target": (df["a"] * df["b"]).astype(str), "prediction": df["completion"],
+        "source_file": f, "row_ref": df["row_ref"],
+    })
+    if model == "text-davinci-003":
+        issues.append(issue(source, "config_mismatch", f, "", "model", model,
+                            "text-davinci-003 was trained with RLHF (PPO), the -001 models without; it is kept in "
+                            "family InstructGPT so the four OpenAI API models form one size series; its size is an "
+                            "estimate"))
+    if model == STUB:
+        issues.append(issue(source, "no_scale", f, "", "model", model,
+                            f"{len(df)} rows from a stub answerer (no language model): family 'baseline', "
+                            "no size, never on a size axis"))
+    return out
+
+
 def parse(root: Path, source: str = NAME, progress=None) -> Batch:
     root = Path(root)
-    files = [p for p in glob_files(root, ["data/*.csv"]) if FILE_RE.match(p.name)]
-    if not files:
-        raise IngestError(root, "no multiplication files (data/multiplication_data_<model>_<lo>_<hi>.csv)")
+    files = source_files(root, ["data/*.csv"],
+                         "no multiplication files (data/multiplication_data_<model>_<lo>_<hi>.csv)", FILE_RE.match)
     issues: list[dict] = []
-    frames = []
-    for path in files:
-        f = rel(root, path)
-        stem = FILE_RE.match(path.name)["model"]
-        model, prefix = model_name(stem)
-        df = _read(path, f, source, issues)
-        df["row_ref"] = (np.arange(len(df)) + 2).astype(str)
-        dup = df.duplicated(["a", "b"], keep="first")
-        if dup.any():
-            issues.append(issue(source, "duplicate", f, ",".join(df.loc[dup, "row_ref"].head(5)), "a,b", "",
-                                f"{int(dup.sum())} rows repeat an (a, b) pair: the first is kept"))
-            df = df[~dup]
-        lo, hi = int(FILE_RE.match(path.name)["lo"]), int(FILE_RE.match(path.name)["hi"])
-        in_range = df["a"].between(lo, hi - 1) & df["b"].between(lo, hi - 1)
-        absent = (hi - lo) ** 2 - int(in_range.sum())
-        if absent > 0:
-            issues.append(issue(source, "missing_value", f, "", "a,b", "",
-                                f"{absent} of the {(hi - lo) ** 2} problems a, b in {lo}..{hi - 1} are absent"))
-        empty = df["completion"] == ""
-        if empty.any():
-            issues.append(issue(source, "missing_value", f, ",".join(df.loc[empty, "row_ref"].head(5)),
-                                "completion", "", f"{int(empty.sum())} empty completions: kept as an empty "
-                                "prediction (never an exact match)"))
-        frames.append(pd.DataFrame({
-            "model": model, "source_family": prefix, "family": model_family(model),
-            "example_id": df["a"].astype(str) + "*" + df["b"].astype(str),
-            "target": (df["a"] * df["b"]).astype(str), "prediction": df["completion"],
-            "source_file": f, "row_ref": df["row_ref"],
-        }))
-        if model == "text-davinci-003":
-            issues.append(issue(source, "config_mismatch", f, "", "model", model,
-                                "text-davinci-003 was trained with RLHF (PPO), the -001 models without; it is kept in "
-                                "family InstructGPT so the four OpenAI API models form one size series; its size is an "
-                                "estimate"))
-        if model == STUB:
-            issues.append(issue(source, "no_scale", f, "", "model", model,
-                                f"{len(df)} rows from a stub answerer (no language model): family 'baseline', "
-                                "no size, never on a size axis"))
-    ex = pd.concat(frames, ignore_index=True)
+    ex = read_concat(root, files, lambda path, f: _read_file(path, f, source, issues))
     first_file = ex.groupby("model")["source_file"].first().to_dict()
     sizes = size_table(ex["model"].unique(), issues, source, where=first_file,
                        counts=ex["model"].value_counts().to_dict(), skip=[STUB])
