@@ -46,8 +46,9 @@ DISPLAY = {
 
 
 class Progress:
-    """A one-line progress display on stderr with a bar, driven by the messages of
-    :func:`emergence.ingest.progress_fraction` (sources parsed; files or bytes fetched)."""
+    """A one-line progress display on stderr with a bar, driven by the ingest's
+    :class:`~emergence.sources.base.Progress` events: the bar follows sources (stage ``source``)
+    and, inside one, a download's or a parser's ``i`` of ``n``."""
 
     def __init__(self, stream=sys.stderr):
         self.stream = stream
@@ -55,17 +56,18 @@ class Progress:
         self.t0 = time.time()
         self.last = ""
 
-    def __call__(self, msg: str):
-        from .ingest import progress_fraction
-        got = progress_fraction(msg)
+    def __call__(self, event):
+        from .ingest import as_progress
+        event = as_progress(event)
+        frac = event.fraction if event.stage in ("source", "fetch", "parse") else None
         bar = ""
-        if got is not None:
-            done = int(20 * got[1])
+        if frac is not None:
+            done = int(20 * frac)
             bar = "[" + "#" * done + "-" * (20 - done) + "] "
-        line = f"{bar}{time.time() - self.t0:6.1f}s {msg}"
+        line = f"{bar}{time.time() - self.t0:6.1f}s {event.text}"
         if self.tty:
             self.stream.write("\r\033[K" + line[:150])
-        elif got is None or got[0] == "source" or bar != self.last:
+        elif frac is None or event.stage == "source" or bar != self.last:
             # without a terminal: every message, but a download's bar only when it moves a step
             self.stream.write(line + "\n")
         self.last = bar

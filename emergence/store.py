@@ -33,6 +33,7 @@ import duckdb
 import pandas as pd
 
 from .keys import FILTER_COLUMNS as _FILTER_COLUMNS
+from .sources.base import Progress
 from .schema import EXAMPLE_COLUMNS, ISSUE_COLUMNS, OBSERVATION_COLUMNS, Batch
 
 __all__ = ["REPO_ROOT", "DEFAULT_DB", "db_path", "Store", "StoreMissing", "UnknownSource", "Finalize",
@@ -345,7 +346,7 @@ class Store:
     def write(self, batches: list[tuple[Batch, dict]], *,
               score: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
               finalize: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
-              progress: Callable[[str], None] | None = None) -> dict[str, str]:
+              progress: Callable[[Progress], None] | None = None) -> dict[str, str]:
         """Replace each batch's source in one atomic swap; returns ``{source: 'added'|'replaced'|'unchanged'}``.
 
         ``batches`` pairs each :class:`Batch` with its catalogue metadata (url, repo, commit, license,
@@ -379,7 +380,7 @@ class Store:
                     continue
                 result[name] = "replaced" if old else "added"
                 if progress:
-                    progress(f"writing {name}")
+                    progress(Progress(f"writing {name}", "write"))
                 self._delete_source(con, name, series=False)
                 self._insert(con, "observations", batch.observations, OBSERVATION_COLUMNS)
                 n_examples = 0
@@ -411,7 +412,7 @@ class Store:
 
     def remove(self, names: list[str], *, score: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
                finalize: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
-               progress: Callable[[str], None] | None = None) -> dict[str, dict[str, int]]:
+               progress: Callable[[Progress], None] | None = None) -> dict[str, dict[str, int]]:
         """Delete sources from every table, in one atomic swap like :meth:`write`.
 
         Their rows leave ``observations``, ``examples``, ``data_issues``, ``sources``,
@@ -436,7 +437,7 @@ class Store:
             before = self._duplicate_sets(con)
             for name in names:
                 if progress:
-                    progress(f"removing {name}")
+                    progress(Progress(f"removing {name}", "write"))
                 self._delete_source(con, name, series=True)
                 out[name] = dict(zip(("observations", "examples", "issues"), (int(v or 0) for v in known[name])))
             after = self._refresh_duplicates(con)
@@ -515,7 +516,7 @@ class Store:
         parts = []
         for i, name in enumerate(changed):
             if progress:
-                progress(f"scoring series of {name} ({i + 1}/{len(changed)})")
+                progress(Progress(f"scoring series of {name} ({i + 1}/{len(changed)})", "score", i + 1, len(changed)))
             obs = con.execute(
                 f"SELECT * FROM observations WHERE {_SCORED} AND source = ? ORDER BY source, task, subtask, metric, "
                 "source_metric, family, prompt_variant, variant, shots, model, checkpoint_step NULLS LAST, "
@@ -538,7 +539,7 @@ class Store:
                 con.execute("INSERT INTO series BY NAME SELECT * FROM series_part")
                 con.unregister("series_part")
             if progress:
-                progress("false discovery rate over every series")
+                progress(Progress("false discovery rate over every series", "score"))
             cols = ", ".join(f'"{c}"' for c in finalize.reads)
             narrow = con.execute(f"SELECT rowid AS _row, {cols} FROM series").df()
             out = finalize.fn(narrow)
@@ -561,7 +562,7 @@ class Store:
             series = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         if finalize is not None:
             if progress:
-                progress("false discovery rate over every series")
+                progress(Progress("false discovery rate over every series", "score"))
             series = finalize.fn(series) if isinstance(finalize, Finalize) else finalize(series)
         con.register("series_df", series)
         con.execute("CREATE OR REPLACE TABLE series AS SELECT * FROM series_df")

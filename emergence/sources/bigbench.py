@@ -110,6 +110,7 @@ import pandas as pd
 from ..metrics import canonical_metric, higher_is_better
 from ..schema import EXAMPLE_COLUMNS, Batch, IngestError, arrow_schema, conform, file_sha256
 from ._common import finish_observations, issue, lfs_pointer, read_nonempty, rel
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "METRIC_MAP", "detect", "parse", "expected_filename", "find_result_files"]
 
@@ -586,7 +587,7 @@ def parse(root: Path, source: str = NAME, progress=None, *, full_logs: bool = Fa
         issues.extend(file_issues)
         obs_rows.extend(rows)
         if progress and (n % 200 == 0 or n == len(files)):
-            progress(f"{source}: {n}/{len(files)} files")
+            progress(Progress(f"{source}: {n}/{len(files)} files", "parse", n, len(files)))
 
     example_files: list[str] = []
     rescored: list[pd.DataFrame] = []
@@ -596,7 +597,7 @@ def parse(root: Path, source: str = NAME, progress=None, *, full_logs: bool = Fa
             for i, path in enumerate(archives, 1):
                 f = rel(base, path)
                 if progress:
-                    progress(f"{source}: full logs {i}/{len(archives)}: {f}")
+                    progress(Progress(f"{source}: full logs {i}/{len(archives)}: {f}", "parse", i, len(archives)))
                 hashes[f] = file_sha256(path)
                 got = _read_archive(path, f, source, issues, runs, spill, progress)
                 obs_rows.extend(got["observations"])
@@ -705,7 +706,7 @@ def _read_archive(path: Path, f: str, source: str, issues: list[dict], runs: dic
                         elif rows:
                             out["examples"].extend(rows)
                         if progress:
-                            progress(f"{source}: {label}: {n_rows:,} examples so far")
+                            progress(Progress(f"{source}: {label}: {n_rows:,} examples so far", "parse"))
             except (tarfile.TarError, EOFError) as e:
                 tar_error = e
             else:

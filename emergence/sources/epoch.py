@@ -48,6 +48,7 @@ import pandas as pd
 from ..schema import Batch, IngestError
 from ._common import (attach_curated_sizes, finish_observations, hash_files, issue, read_concat, read_csv,
                       source_files)
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "detect", "parse", "classify_columns", "parse_value", "parse_shots"]
 
@@ -209,7 +210,7 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
     obs = read_concat(root, files, lambda path, f: _parse_file(path, f, FILE_RE.match(path.name)["bench"], issues,
                                                                source), skip_empty=True)
     if progress:
-        progress(f"{source}: {len(files)} files")
+        progress(Progress(f"{source}: {len(files)} files", "parse"))
     obs["params"] = np.nan
     obs["family"] = None
     obs["source_family"] = None

@@ -33,6 +33,7 @@ from ..models import canonical_family
 from ..schema import Batch
 from ._common import (finish_observations, hash_files, issue, read_concat, read_csv, source_files,
                       strict_numeric)
+from .base import Progress
 
 NAME = "expemergence"
 PRIORITY = 60   # detection: its file names carry variant and metric (emergence.sources.base)
@@ -131,6 +132,6 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
         out.loc[bad, "in_scoring"] = False
     n_files = len(files)
     if progress:
-        progress(f"{source}: {n_files} files")
+        progress(Progress(f"{source}: {n_files} files", "parse"))
     obs = finish_observations(out, issues, source)
     return Batch(source, obs, None, issues, hash_files(root, files))

@@ -66,6 +66,7 @@ import pandas as pd
 from ..schema import EXAMPLE_COLUMNS, Batch, IngestError, conform
 from ._common import finish_observations, hash_files, issue, read_csv, rel
 from ._curated import apply_sizes, size_table
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "detect", "parse", "split_experiment", "model_family"]
 
@@ -358,7 +359,7 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
                                 "no data.csv and no correct column: whether loss is class-normalised is unknown; "
                                 "examples keep loss only"))
         if progress and n_done % 10 == 0:
-            progress(f"{source}: {n_done + 1}/{len(exps)} experiments")
+            progress(Progress(f"{source}: {n_done + 1}/{len(exps)} experiments", "parse", n_done + 1, len(exps)))
     ex = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["model"])
     exp_of = ex["source_file"].str.split("/").str[1]
     by_name = {d.name: info[d] for d in exps}

@@ -67,6 +67,7 @@ from ..schema import EXAMPLE_COLUMNS, Batch, IngestError, conform
 from ._common import attach_curated_sizes, finish_observations, glob_files, hash_files, issue, rel
 from .lm_eval_results import (checkpoint_info, harness_model_name, metric_for, model_identity, parse_model_args,
                               read_results_json, shots_of)
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "detect", "parse", "parse_samples_name", "classify_response", "read_samples_file"]
 
@@ -293,7 +294,7 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
         per_metric = _read_documents(path, relpath, ident, ex_rows, source, issues)
         obs_rows += _file_observations(root, relpath, task, res_path, res, ident, per_metric, source, issues)
         if progress:
-            progress(f"{source}: {fi + 1}/{len(files)} files")
+            progress(Progress(f"{source}: {fi + 1}/{len(files)} files", "parse", fi + 1, len(files)))
     obs = _observations_frame(root, obs_rows, source, issues)
     ex = _examples_frame(ex_rows, source)
     return Batch(source, obs, ex, issues, hash_files(root, read_files))

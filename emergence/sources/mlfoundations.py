@@ -47,6 +47,7 @@ import pandas as pd
 
 from ..schema import Batch, IngestError
 from ._common import finish_observations, glob_files, hash_files, issue, read_csv, rel
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "detect", "parse", "run_of_eval", "family_name", "TASK_TYPE_METRIC"]
 
@@ -236,6 +237,6 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
     obs["is_final"] = True
     obs["in_scoring"] = True
     if progress:
-        progress(f"{source}: {len(models)} models, {len(eval_files)} eval files")
+        progress(Progress(f"{source}: {len(models)} models, {len(eval_files)} eval files", "parse"))
     obs = finish_observations(obs, issues, source)
     return Batch(source, obs, None, issues, hash_files(root, [*model_files, *eval_files, *meta_files]))

@@ -56,6 +56,7 @@ from ..models import canonical_family
 from ..schema import EXAMPLE_COLUMNS, OBSERVATION_COLUMNS, Batch, IngestError, conform
 from ._common import finish_observations, hash_files, issue, read_csv, rel
 from ._curated import apply_sizes, size_table
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "detect", "parse", "PASS_AT_K"]
 
@@ -188,7 +189,7 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
         parts.append(_parse_nll(root / NLL, NLL, meta, source, issues))
     _not_ingested(root, read, source, issues)
     if progress:
-        progress(f"{source}: {len(read)} files")
+        progress(Progress(f"{source}: {len(read)} files", "parse"))
     hashes = hash_files(root, read)
     ex_frames, obs_frames = [e for e, _ in parts], [o for _, o in parts]
     ex = pd.concat(ex_frames, ignore_index=True) if ex_frames else pd.DataFrame(columns=list(EXAMPLE_COLUMNS))

@@ -40,6 +40,7 @@ import pandas as pd
 from ..schema import EXAMPLE_COLUMNS, OBSERVATION_COLUMNS, Batch, IngestError, conform
 from ._common import hash_files, issue, read_concat, read_nonempty, source_files
 from ._curated import apply_sizes, size_table
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "TASK", "detect", "parse", "model_name", "model_family"]
 
@@ -169,7 +170,7 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
     ex = ex.assign(task=TASK, subtask="", shots=SHOTS, prompt_variant="", is_final=True,
                    content_hash=ex["source_file"].map(hashes))
     if progress:
-        progress(f"{source}: {len(files)} files")
+        progress(Progress(f"{source}: {len(files)} files", "parse"))
     examples = conform(ex.assign(source=source), EXAMPLE_COLUMNS, source)
     obs = conform(pd.DataFrame(columns=list(OBSERVATION_COLUMNS)), OBSERVATION_COLUMNS, source)
     return Batch(source, obs, examples, issues, hashes)

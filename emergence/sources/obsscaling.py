@@ -70,6 +70,7 @@ from ..models import canonical_family
 from ..schema import Batch, IngestError
 from ._common import (attach_curated_sizes, finish_observations, glob_files, hash_files, issue, read_csv, rel,
                       strict_numeric)
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "detect", "parse", "parse_column"]
 
@@ -290,7 +291,7 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
                                         "row_ref": df.loc[present, "row_ref"].to_numpy(), "source_file": f,
                                         **{k: [v] * n for k, v in meta.items()}}))
     if progress:
-        progress(f"{source}: {len(files)} files")
+        progress(Progress(f"{source}: {len(files)} files", "parse"))
     if not frames:
         raise IngestError(root, "no values in any eval_results file")
     obs = pd.concat(frames, ignore_index=True)

@@ -44,6 +44,7 @@ import pandas as pd
 from ..models import lookup
 from ..schema import Batch, IngestError
 from ._common import attach_curated_sizes, finish_observations, hash_files, issue, read_csv, strict_numeric
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "FILE", "METRIC_MAP", "SENTINEL", "detect", "parse", "task_of"]
 
@@ -154,6 +155,6 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
     obs["params"] = np.nan
     obs = attach_curated_sizes(obs, issues, source)
     if progress:
-        progress(f"{source}: {len(df)} runs")
+        progress(Progress(f"{source}: {len(df)} runs", "parse"))
     obs = finish_observations(obs, issues, source)
     return Batch(source, obs, None, issues, hash_files(root, [path]))

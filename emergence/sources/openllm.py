@@ -34,6 +34,7 @@ import pandas as pd
 from ..schema import Batch, IngestError
 from ._common import (attach_curated_sizes, finish_observations, glob_files, hash_files, issue, read_concat, read_csv,
                       source_files, strict_numeric)
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "detect", "parse", "column_info"]
 
@@ -113,7 +114,7 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
     obs["is_final"] = True
     obs["in_scoring"] = True
     if progress:
-        progress(f"{source}: {len(files)} snapshots")
+        progress(Progress(f"{source}: {len(files)} snapshots", "parse"))
     obs = attach_curated_sizes(obs, issues, source)
     obs = finish_observations(obs, issues, source)
     return Batch(source, obs, None, issues, hash_files(root, files))
