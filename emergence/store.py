@@ -602,6 +602,12 @@ class Store:
         examples each metric is defined on; ``random_baseline`` = mean ``1/choices`` for the grade),
         computed without leaving the database, so a table larger than memory streams through.
 
+        The SQL twin of the numpy path, kept on purpose: :func:`emergence.api.grade_vs_brier` pools a
+        task's whole examples table (BIG-G full logs), and BENCHMARKS.md 3a/3b hold it to 10 M rows
+        in the store and 100 M streamed from Parquet in bounded memory, which the numpy path cannot.
+        :func:`emergence.rescore.aggregate_examples` is its test oracle (``tests/test_store_rescore.py``:
+        hand-made edge cases and hypothesis samples must agree).
+
         Parameters
         ----------
         data : None, str / path, or a DataFrame / pyarrow Table / RecordBatchReader
