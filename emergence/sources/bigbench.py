@@ -525,70 +525,10 @@ def parse(root: Path, source: str = NAME, progress=None, *, full_logs: bool = Fa
         memory: one query of one log at a time in memory); without it they are kept in memory.
     """
     root = Path(root)
-    found = find_result_files(root)
-    base = root.parent if root.is_file() else root
     issues: list[dict] = []
-    pointers = {p: ptr for p in found["scores"] + found["full_log"] + found["archive"]
-                if (ptr := lfs_pointer(p)) is not None}
-    files = [p for p in found["scores"] + found["full_log"] if p not in pointers]
-    archives = [p for p in found["archive"] if p not in pointers]
-    if not files and not (full_logs and archives):
-        hint = ""
-        if pointers:
-            hint = (f"; {len(pointers)} of its files are Git LFS pointers, not results (e.g. "
-                    f"{rel(base, next(iter(pointers)))}): run `git lfs pull`")
-        elif archives:
-            hint = f"; to read the packed full logs ({archives[0].name}) give --full-logs"
-        raise IngestError(root, "no BIG-bench results files (scores_*.json or full-log_*.json under "
-                          "<task>/results/); the PyPI package ships none: use a git checkout of google/BIG-bench"
-                          + hint)
-    for p in found["backup"]:
-        issues.append(issue(source, "superseded", rel(base, p), "", "file", p.name,
-                            "evaluate_task.py's backup of an earlier run: not read"))
-    for p, ptr in pointers.items():
-        f = rel(base, p)
-        what = ("the archive of BIG-G full logs: `emergence ingest bigbench --full-logs` fetches it through "
-                f"GitHub's LFS media URL (or run `git lfs pull --include '{f}'` in the checkout)"
-                if p in found["archive"] else "a results file: run `git lfs pull` in the checkout")
-        issues.append(issue(source, "lfs_pointer", f, "", "file", f"sha256:{ptr['oid']} ({ptr['size']:,} bytes)",
-                            f"a Git LFS pointer stands where there should be {what}; not parsed"))
-    if not full_logs:
-        for p in archives:
-            issues.append(issue(source, "not_read", rel(base, p), "", "file", p.name,
-                                "packed full logs: `emergence ingest PATH --full-logs` streams them into the "
-                                "per-example rows (or unpack them: lrzip -d, then tar -x)"))
-
+    base, files, archives = _plan_files(root, full_logs, source, issues)
     hashes: dict[str, str] = {}
-    obs_rows: list[dict] = []
-    ex_rows: list[dict] = []
-    scores_values: dict[Path, set] = {}
-    runs: dict[tuple, tuple[str, set]] = {}     # (task, family, model) -> (scores file, its values)
-    for n, path in enumerate(files, 1):
-        f = rel(base, path)
-        hashes[f] = file_sha256(path)
-        data = _load(path, f)
-        model = _model(data, f)
-        is_log = bool(FULL_LOG_RE.match(path.name))
-        _check_names(path, f, data, model, "full-log" if is_log else "scores", issues, source)
-        file_issues: list[dict] = []
-        rows = _observations(data, f, model, file_issues, source)
-        if is_log:
-            ex_rows.extend(_examples(data, f, model, hashes[f], issues, source))
-            twin = path.with_name("scores_" + path.name[len("full-log_"):])
-            if twin in scores_values and scores_values[twin] == _value_set(rows):
-                issues.append(issue(source, "duplicate", f, "", "scores", len(rows),
-                                    f"the full log's scores repeat {rel(base, twin)} value for value: "
-                                    "not ingested twice"))
-                rows = []
-                file_issues = []
-        else:
-            scores_values[path] = _value_set(rows)
-            runs[(data["task"]["task_name"], model["family"], model["model"])] = (f, scores_values[path])
-        issues.extend(file_issues)
-        obs_rows.extend(rows)
-        if progress and (n % 200 == 0 or n == len(files)):
-            progress(Progress(f"{source}: {n}/{len(files)} files", "parse", n, len(files)))
-
+    obs_rows, ex_rows, runs = _read_result_files(base, files, hashes, source, issues, progress)
     example_files: list[str] = []
     rescored: list[pd.DataFrame] = []
     if full_logs and archives:
@@ -622,6 +562,81 @@ def parse(root: Path, source: str = NAME, progress=None, *, full_logs: bool = Fa
         examples = conform(pd.DataFrame(ex_rows).assign(source=source), EXAMPLE_COLUMNS, source)
     return Batch(source, obs, examples, issues, hashes, example_files=example_files,
                  rescored=pd.concat(rescored, ignore_index=True) if rescored else None)
+
+
+def _plan_files(root: Path, full_logs: bool, source: str, issues: list[dict]) -> tuple[Path, list[Path], list[Path]]:
+    """The result files and full-log archives to read under ``root`` (and the folder their names are
+    relative to); one issue per backup, Git LFS pointer and (without ``full_logs``) archive not read.
+    IngestError when there is nothing to read, with the hint that fits."""
+    found = find_result_files(root)
+    base = root.parent if root.is_file() else root
+    pointers = {p: ptr for p in found["scores"] + found["full_log"] + found["archive"]
+                if (ptr := lfs_pointer(p)) is not None}
+    files = [p for p in found["scores"] + found["full_log"] if p not in pointers]
+    archives = [p for p in found["archive"] if p not in pointers]
+    if not files and not (full_logs and archives):
+        hint = ""
+        if pointers:
+            hint = (f"; {len(pointers)} of its files are Git LFS pointers, not results (e.g. "
+                    f"{rel(base, next(iter(pointers)))}): run `git lfs pull`")
+        elif archives:
+            hint = f"; to read the packed full logs ({archives[0].name}) give --full-logs"
+        raise IngestError(root, "no BIG-bench results files (scores_*.json or full-log_*.json under "
+                          "<task>/results/); the PyPI package ships none: use a git checkout of google/BIG-bench"
+                          + hint)
+    for p in found["backup"]:
+        issues.append(issue(source, "superseded", rel(base, p), "", "file", p.name,
+                            "evaluate_task.py's backup of an earlier run: not read"))
+    for p, ptr in pointers.items():
+        f = rel(base, p)
+        what = ("the archive of BIG-G full logs: `emergence ingest bigbench --full-logs` fetches it through "
+                f"GitHub's LFS media URL (or run `git lfs pull --include '{f}'` in the checkout)"
+                if p in found["archive"] else "a results file: run `git lfs pull` in the checkout")
+        issues.append(issue(source, "lfs_pointer", f, "", "file", f"sha256:{ptr['oid']} ({ptr['size']:,} bytes)",
+                            f"a Git LFS pointer stands where there should be {what}; not parsed"))
+    if not full_logs:
+        for p in archives:
+            issues.append(issue(source, "not_read", rel(base, p), "", "file", p.name,
+                                "packed full logs: `emergence ingest PATH --full-logs` streams them into the "
+                                "per-example rows (or unpack them: lrzip -d, then tar -x)"))
+    return base, files, archives
+
+
+def _read_result_files(base: Path, files: list[Path], hashes: dict[str, str], source: str, issues: list[dict],
+                       progress) -> tuple[list[dict], list[dict], dict[tuple, tuple[str, set]]]:
+    """``scores_*.json`` and ``full-log_*.json``: observation rows, example rows (full logs), and per
+    (task, family, model) the scores file and its values (a full log or archive repeating them is a
+    duplicate).  Fills ``hashes``."""
+    obs_rows: list[dict] = []
+    ex_rows: list[dict] = []
+    scores_values: dict[Path, set] = {}
+    runs: dict[tuple, tuple[str, set]] = {}     # (task, family, model) -> (scores file, its values)
+    for n, path in enumerate(files, 1):
+        f = rel(base, path)
+        hashes[f] = file_sha256(path)
+        data = _load(path, f)
+        model = _model(data, f)
+        is_log = bool(FULL_LOG_RE.match(path.name))
+        _check_names(path, f, data, model, "full-log" if is_log else "scores", issues, source)
+        file_issues: list[dict] = []
+        rows = _observations(data, f, model, file_issues, source)
+        if is_log:
+            ex_rows.extend(_examples(data, f, model, hashes[f], issues, source))
+            twin = path.with_name("scores_" + path.name[len("full-log_"):])
+            if twin in scores_values and scores_values[twin] == _value_set(rows):
+                issues.append(issue(source, "duplicate", f, "", "scores", len(rows),
+                                    f"the full log's scores repeat {rel(base, twin)} value for value: "
+                                    "not ingested twice"))
+                rows = []
+                file_issues = []
+        else:
+            scores_values[path] = _value_set(rows)
+            runs[(data["task"]["task_name"], model["family"], model["model"])] = (f, scores_values[path])
+        issues.extend(file_issues)
+        obs_rows.extend(rows)
+        if progress and (n % 200 == 0 or n == len(files)):
+            progress(Progress(f"{source}: {n}/{len(files)} files", "parse", n, len(files)))
+    return obs_rows, ex_rows, runs
 
 
 # ------------------------------------------------------------------ full-log archives
