@@ -93,6 +93,14 @@ sample's position among the file's samples of that kind, subtask and shots)
   logged).
 - ``subtask`` = the query's ``task`` (``''`` for the task itself; programmatic tasks log
   ``"programmatic"``); ``shots`` = the query's ``shots`` (default 0).
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 80: a checkout, its
+``benchmark_tasks`` folder, a task or results folder, or one ``scores_*.json`` / ``full-log_*.json``
+file (names only, no file is opened); a foreign folder is never claimed.  Malformed input raises
+:class:`~emergence.schema.IngestError` naming the file, row or field and value; rows not stored or
+kept out of scoring are counted in data issues.  ``source_file`` is the path under the folder given,
+``row_ref`` ``scores[i].score_dict.<metric>`` for an observation, ``queries[q].samples[s]`` for an
+example.
 """
 from __future__ import annotations
 

@@ -36,6 +36,12 @@ Rules (see PROVENANCE.md and the README's "data issues"):
 - No sizes: ``params`` stays NULL; each model gets one ``no_scale`` issue unless the curated table
   (data/models/*.csv) knows it.  ``family`` = the curated family where known, else NULL.
 - Empty score cells are missing values: one ``missing_value`` issue per file and column.
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 10: ``data/external_benchmark_*.csv``
+under the folder (names only); a foreign folder is never claimed.  Malformed input raises
+:class:`~emergence.schema.IngestError` naming the file, row or field and value; rows not stored or
+kept out of scoring are counted in data issues.  ``source_file`` is the path under the folder given,
+``row_ref`` the CSV line (1 = header).
 """
 from __future__ import annotations
 

@@ -20,6 +20,12 @@ Rules (see PROVENANCE.md and the README's "data issues"):
 - Overall ``acc`` is lm-eval multiple-choice accuracy: canonical ``multiple_choice_grade``.
   ``brier`` is the authors' target-conditioned Brier score: ``brier_score_target``.
   ``san`` is undocumented: kept under its own name, unclassified.
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 60: ``data/<task>/*.csv`` whose names
+carry variant and metric (names only); a foreign folder is never claimed.  Malformed input raises
+:class:`~emergence.schema.IngestError` naming the file, row or field and value; rows not stored or
+kept out of scoring are counted in data issues.  ``source_file`` is the path under the folder given,
+``row_ref`` the CSV line (1 = header).
 """
 from __future__ import annotations
 

@@ -53,6 +53,13 @@ Aggregates per (task, model), from the examples: mean ``correct`` -> ``multiple_
 (source_metric ``correct``, or ``exp(-loss)>0.5`` where derived; binomial stderr
 ``sqrt(p(1-p)/n)``; random baseline ``1/n_choices``) and mean ``loss`` -> ``neg_log_likelihood``
 (source_metric ``loss``, stderr = sd/sqrt(n)).
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 10:
+``results/<experiment>/<model>.csv`` whose header (first line of at most a few files) has the
+pipeline's columns; a foreign folder is never claimed.  Malformed input raises
+:class:`~emergence.schema.IngestError` naming the file, row or field and value; rows not stored or
+kept out of scoring are counted in data issues.  ``source_file`` is the path under the folder given,
+``row_ref`` the CSV line of the model file (1 = header); ``mean over examples`` for an aggregate.
 """
 from __future__ import annotations
 

@@ -73,6 +73,12 @@ Rules:
   file and key.  Invalid JSON, a missing ``results`` object, or text in a metric -> IngestError.
 - Sizes from the curated table ``data/models/lm-eval.csv`` (Pythia from the model cards /
   paper; OPT, BLOOM, LLaMA, XGLM, MPT from their papers and model cards).
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 50: a folder with lm-eval-harness
+results JSON of any layout (the first 4 kB of at most 20 files are read); a foreign folder is never
+claimed.  Malformed input raises :class:`~emergence.schema.IngestError` naming the file, row or
+field and value; rows not stored or kept out of scoring are counted in data issues.  ``source_file`` is
+the path under the folder given, ``row_ref`` ``results.<task>.<key>``.
 """
 from __future__ import annotations
 

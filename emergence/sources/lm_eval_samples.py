@@ -51,6 +51,13 @@ Rules:
 - A repeated ``(doc_id, filter)`` in one file is a ``duplicate`` issue; the first is kept.
 - A malformed JSON line, a record that is not an object, or one without ``doc_id`` ->
   :class:`IngestError` naming the file and the line number.
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 70:
+``samples_<task>[_<timestamp>].jsonl`` anywhere under the folder (names only); a foreign folder is
+never claimed.  Malformed input raises :class:`~emergence.schema.IngestError` naming the file, row
+or field and value; rows not stored or kept out of scoring are counted in data issues.  ``source_file``
+is the path under the folder given, ``row_ref`` the JSONL line for an example; ``mean of n documents
+(filter f)`` for an observation.
 """
 from __future__ import annotations
 

@@ -35,6 +35,12 @@ Rules (see PROVENANCE.md and the README's "data issues"):
 - Validation losses (``results``) become observations too: ``task`` 'validation_loss', ``subtask`` the
   ``val_data`` path as written, metric ``loss`` (nats per token, lower is better), ``source_metric``
   'loss'.  All at the final checkpoint: ``is_final`` True, ``checkpoint_step`` NULL.
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 10: ``exp_data/models/*.json`` and
+``exp_data/evals/evaluation_*_heavy.json`` (names only); a foreign folder is never claimed.
+Malformed input raises :class:`~emergence.schema.IngestError` naming the file, row or field and
+value; rows not stored or kept out of scoring are counted in data issues.  ``source_file`` is the path
+under the folder given, ``row_ref`` ``results[j]`` (validation loss) or ``eval_metrics.icl.<task>``.
 """
 from __future__ import annotations
 

@@ -43,6 +43,12 @@ Cerebras-GPT, ``unsupported``).
 
 Malformed input -> :class:`IngestError`: an unreadable parquet, a missing column, a correct
 count that is not a whole number or exceeds the samples drawn, a score outside [0, 1].
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 10: one of the fixed parquet paths
+above exists (names only); a foreign folder is never claimed.  Malformed input raises
+:class:`~emergence.schema.IngestError` naming the file, row or field and value; rows not stored or
+kept out of scoring are counted in data issues.  ``source_file`` is the path under the folder given,
+``row_ref`` the parquet row index; ``mean over problems`` for an aggregate.
 """
 from __future__ import annotations
 

@@ -27,6 +27,12 @@ Rules:
 - A file must hold each (a, b) once with whole-number a, b: a repeated pair is a
   ``duplicate`` issue (first kept); pairs of the file's range ``_<lo>_<hi>`` (lo <= a, b < hi)
   that are absent are one ``missing_value`` issue; a non-numeric a or b is an :class:`IngestError`.
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 10:
+``data/multiplication_data_<model>_<lo>_<hi>.csv`` (names only); a foreign folder is never claimed.
+Malformed input raises :class:`~emergence.schema.IngestError` naming the file, row or field and
+value; rows not stored or kept out of scoring are counted in data issues.  ``source_file`` is the path
+under the folder given, ``row_ref`` the CSV line (1 = header).
 """
 from __future__ import annotations
 

@@ -22,6 +22,12 @@ Rules (see PROVENANCE.md and the README's "data issues"):
   different values ``conflict`` issues (none scored), by :func:`~emergence.sources._common.mark_duplicates`.
 - Empty cells are missing values (one ``missing_value`` issue per file and column); text in a value
   column raises :class:`IngestError`.
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 10: ``hf_open_llm_v*.csv`` snapshots
+at the repository's path or in the folder (names only); a foreign folder is never claimed.
+Malformed input raises :class:`~emergence.schema.IngestError` naming the file, row or field and
+value; rows not stored or kept out of scoring are counted in data issues.  ``source_file`` is the path
+under the folder given, ``row_ref`` the CSV line (1 = header).
 """
 from __future__ import annotations
 
