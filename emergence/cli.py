@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import api
+from .keys import FILTERS
 from .schema import IngestError
 
 __all__ = ["main"]
@@ -89,7 +90,7 @@ _FILTER_HELP = {
 }
 
 
-def _add_filters(p: argparse.ArgumentParser, which=("source", "task", "subtask", "metric", "family", "shots")):
+def _add_filters(p: argparse.ArgumentParser, which=FILTERS):
     for name in which:
         p.add_argument(f"--{name}", action="append", type=int if name == "shots" else str,
                        help=_FILTER_HELP[name])

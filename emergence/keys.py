@@ -13,7 +13,7 @@ Series key
     :data:`EXAMPLE_GROUP_KEY`: the per-example rows one re-scored observation pools
     (:func:`emergence.rescore.aggregate_examples`).
 Filters
-    :data:`FILTER_COLUMNS`: a filter name -> the columns it matches.  ``metric`` matches the
+    :data:`FILTERS`: the filters a listing takes.  :data:`FILTER_COLUMNS`: a filter name -> the columns it matches.  ``metric`` matches the
     canonical metric or the source's own spelling (``source_metric``), ``family`` the curated
     family or the source's (``source_family``); values of one filter are OR-ed.
 Scale axes
@@ -26,7 +26,7 @@ from typing import Iterable
 
 import pandas as pd
 
-__all__ = ["SERIES_KEY", "SERIES_TEXT_KEY", "SERIES_ORDER", "GROUP_KEY", "EXAMPLE_GROUP_KEY", "FILTER_COLUMNS",
+__all__ = ["SERIES_KEY", "SERIES_TEXT_KEY", "SERIES_ORDER", "GROUP_KEY", "EXAMPLE_GROUP_KEY", "FILTERS", "FILTER_COLUMNS",
            "match", "filter_values", "SIZE_AXES", "TRAINING_AXES", "SCALE_AXES", "AXIS_COLUMN"]
 
 #: What makes a series, besides its scale axis (and, on the training axis, the model).
@@ -39,6 +39,9 @@ SERIES_ORDER = SERIES_TEXT_KEY + ("shots", "scale_axis", "model")
 GROUP_KEY = ("source", "task", "subtask", "family", "shots", "prompt_variant", "scale_axis", "model")
 #: Per-example rows pooled into one re-scored observation.
 EXAMPLE_GROUP_KEY = ("source", "task", "subtask", "family", "model", "checkpoint_step", "shots", "prompt_variant")
+
+#: The filters every listing takes (CLI flags, API keywords, dashboard widgets and URL), in this order.
+FILTERS = ("source", "task", "subtask", "metric", "family", "shots")
 
 #: filter name -> the column(s) it matches; a metric filter matches metric or source_metric, a
 #: family filter family or source_family.

@@ -38,3 +38,10 @@ def test_filter_values_offers_both_spellings():
     assert keys.filter_values(FRAME, "metric") == ["acc", "em", "exact_match"]
     assert keys.filter_values(FRAME, "family") == ["GPT-3", "OPT", "Pythia", "gpt3", "pythia"]
     assert keys.filter_values(FRAME, "shots") == [0, 5]
+
+
+def test_the_filters_are_one_list():
+    from emergence import cli
+    assert keys.FILTERS == ("source", "task", "subtask", "metric", "family", "shots")
+    assert cli._add_filters.__defaults__[0] is keys.FILTERS
+    assert set(keys.FILTERS) <= set(keys.FILTER_COLUMNS)
