@@ -18,6 +18,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from .keys import SCALE_AXES as _SCALE_AXES
 from .store import Store
 
 __all__ = ["FILTERS", "SCALE_AXES", "observations", "sources", "data_issues", "series", "compare",
@@ -25,8 +26,9 @@ __all__ = ["FILTERS", "SCALE_AXES", "observations", "sources", "data_issues", "s
            "grade_vs_brier", "simulate", "to_csv", "get_store"]
 
 FILTERS = ("source", "task", "metric", "family", "shots", "subtask")
-#: ``non_embedding_params``: BIG-bench's own size axis (ModelData.non_embedding_params); only BIG-bench has it.
-SCALE_AXES = ("params", "non_embedding_params", "tokens", "flops", "step")
+#: emergence.keys.SCALE_AXES (``non_embedding_params``: BIG-bench's own size axis, ModelData.non_embedding_params;
+#: only BIG-bench has it).
+SCALE_AXES = _SCALE_AXES
 
 _stores: dict[str, Store] = {}
 

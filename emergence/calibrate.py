@@ -171,7 +171,7 @@ def tables(res: pd.DataFrame) -> dict[str, pd.DataFrame]:
         sizes; ``'by_n'``: per kind and n; ``'targets'``: each target of the issue, the measured
         share, its interval and whether it holds.
     """
-    from .rescore import wilson_interval as wilson
+    from .intervals import wilson_interval as wilson
 
     def share(g):
         n = len(g)
@@ -220,7 +220,7 @@ def boundary(*, n_series: int = 300, sizes: int = 13, n: int = 1000, seed: int =
         One row per level (0.01, 0.05, 0.10): the share of p-values at or below it, with its Wilson
         interval.
     """
-    from .rescore import wilson_interval
+    from .intervals import wilson_interval
     rng = np.random.default_rng(seed)
     x = np.logspace(8, 11, sizes)
     t = np.log10(x)

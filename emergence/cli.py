@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import api
+from .keys import FILTERS
 from .schema import IngestError
 
 __all__ = ["main"]
@@ -46,8 +47,9 @@ DISPLAY = {
 
 
 class Progress:
-    """A one-line progress display on stderr with a bar, driven by the messages of
-    :func:`emergence.ingest.progress_fraction` (sources parsed; files or bytes fetched)."""
+    """A one-line progress display on stderr with a bar, driven by the ingest's
+    :class:`~emergence.sources.base.Progress` events: the bar follows sources (stage ``source``)
+    and, inside one, a download's or a parser's ``i`` of ``n``."""
 
     def __init__(self, stream=sys.stderr):
         self.stream = stream
@@ -55,17 +57,18 @@ class Progress:
         self.t0 = time.time()
         self.last = ""
 
-    def __call__(self, msg: str):
-        from .ingest import progress_fraction
-        got = progress_fraction(msg)
+    def __call__(self, event):
+        from .ingest import as_progress
+        event = as_progress(event)
+        frac = event.fraction if event.stage in ("source", "fetch", "parse") else None
         bar = ""
-        if got is not None:
-            done = int(20 * got[1])
+        if frac is not None:
+            done = int(20 * frac)
             bar = "[" + "#" * done + "-" * (20 - done) + "] "
-        line = f"{bar}{time.time() - self.t0:6.1f}s {msg}"
+        line = f"{bar}{time.time() - self.t0:6.1f}s {event.text}"
         if self.tty:
             self.stream.write("\r\033[K" + line[:150])
-        elif got is None or got[0] == "source" or bar != self.last:
+        elif frac is None or event.stage == "source" or bar != self.last:
             # without a terminal: every message, but a download's bar only when it moves a step
             self.stream.write(line + "\n")
         self.last = bar
@@ -87,7 +90,7 @@ _FILTER_HELP = {
 }
 
 
-def _add_filters(p: argparse.ArgumentParser, which=("source", "task", "subtask", "metric", "family", "shots")):
+def _add_filters(p: argparse.ArgumentParser, which=FILTERS):
     for name in which:
         p.add_argument(f"--{name}", action="append", type=int if name == "shots" else str,
                        help=_FILTER_HELP[name])
@@ -269,8 +272,8 @@ def cmd_grade_brier(args) -> int:
 
 
 def cmd_simulate(args) -> int:
-    import numpy as np
-    scales = np.logspace(np.log10(args.min_scale), np.log10(args.max_scale), args.n_scales)
+    from .simulate import log_scales
+    scales = log_scales(args.min_scale, args.max_scale, args.n_scales)
     _emit(api.simulate(c=args.c, alpha=args.alpha, length=args.length, n_choices=args.choices, n_examples=args.n,
                        scales=scales, seed=args.seed), args, "simulate")
     return 0
@@ -423,10 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--length", type=int, default=DEFAULTS["length"], help="target length L in tokens")
     s.add_argument("--choices", type=int, default=DEFAULTS["n_choices"], help="number of choices")
     s.add_argument("--n", type=int, default=DEFAULTS["n_examples"], help="test-set size")
-    s.add_argument("--min-scale", type=float, default=1e7)
-    s.add_argument("--max-scale", type=float, default=1e12)
-    s.add_argument("--n-scales", type=int, default=20)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--min-scale", type=float, default=DEFAULTS["min_scale"], help="smallest model size N")
+    s.add_argument("--max-scale", type=float, default=DEFAULTS["max_scale"], help="largest model size N")
+    s.add_argument("--n-scales", type=int, default=DEFAULTS["n_scales"], help="sizes, evenly spaced in log10 N")
+    s.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="random seed of the finite-n samples")
     _add_out(s)
     s.set_defaults(func=cmd_simulate)
     return p

@@ -33,10 +33,12 @@ import pandas as pd
 
 from . import catalog, remote
 from .schema import OBSERVATION_COLUMNS, Batch, IngestError, conform, issue, key_strings
+from .sources.base import Progress
 from .store import REPO_ROOT, Finalize, Store
 
 __all__ = ["data_dir", "SourceMissing", "ingest", "remove", "parse_source", "check_user_path", "MAX_UNPACKED_BYTES",
-           "MAX_WALK_ENTRIES", "safe_extract", "download", "fetch_lfs_files", "progress_fraction"]
+           "MAX_WALK_ENTRIES", "safe_extract", "download", "fetch_lfs_files", "progress_fraction", "as_progress",
+           "progress_events", "Progress"]
 
 MAX_UNPACKED_BYTES = int(os.environ.get("EMERGENCE_MAX_UNPACKED_BYTES", 4 * 1024 ** 3))
 MAX_RATIO = 200   # compressed -> uncompressed ratio beyond which an archive member is a bomb
@@ -114,19 +116,47 @@ def _archive_stem(path: Path) -> str:
 
 
 def progress_fraction(msg: str) -> tuple[str, float] | None:
-    """Read a progress message: ``('source', f)`` for ``[i/n] ...`` (source i of n starts: f = (i-1)/n),
-    ``('fetch', f)`` for a download's ``... done/total files`` or ``... (pct%)``; None otherwise.
-    The CLI's bar and the app's first-start page read the same messages."""
-    m = re.match(r"\[(\d+)/(\d+)\]", msg)
+    """Where a progress event stands: ``('source', f)`` when source i of n starts (f = (i-1)/n),
+    ``('fetch', f)`` for a step inside the current source (a download's files or percent, a
+    parser's files); None otherwise.
+
+    Reads a :class:`~emergence.sources.base.Progress` event's fields.  Kept for consumers of the
+    text messages (the app's first-start page); a plain string is first read as an event
+    (:func:`as_progress`).  New code reads ``event.stage`` and ``event.fraction`` itself."""
+    e = as_progress(msg)
+    if e.fraction is None:
+        return None
+    if e.stage == "source":
+        return "source", e.fraction
+    return ("fetch", e.fraction) if e.stage in ("fetch", "parse") else None
+
+
+def as_progress(msg: str) -> Progress:
+    """A progress event from a message: an event as it is; a plain string (what :mod:`emergence.remote`
+    says while downloading) becomes a ``fetch`` event when it ends in ``(pct%)`` or counts
+    ``done/total files``, else a ``note``.  The one place progress text is read back."""
+    if isinstance(msg, Progress):
+        return msg
+    msg = str(msg)
+    m = re.search(r"\((\d+)%\)\s*$", msg)
     if m:
-        return "source", min(1.0, (int(m[1]) - 1) / max(int(m[2]), 1))
-    m = re.search(r"\((\d+)%\)\s*$", msg) or re.search(r"(\d[\d,]*)/(\d[\d,]*) files\b", msg)
-    if m and m.lastindex == 1:
-        return "fetch", min(1.0, int(m[1]) / 100)
+        return Progress(msg, "fetch", int(m[1]), 100)
+    m = re.search(r"(\d[\d,]*)/(\d[\d,]*) files\b", msg)
     if m:
-        done, total = (int(x.replace(",", "")) for x in m.groups())
-        return "fetch", min(1.0, done / max(total, 1))
-    return None
+        return Progress(msg, "fetch", *(int(x.replace(",", "")) for x in m.groups()))
+    return Progress(msg, "note")
+
+
+def progress_events(progress: Callable[[Progress], None] | None) -> Callable[[str], None] | None:
+    """Wrap a progress consumer so it gets only :class:`~emergence.sources.base.Progress` events,
+    whatever a lower layer passes (:func:`as_progress`)."""
+    if progress is None or getattr(progress, "_events", False):
+        return progress
+
+    def emit(msg):
+        progress(as_progress(msg))
+    emit._events = True
+    return emit
 
 
 # ---------------------------------------------------------------- archives
@@ -296,6 +326,7 @@ def plan(sources: list[str], data: Path, stack: ExitStack, *, mapping: dict | No
     ``failed``: a dict to collect ``{name: why and how to add it}`` for catalogue sources that cannot
     be had, instead of raising on the first (the others are still planned).
     """
+    progress = progress_events(progress)
     options = {k: v for k, v in (options or {}).items() if v}
     if mapping is not None and options:
         mapping = dict(mapping)
@@ -324,7 +355,7 @@ def plan(sources: list[str], data: Path, stack: ExitStack, *, mapping: dict | No
                     if not online:
                         raise SourceMissing(_missing_message(spec, root, "offline"))
                     if progress:
-                        progress(f"[{to_fetch.index(arg) + 1}/{len(to_fetch)}] fetching {arg}")
+                        progress(Progress(f"fetching {arg}", "source", to_fetch.index(arg) + 1, len(to_fetch)))
                     download(spec, root, progress)
                 if full_logs and spec.lfs_files and online:
                     fetch_lfs_files(spec, root, progress, log_tasks)
@@ -457,7 +488,7 @@ def fdr_step(apply_fdr) -> Finalize:
 
 def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = None,
            data: str | os.PathLike | None = None, mapping: dict | None = None,
-           online: bool = True, progress: Callable[[str], None] | None = None,
+           online: bool = True, progress: Callable[[Progress], None] | None = None,
            empty_prediction: str | None = None, sizes: dict | None = None, delimiter: str | None = None,
            full_logs: bool = False, log_tasks: list[str] | None = None, keep_going: bool = False) -> dict:
     """Parse every requested source and land them in one atomic write.
@@ -469,6 +500,9 @@ def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = N
     ``keep_going``: a catalogue source that cannot be fetched or parsed is left out and reported in
     ``failed`` (why, and how to add it) while the others are written; without it, the first such
     source stops the call and nothing is written.
+    ``progress``: called with one :class:`~emergence.sources.base.Progress` event per step (stage
+    ``source``: source i of n is fetched or parsed; ``fetch``, ``parse``: inside it; ``write``,
+    ``score``: the store's write).
 
     Returns ``{"result": {source: added|replaced|unchanged}, "notes": [...], "warnings": [...],
     "counts": {...}, "db": path, "failed": {source: message}}``; ``warnings`` names every file written
@@ -476,6 +510,7 @@ def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = N
     data issue).
     """
     from .series import apply_fdr, score_observations
+    progress = progress_events(progress)
     store = Store(db)
     data_path = data_dir(data)
     options = {"empty_prediction": empty_prediction, "sizes": sizes, "delimiter": delimiter}
@@ -501,7 +536,7 @@ def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = N
         batches = []
         for i, p in enumerate(planned):
             if progress:
-                progress(f"[{i + 1}/{len(planned)}] parsing {p.name} from {p.root}")
+                progress(Progress(f"parsing {p.name} from {p.root}", "source", i + 1, len(planned)))
             try:
                 batch = parse_source(p, progress)
             except IngestError as e:
@@ -543,7 +578,7 @@ def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = N
 
 
 def remove(names: list[str], *, db: str | os.PathLike | None = None,
-           progress: Callable[[str], None] | None = None) -> dict:
+           progress: Callable[[Progress], None] | None = None) -> dict:
     """Remove sources from the store in one atomic write (:meth:`emergence.store.Store.remove`).
 
     Their rows leave every table, the series of sources that held copies of their files are
@@ -560,5 +595,6 @@ def remove(names: list[str], *, db: str | os.PathLike | None = None,
     if not store.exists():
         from .store import StoreMissing
         raise StoreMissing(f"no store at {store.path}: nothing to remove")
-    removed = store.remove(list(names), score=score_observations, finalize=fdr_step(apply_fdr), progress=progress)
+    removed = store.remove(list(names), score=score_observations, finalize=fdr_step(apply_fdr),
+                           progress=progress_events(progress))
     return {"removed": removed, "db": str(store.path)}

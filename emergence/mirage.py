@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .keys import GROUP_KEY
 from .metrics import CONTINUOUS, THRESHOLDED
 
 __all__ = ["PAIR_COLUMNS", "DECIDABLE", "metric_pairs", "pair_verdicts", "Headline", "headline", "shares",
@@ -53,8 +54,7 @@ DECIDABLE = ("emergent", "smooth")
 N_BOOT = 1000
 SEED = 20231128
 
-_PAIR_KEYS = ["group_id", "source", "task", "subtask", "family", "shots", "prompt_variant", "scale_axis", "model",
-              "variant"]
+_PAIR_KEYS = ["group_id", *GROUP_KEY, "variant"]
 _SIDE = ["metric", "metric_class", "verdict", "verdict_reason", "emergence_score", "q_value", "emergent", "flag",
          "detect_x", "detect_against", "x_min", "x_max", "n_scales", "series_id"]
 #: columns of :func:`metric_pairs`

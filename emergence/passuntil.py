@@ -63,6 +63,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from .fits import FitError, LogLogFit, curvature_class
+from .intervals import clopper_pearson_interval, wilson_interval
 
 __all__ = [
     "PUEstimate", "passuntil_estimate", "binomial_estimate", "pu_law", "sample_until_pass",
@@ -156,20 +157,15 @@ def binomial_estimate(n_correct, n_samples, confidence: float = 0.95, method: st
     >>> float(e.estimate[()]), round(float(e.upper[()]) * 10_000, 2)
     (0.0, 3.69)
     """
-    a = _alpha(confidence)
+    _alpha(confidence)   # refuses a level outside (0, 1) before the counts are read
     c, n = np.broadcast_arrays(_counts("n_correct", n_correct), _counts("n_samples", n_samples))
     if np.any(n < 1) or np.any(c > n):
         raise ValueError(f"need n >= 1 and 0 <= c <= n; got c={c.ravel()[:10].tolist()}, n={n.ravel()[:10].tolist()}")
     est = c / n
     if method == "clopper-pearson":
-        with np.errstate(invalid="ignore"):
-            lower = np.where(c > 0, stats.beta.ppf(a / 2, np.maximum(c, 1), n - c + 1), 0.0)
-            upper = np.where(c < n, stats.beta.ppf(1 - a / 2, c + 1, np.maximum(n - c, 1)), 1.0)
+        lower, upper = clopper_pearson_interval(c, n, confidence)
     elif method == "wilson":
-        z = stats.norm.ppf(1 - a / 2)
-        centre = (est + z * z / (2 * n)) / (1 + z * z / n)
-        half = z / (1 + z * z / n) * np.sqrt(est * (1 - est) / n + z * z / (4 * n * n))
-        lower, upper = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+        lower, upper = wilson_interval(c, n, confidence)
     else:
         raise ValueError(f"method must be 'clopper-pearson' or 'wilson'; got {method!r}")
     return PUEstimate(est, lower, upper, c == 0)

@@ -26,7 +26,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .rescore import edit_distance, exact_match, wilson_interval
+from .intervals import wilson_interval
+from .rescore import edit_distance, exact_match
 
 __all__ = ["DIGIT_SPLITS", "digit_split", "multiplication_by_digits", "multiplication_verdicts", "pair_replication",
            "PAIR_REPLICATIONS"]

@@ -47,14 +47,16 @@ Efron, B. & Tibshirani, R. (1993). An Introduction to the Bootstrap, Ch. 13 (per
 from __future__ import annotations
 
 import re
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import cpdist
-from scipy import special, stats
+from scipy import special
 
+from .intervals import WilsonInterval, wilson_interval
+from . import keys as _keys
 from .metrics import metric_info
 from .schema import OBSERVATION_COLUMNS, conform
 
@@ -78,7 +80,7 @@ __all__ = [
 
 RESCORED_PREFIX = "rescored:"
 #: One aggregate observation per group of examples with these values.
-EXAMPLE_GROUP_KEY = ["source", "task", "subtask", "family", "model", "checkpoint_step", "shots", "prompt_variant"]
+EXAMPLE_GROUP_KEY = list(_keys.EXAMPLE_GROUP_KEY)   # the one spelling is emergence.keys'; a list for its callers
 
 _DIGITS = re.compile(r"[0-9]")
 
@@ -307,39 +309,7 @@ def edit_distance(predictions, targets, tokenizer: str | Callable = "characters"
 
 
 # ----------------------------------------------------------------------------- intervals
-class WilsonInterval(NamedTuple):
-    low: np.ndarray
-    high: np.ndarray
-
-
-def wilson_interval(k, n, confidence: float = 0.95) -> WilsonInterval:
-    """Wilson score interval for a binomial proportion ``k / n`` (Wilson 1927).
-
-    ``(p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)``, ``z`` the two-sided normal
-    quantile.  Vectorised; NaN where ``n <= 0`` or unknown.
-
-    Examples
-    --------
-    0 successes in 10: the interval is [0, 0.2775] (not the degenerate [0, 0] of the Wald interval).
-
-    >>> lo, hi = wilson_interval(0, 10)
-    >>> round(float(lo), 4), round(float(hi), 4)
-    (0.0, 0.2775)
-    """
-    k = np.asarray(k, dtype=float)
-    n = np.asarray(n, dtype=float)
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie in (0, 1); got {confidence!r}")
-    if (np.nan_to_num(k, nan=0) < 0).any() or (np.nan_to_num(k - n, nan=0) > 0).any():
-        raise ValueError("need 0 <= k <= n")
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        nn = np.where(n > 0, n, np.nan)
-        p = k / nn
-        denom = 1 + z ** 2 / nn
-        centre = (p + z ** 2 / (2 * nn)) / denom
-        half = z * np.sqrt(p * (1 - p) / nn + z ** 2 / (4 * nn ** 2)) / denom
-    return WilsonInterval(np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1))
+# wilson_interval / WilsonInterval: emergence.intervals (imported above, re-exported for callers of this module)
 
 
 def bootstrap_interval(values, groups=None, *, n_boot: int = 1000, confidence: float = 0.95, seed: int = 0,
@@ -525,94 +495,23 @@ def aggregate_examples(examples: pd.DataFrame, *, n_boot: int = 0, confidence: f
         correct samples than samples, naming the example's file and row.
     """
     ex = examples.reset_index(drop=True)
-    n = len(ex)
-    if n == 0:
+    if len(ex) == 0:
         return conform(pd.DataFrame(columns=list(OBSERVATION_COLUMNS)), OBSERVATION_COLUMNS, "examples")
-
-    def col(name):
-        return ex[name] if name in ex.columns else pd.Series([None] * n, dtype=object)
-
-    def num(name):
-        return pd.to_numeric(col(name), errors="coerce").to_numpy(dtype=float)
-
-    def where(i):
-        return f"{col('source_file').iloc[i]} row {col('row_ref').iloc[i]}"
-
-    keyframe = pd.DataFrame({k: col(k) for k in EXAMPLE_GROUP_KEY})
+    X = _Examples(ex)
+    keyframe = pd.DataFrame({k: X.col(k) for k in EXAMPLE_GROUP_KEY})
     for k in ("subtask", "prompt_variant"):
         keyframe[k] = keyframe[k].astype(object).where(keyframe[k].notna(), "")
     gid = keyframe.groupby(EXAMPLE_GROUP_KEY, sort=True, dropna=False).ngroup().to_numpy()
-    G = int(gid.max()) + 1
-    parts: list[tuple[np.ndarray, str, str, np.ndarray]] = []   # (row ids, metric, variant, values)
-
-    # --- choices
-    lists = col("choice_logprobs")
-    has_lp = _valid_lists(lists)
-    ci = num("correct_index")
-    n_choices = num("n_choices")
-    p_correct = num("p_correct")
-    baseline = np.full(n, np.nan)
-    if has_lp.any():
-        rows = np.flatnonzero(has_lp & np.isfinite(ci))
-        lp = pad_choices(lists.iloc[rows])
-        K = (~np.isnan(lp)).sum(axis=1)
-        bad = (ci[rows] < 0) | (ci[rows] >= K)
-        if bad.any():
-            i = int(rows[np.flatnonzero(bad)[0]])
-            raise ValueError(f"{where(i)}: correct_index {ci[i]:g} is not one of its {int(K[bad][0])} choices")
-        p = choice_probabilities(lp)
-        pc = p[np.arange(rows.size), ci[rows].astype(np.int64)]
-        parts.append((rows, "brier_score", "", brier_from_logprobs(lp, ci[rows])))
-        parts.append((rows, "brier_score_binary", "", (1.0 - pc) ** 2))
-        parts.append((rows, "multiple_choice_grade", "", multiple_choice_grade(lp, ci[rows])))
-        baseline[rows] = 1.0 / K
-    only_p = ~has_lp & np.isfinite(p_correct)
-    if only_p.any():
-        rows = np.flatnonzero(only_p)
-        pc = p_correct[rows]
-        if ((pc < 0) | (pc > 1)).any():
-            i = int(rows[np.flatnonzero((pc < 0) | (pc > 1))[0]])
-            raise ValueError(f"{where(i)}: p_correct {p_correct[i]:g} outside [0, 1]")
-        parts.append((rows, "brier_score_binary", "", (1.0 - pc) ** 2))
-        two = n_choices[rows] == 2
-        if two.any():
-            parts.append((rows[two], "brier_score", "", 2.0 * (1.0 - pc[two]) ** 2))
-            parts.append((rows[two], "multiple_choice_grade", "", (pc[two] > 0.5).astype(float)))
-            baseline[rows[two]] = 0.5
-
-    # --- text
-    pred, targ = col("prediction"), col("target")
-    txt = (pred.notna() & targ.notna()).to_numpy()
-    if txt.any():
-        rows = np.flatnonzero(txt)
-        pr = _texts(pred.iloc[rows])
-        tg = _texts(targ.iloc[rows])
-        parts.append((rows, "exact_match", "", exact_match(pr, tg)))
-        for name in TOKENISERS:
-            parts.append((rows, "edit_distance", f"tokens={name}", edit_distance(pr, tg, name)))
-
-    # --- repeated sampling
-    pass_rows = None
-    ns, nc = num("n_samples"), num("n_correct")
-    samp = np.isfinite(ns) & np.isfinite(nc) & (ns > 0)
-    if samp.any():
-        rows = np.flatnonzero(samp)
-        if (nc[rows] > ns[rows]).any() or (nc[rows] < 0).any():
-            i = int(rows[np.flatnonzero((nc[rows] > ns[rows]) | (nc[rows] < 0))[0]])
-            raise ValueError(f"{where(i)}: n_correct {nc[i]:g} not within 0..n_samples {ns[i]:g}")
-        parts.append((rows, "pass_rate", "", nc[rows] / ns[rows]))
-        pass_rows = rows
-
-    # --- loss
-    loss = num("loss")
-    if np.isfinite(loss).any():
-        rows = np.flatnonzero(np.isfinite(loss))
-        parts.append((rows, "neg_log_likelihood", "", loss[rows]))
-
+    baseline = np.full(X.n, np.nan)
+    # one function per kind of input, in this order: (row ids, metric, variant, per-example values)
+    parts: list[tuple[np.ndarray, str, str, np.ndarray]] = _choice_parts(X, baseline)
+    parts += _text_parts(X)
+    sampling = _sampling_parts(X)
+    parts += sampling
+    parts += _loss_parts(X)
     if not parts:
         return conform(pd.DataFrame(columns=list(OBSERVATION_COLUMNS)), OBSERVATION_COLUMNS, "examples")
 
-    metric_names = [f"{m}\x1f{v}" for _, m, v, _ in parts]
     long = pd.DataFrame({
         "g": np.concatenate([gid[r] for r, _, _, _ in parts]),
         "mv": np.repeat(np.arange(len(parts)), [len(r) for r, _, _, _ in parts]),
@@ -625,21 +524,137 @@ def aggregate_examples(examples: pd.DataFrame, *, n_boot: int = 0, confidence: f
     agg = long.groupby(["g", "mv"], sort=True).agg(value=("value", "mean"), sd=("value", "std"),
                                                    n=("value", "size"), base=("base", "mean")).reset_index()
     agg["paired_se"] = _paired_se(long, ex, keyframe, gid, agg)
-    if pass_rows is not None:
-        _pass_rate_noise(agg, long, metric_names, ns)
-    g = agg["g"].to_numpy()
-    first = pd.Series(np.arange(n)).groupby(gid).first().to_numpy()       # first example row of each group
-    metric = np.array([metric_names[i].split("\x1f")[0] for i in range(len(parts))], dtype=object)[agg["mv"]]
-    variant = np.array([metric_names[i].split("\x1f")[1] for i in range(len(parts))], dtype=object)[agg["mv"]]
-    step = num("checkpoint_step")
-    final = col("is_final").astype("boolean").to_numpy(dtype=object)
-    # without the examples' own flag: a final model, or the largest step of its (source, model)
-    max_step = pd.Series(step).groupby([col("source").astype(str).to_numpy(), col("model").astype(str).to_numpy()]) \
+    if sampling:
+        _pass_rate_noise(agg, long, [f"{m}\x1f{v}" for _, m, v, _ in parts], X.num("n_samples"))
+    out = _observation_rows(X, keyframe, gid, agg, [(m, v) for _, m, v, _ in parts])
+    if n_boot > 0:
+        key = long["g"].to_numpy() * len(parts) + long["mv"].to_numpy()
+        ci = bootstrap_interval(long["value"].to_numpy(), key, n_boot=n_boot, confidence=confidence,
+                                seed=seed).set_index("group")
+        want = agg["g"].to_numpy() * len(parts) + agg["mv"].to_numpy()
+        out["ci_low"] = ci["low"].reindex(want).to_numpy()
+        out["ci_high"] = ci["high"].reindex(want).to_numpy()
+    return out
+
+
+class _Examples:
+    """Column access on an examples frame whose optional columns may be absent (read as NULL)."""
+
+    def __init__(self, ex: pd.DataFrame):
+        self.ex, self.n = ex, len(ex)
+
+    def col(self, name: str) -> pd.Series:
+        return self.ex[name] if name in self.ex.columns else pd.Series([None] * self.n, dtype=object)
+
+    def num(self, name: str) -> np.ndarray:
+        return pd.to_numeric(self.col(name), errors="coerce").to_numpy(dtype=float)
+
+    def where(self, i: int) -> str:
+        return f"{self.col('source_file').iloc[i]} row {self.col('row_ref').iloc[i]}"
+
+
+def _choice_parts(X: _Examples, baseline: np.ndarray) -> list:
+    """Multiple choice: Brier score (multi-class and binary) and grade from ``choice_logprobs``
+    (Brier 1950, Eq. 1; grade = strict argmax, as BIG-bench), else from ``p_correct`` alone (binary
+    Brier; with two choices also the multi-class Brier ``2 (1 - p)^2`` and the grade ``p > 0.5``).
+    Fills ``baseline`` (1 / choices) for the rows it grades."""
+    parts = []
+    lists = X.col("choice_logprobs")
+    has_lp = _valid_lists(lists)
+    ci = X.num("correct_index")
+    n_choices = X.num("n_choices")
+    p_correct = X.num("p_correct")
+    if has_lp.any():
+        rows = np.flatnonzero(has_lp & np.isfinite(ci))
+        lp = pad_choices(lists.iloc[rows])
+        K = (~np.isnan(lp)).sum(axis=1)
+        bad = (ci[rows] < 0) | (ci[rows] >= K)
+        if bad.any():
+            i = int(rows[np.flatnonzero(bad)[0]])
+            raise ValueError(f"{X.where(i)}: correct_index {ci[i]:g} is not one of its {int(K[bad][0])} choices")
+        p = choice_probabilities(lp)
+        pc = p[np.arange(rows.size), ci[rows].astype(np.int64)]
+        parts.append((rows, "brier_score", "", brier_from_logprobs(lp, ci[rows])))
+        parts.append((rows, "brier_score_binary", "", (1.0 - pc) ** 2))
+        parts.append((rows, "multiple_choice_grade", "", multiple_choice_grade(lp, ci[rows])))
+        baseline[rows] = 1.0 / K
+    only_p = ~has_lp & np.isfinite(p_correct)
+    if only_p.any():
+        rows = np.flatnonzero(only_p)
+        pc = p_correct[rows]
+        if ((pc < 0) | (pc > 1)).any():
+            i = int(rows[np.flatnonzero((pc < 0) | (pc > 1))[0]])
+            raise ValueError(f"{X.where(i)}: p_correct {p_correct[i]:g} outside [0, 1]")
+        parts.append((rows, "brier_score_binary", "", (1.0 - pc) ** 2))
+        two = n_choices[rows] == 2
+        if two.any():
+            parts.append((rows[two], "brier_score", "", 2.0 * (1.0 - pc[two]) ** 2))
+            parts.append((rows[two], "multiple_choice_grade", "", (pc[two] > 0.5).astype(float)))
+            baseline[rows[two]] = 0.5
+    return parts
+
+
+def _text_parts(X: _Examples) -> list:
+    """Generated text: exact match, and edit distance once per tokeniser (Schaeffer et al. 2023 Sec. 3)."""
+    pred, targ = X.col("prediction"), X.col("target")
+    txt = (pred.notna() & targ.notna()).to_numpy()
+    if not txt.any():
+        return []
+    rows = np.flatnonzero(txt)
+    pr = _texts(pred.iloc[rows])
+    tg = _texts(targ.iloc[rows])
+    return [(rows, "exact_match", "", exact_match(pr, tg))] + [
+        (rows, "edit_distance", f"tokens={name}", edit_distance(pr, tg, name)) for name in TOKENISERS]
+
+
+def _sampling_parts(X: _Examples) -> list:
+    """Repeated sampling: the pass rate ``c / n`` per problem (Hu et al. 2023; Brown et al. 2024)."""
+    ns, nc = X.num("n_samples"), X.num("n_correct")
+    samp = np.isfinite(ns) & np.isfinite(nc) & (ns > 0)
+    if not samp.any():
+        return []
+    rows = np.flatnonzero(samp)
+    if (nc[rows] > ns[rows]).any() or (nc[rows] < 0).any():
+        i = int(rows[np.flatnonzero((nc[rows] > ns[rows]) | (nc[rows] < 0))[0]])
+        raise ValueError(f"{X.where(i)}: n_correct {nc[i]:g} not within 0..n_samples {ns[i]:g}")
+    return [(rows, "pass_rate", "", nc[rows] / ns[rows])]
+
+
+def _loss_parts(X: _Examples) -> list:
+    """Per-example loss (nats): its mean is the negative log-likelihood."""
+    loss = X.num("loss")
+    ok = np.isfinite(loss)
+    return [(np.flatnonzero(ok), "neg_log_likelihood", "", loss[ok])] if ok.any() else []
+
+
+def _final_flags(X: _Examples) -> np.ndarray:
+    """The examples' own ``is_final`` where given; else a final model, or the largest step of its
+    (source, model)."""
+    step = X.num("checkpoint_step")
+    final = X.col("is_final").astype("boolean").to_numpy(dtype=object)
+    max_step = pd.Series(step).groupby([X.col("source").astype(str).to_numpy(), X.col("model").astype(str).to_numpy()]) \
         .transform("max").to_numpy()
     inferred = ~np.isfinite(step) | (step == max_step)
-    final = np.where(pd.isna(final), inferred, final).astype(bool)
+    return np.where(pd.isna(final), inferred, final).astype(bool)
+
+
+def _observation_rows(X: _Examples, keyframe: pd.DataFrame, gid: np.ndarray, agg: pd.DataFrame,
+                      metric_variants: list[tuple[str, str]]) -> pd.DataFrame:
+    """One conformed observation row per (group, metric, variant) of ``agg``, keys from the group's first example."""
+    G = int(gid.max()) + 1
+    g = agg["g"].to_numpy()
+    first = pd.Series(np.arange(X.n)).groupby(gid).first().to_numpy()       # first example row of each group
+    metric = np.array([m for m, _ in metric_variants], dtype=object)[agg["mv"]]
+    variant = np.array([v for _, v in metric_variants], dtype=object)[agg["mv"]]
+    step = X.num("checkpoint_step")
+    final = _final_flags(X)
+    col, num = X.col, X.num
     r = first[g]
     info = {m: metric_info(m) for m in set(metric)}
+    se = agg["sd"].to_numpy() / np.sqrt(agg["n"].to_numpy())
+    if "se" in agg.columns:
+        se = np.where(np.isfinite(agg["se"].to_numpy()), agg["se"].to_numpy(), se)
+    n_eff = agg["n_eff"].to_numpy() if "n_eff" in agg.columns else agg["n"].to_numpy()
     out = pd.DataFrame({
         "source": col("source").to_numpy()[r],
         "task": col("task").to_numpy()[r],
@@ -662,28 +677,17 @@ def aggregate_examples(examples: pd.DataFrame, *, n_boot: int = 0, confidence: f
         "variant": variant,
         "value": agg["value"].to_numpy(),
         "value_scale": "unit",
-        "stderr": np.where(np.isfinite(agg["se"].to_numpy()), agg["se"].to_numpy(),
-                           agg["sd"].to_numpy() / np.sqrt(agg["n"].to_numpy())) if "se" in agg.columns
-        else agg["sd"].to_numpy() / np.sqrt(agg["n"].to_numpy()),
-        "n_examples": agg["n_eff"].to_numpy() if "n_eff" in agg.columns else agg["n"].to_numpy(),
+        "stderr": se,
+        "n_examples": n_eff,
         "random_baseline": agg["base"].to_numpy(),
         "paired_se": agg["paired_se"].to_numpy(),
         "baseline_source": np.where(np.isfinite(agg["base"].to_numpy()), "rescored: mean of 1 / number of choices",
                                     None),
         "source_file": _join_unique(gid, col("source_file"), G)[g],
         "row_ref": [f"{k} examples" if not np.isfinite(e) or e == k else f"{k} problems, {int(e):,} samples"
-                    for k, e in zip(agg["n"].to_numpy(), agg["n_eff"].to_numpy() if "n_eff" in agg.columns
-                                    else agg["n"].to_numpy())],
+                    for k, e in zip(agg["n"].to_numpy(), n_eff)],
         "content_hash": _join_unique(gid, col("content_hash"), G)[g],
         "in_scoring": True,
     })
     src = str(out["source"].iloc[0]) if len(out) else "examples"
-    out = conform(out, OBSERVATION_COLUMNS, src)
-    if n_boot > 0:
-        key = long["g"].to_numpy() * len(parts) + long["mv"].to_numpy()
-        ci = bootstrap_interval(long["value"].to_numpy(), key, n_boot=n_boot, confidence=confidence,
-                                seed=seed).set_index("group")
-        want = g * len(parts) + agg["mv"].to_numpy()
-        out["ci_low"] = ci["low"].reindex(want).to_numpy()
-        out["ci_high"] = ci["high"].reindex(want).to_numpy()
-    return out
+    return conform(out, OBSERVATION_COLUMNS, src)

@@ -39,6 +39,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import keys as K
 from . import verdict as V
 from .metrics import metric_info
 from .scores import emergence_scores
@@ -59,13 +60,13 @@ __all__ = [
 ]
 
 #: What makes a series, besides its scale axis (and, on the training axis, the model).
-SERIES_KEY = ["source", "task", "subtask", "metric", "source_metric", "family", "shots", "prompt_variant", "variant"]
-SIZE_AXES = ("params", "flops", "tokens", "non_embedding_params")
-TRAINING_AXES = ("step",)
-AXES = SIZE_AXES + TRAINING_AXES
-_AXIS_COLUMN = {"params": "params", "flops": "flops", "tokens": "tokens", "non_embedding_params": "non_embedding_params",
-                "step": "checkpoint_step"}
-_STR_KEYS = ["source", "task", "subtask", "metric", "source_metric", "family", "prompt_variant", "variant"]
+#: (The key, the scale axes and their order are emergence.keys'; these are the names callers know.)
+SERIES_KEY = list(K.SERIES_KEY)
+SIZE_AXES = K.SIZE_AXES
+TRAINING_AXES = K.TRAINING_AXES
+AXES = K.SCALE_AXES
+_AXIS_COLUMN = K.AXIS_COLUMN
+_STR_KEYS = list(K.SERIES_TEXT_KEY)
 
 #: Columns of the series table :func:`score_observations` returns, in order.
 #:
@@ -429,9 +430,7 @@ def score_observations(obs: pd.DataFrame, *, axes=AXES, n_boot: int = V.DEFAULT_
         out["detect_x"] = m.to_numpy(dtype=float)
         out["detect_against"] = out["series_id"].map(det.set_index("series_id")["detect_against"]).fillna("")
     out = apply_fdr(out, fdr_level=fdr_level, width_threshold=width_threshold)
-    return out[SERIES_COLUMNS].sort_values(
-        ["source", "task", "subtask", "metric", "source_metric", "family", "prompt_variant", "variant", "shots",
-         "scale_axis", "model"], kind="stable").reset_index(drop=True)
+    return out[SERIES_COLUMNS].sort_values(list(K.SERIES_ORDER), kind="stable").reset_index(drop=True)
 
 
 def _cache_frame(cache: pd.DataFrame, hashes: pd.Series) -> pd.DataFrame:
@@ -443,9 +442,9 @@ def _cache_frame(cache: pd.DataFrame, hashes: pd.Series) -> pd.DataFrame:
 
 #: The columns :func:`apply_fdr` reads and the ones it writes: the store runs the step in place on just
 #: these (a test on the real store fails if it reads or writes anything else).
-FDR_READS = ("source", "task", "subtask", "metric", "source_metric", "family", "shots", "prompt_variant", "variant",
-             "scale_axis", "primary", "fdr_family", "n_scales", "p_value", "p_method", "width_decades", "n_before",
-             "n_after", "gap_decades", "span_decades", "tau_source", "narrow_stat", "pre_state", "pre_reason")
+FDR_READS = K.SERIES_KEY + ("scale_axis", "primary", "fdr_family", "n_scales", "p_value", "p_method", "width_decades",
+                            "n_before", "n_after", "gap_decades", "span_decades", "tau_source", "narrow_stat",
+                            "pre_state", "pre_reason")
 FDR_WRITES = ("q_value", "verdict", "verdict_reason", "emergent")
 
 
@@ -563,7 +562,7 @@ def compare(series: pd.DataFrame) -> pd.DataFrame:
     out_v, met_v = _split_variant(s["variant"])
     s["_ov"] = out_v.to_numpy()
     s["metric_variant"] = met_v.to_numpy()
-    base = ["source", "task", "subtask", "family", "shots", "prompt_variant", "scale_axis", "model"]
+    base = list(K.GROUP_KEY)
     for c in base:
         if c not in s.columns:
             s[c] = ""

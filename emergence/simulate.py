@@ -57,12 +57,22 @@ from scipy.special import comb
 
 from .metrics import metric_class
 
-__all__ = ["simulate", "long_form", "per_token_probability", "expected_metrics", "DEFAULTS", "SIM_METRICS",
+__all__ = ["simulate", "long_form", "per_token_probability", "expected_metrics", "DEFAULTS", "log_scales", "SIM_METRICS",
            "SIM_PAIRS", "simulated_verdicts"]
 
-#: Illustrative defaults: per-token CE from ~1.6 nats at 1e7 parameters to ~0.05 at 1e12.
-DEFAULTS = {"c": 5e7, "alpha": -0.3, "length": 5, "n_choices": 4, "n_examples": 1000,
-            "scales": tuple(np.logspace(7, 12, 20).tolist()), "seed": 0}
+def log_scales(min_scale: float, max_scale: float, n_scales: int) -> tuple[float, ...]:
+    """``n_scales`` model sizes evenly spaced in log10 from ``min_scale`` to ``max_scale`` (ends included)."""
+    return tuple(np.logspace(np.log10(min_scale), np.log10(max_scale), int(n_scales)).tolist())
+
+
+#: The simulator's one set of defaults (``emergence simulate``, the dashboard's simulator and a link
+#: without simulator parameters all start here).  Illustrative: per-token CE from ~1.6 nats at 1e7
+#: parameters to ~0.05 at 1e12.  ``c = 10**7.7`` because the dashboard sets ``c`` on a log10 slider
+#: (``log10c``), and share links made before the defaults were unified open at 7.7.
+#: ``scales`` is ``log_scales(min_scale, max_scale, n_scales)``.
+DEFAULTS = {"c": 10 ** 7.7, "log10c": 7.7, "alpha": -0.3, "length": 5, "n_choices": 4, "n_examples": 1000,
+            "min_scale": 1e7, "max_scale": 1e12, "n_scales": 20, "seed": 0}
+DEFAULTS["scales"] = log_scales(DEFAULTS["min_scale"], DEFAULTS["max_scale"], DEFAULTS["n_scales"])
 
 #: Simulated metric -> canonical metric name (emergence.metrics) of the same quantity.
 SIM_METRICS = {"accuracy": "exact_match", "edit_distance": "edit_distance",

@@ -32,6 +32,8 @@ from typing import Callable, Iterable
 import duckdb
 import pandas as pd
 
+from .keys import FILTER_COLUMNS as _FILTER_COLUMNS
+from .sources.base import Progress
 from .schema import EXAMPLE_COLUMNS, ISSUE_COLUMNS, OBSERVATION_COLUMNS, Batch
 
 __all__ = ["REPO_ROOT", "DEFAULT_DB", "db_path", "Store", "StoreMissing", "UnknownSource", "Finalize",
@@ -42,17 +44,9 @@ DEFAULT_DB = REPO_ROOT / "data" / "emergence.duckdb"
 
 _DUCK_TYPES = {"str": "VARCHAR", "float": "DOUBLE", "int": "BIGINT", "bool": "BOOLEAN", "list": "DOUBLE[]"}
 
-#: filter name -> the column(s) it matches; a family filter matches family or source_family.
-FILTER_COLUMNS: dict[str, tuple[str, ...]] = {
-    "source": ("source",),
-    "task": ("task",),
-    "subtask": ("subtask",),
-    "metric": ("metric", "source_metric"),
-    "family": ("family", "source_family"),
-    "model": ("model",),
-    "shots": ("shots",),
-    "metric_class": ("metric_class",),
-}
+#: filter name -> the column(s) it matches (the rule lives in emergence.keys: metric or source_metric,
+#: family or source_family).
+FILTER_COLUMNS = _FILTER_COLUMNS
 
 
 class StoreMissing(FileNotFoundError):
@@ -352,7 +346,7 @@ class Store:
     def write(self, batches: list[tuple[Batch, dict]], *,
               score: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
               finalize: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
-              progress: Callable[[str], None] | None = None) -> dict[str, str]:
+              progress: Callable[[Progress], None] | None = None) -> dict[str, str]:
         """Replace each batch's source in one atomic swap; returns ``{source: 'added'|'replaced'|'unchanged'}``.
 
         ``batches`` pairs each :class:`Batch` with its catalogue metadata (url, repo, commit, license,
@@ -386,7 +380,7 @@ class Store:
                     continue
                 result[name] = "replaced" if old else "added"
                 if progress:
-                    progress(f"writing {name}")
+                    progress(Progress(f"writing {name}", "write"))
                 self._delete_source(con, name, series=False)
                 self._insert(con, "observations", batch.observations, OBSERVATION_COLUMNS)
                 n_examples = 0
@@ -418,7 +412,7 @@ class Store:
 
     def remove(self, names: list[str], *, score: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
                finalize: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
-               progress: Callable[[str], None] | None = None) -> dict[str, dict[str, int]]:
+               progress: Callable[[Progress], None] | None = None) -> dict[str, dict[str, int]]:
         """Delete sources from every table, in one atomic swap like :meth:`write`.
 
         Their rows leave ``observations``, ``examples``, ``data_issues``, ``sources``,
@@ -443,7 +437,7 @@ class Store:
             before = self._duplicate_sets(con)
             for name in names:
                 if progress:
-                    progress(f"removing {name}")
+                    progress(Progress(f"removing {name}", "write"))
                 self._delete_source(con, name, series=True)
                 out[name] = dict(zip(("observations", "examples", "issues"), (int(v or 0) for v in known[name])))
             after = self._refresh_duplicates(con)
@@ -522,7 +516,7 @@ class Store:
         parts = []
         for i, name in enumerate(changed):
             if progress:
-                progress(f"scoring series of {name} ({i + 1}/{len(changed)})")
+                progress(Progress(f"scoring series of {name} ({i + 1}/{len(changed)})", "score", i + 1, len(changed)))
             obs = con.execute(
                 f"SELECT * FROM observations WHERE {_SCORED} AND source = ? ORDER BY source, task, subtask, metric, "
                 "source_metric, family, prompt_variant, variant, shots, model, checkpoint_step NULLS LAST, "
@@ -545,7 +539,7 @@ class Store:
                 con.execute("INSERT INTO series BY NAME SELECT * FROM series_part")
                 con.unregister("series_part")
             if progress:
-                progress("false discovery rate over every series")
+                progress(Progress("false discovery rate over every series", "score"))
             cols = ", ".join(f'"{c}"' for c in finalize.reads)
             narrow = con.execute(f"SELECT rowid AS _row, {cols} FROM series").df()
             out = finalize.fn(narrow)
@@ -568,7 +562,7 @@ class Store:
             series = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         if finalize is not None:
             if progress:
-                progress("false discovery rate over every series")
+                progress(Progress("false discovery rate over every series", "score"))
             series = finalize.fn(series) if isinstance(finalize, Finalize) else finalize(series)
         con.register("series_df", series)
         con.execute("CREATE OR REPLACE TABLE series AS SELECT * FROM series_df")
@@ -607,6 +601,12 @@ class Store:
         right choice is *strictly* the highest; mean, ``sd(ddof=1)/sqrt(n)`` and ``n`` over the
         examples each metric is defined on; ``random_baseline`` = mean ``1/choices`` for the grade),
         computed without leaving the database, so a table larger than memory streams through.
+
+        The SQL twin of the numpy path, kept on purpose: :func:`emergence.api.grade_vs_brier` pools a
+        task's whole examples table (BIG-G full logs), and BENCHMARKS.md 3a/3b hold it to 10 M rows
+        in the store and 100 M streamed from Parquet in bounded memory, which the numpy path cannot.
+        :func:`emergence.rescore.aggregate_examples` is its test oracle (``tests/test_store_rescore.py``:
+        hand-made edge cases and hypothesis samples must agree).
 
         Parameters
         ----------

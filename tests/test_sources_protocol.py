@@ -56,3 +56,16 @@ def test_detect_uses_the_declared_priority(tmp_path, monkeypatch):
     low.detect = high.detect = lambda p: False
     with pytest.raises(IngestError, match="format not recognised"):
         ingest._detect(folder)
+
+
+@pytest.mark.parametrize("name", sorted({catalog.CATALOG[n].module for n in catalog.CATALOG}))
+def test_every_module_docstring_states_its_protocol_rules(name):
+    """base.py: 'its module docstring says how' it keeps the rules: detection (with its priority),
+    errors, issues and provenance."""
+    import importlib
+    mod = importlib.import_module(f"emergence.sources.{name}")
+    doc = " ".join((mod.__doc__ or "").split())
+    assert "Protocol (:mod:`emergence.sources.base`): detected at PRIORITY" in doc, name
+    assert f"PRIORITY {mod.PRIORITY}:" in doc, f"{name}: the docstring's priority is not the module's"
+    for words in ("IngestError", "data issues", "``source_file``", "``row_ref``"):
+        assert words in doc, f"{name}: no {words}"

@@ -273,10 +273,6 @@ def inv_real(shared_data):
     return root, batch, time.perf_counter() - t
 
 
-def test_inverse_real_fast(inv_real):
-    assert inv_real[2] < 20
-
-
 def test_inverse_real_counts(inv_real):
     _, b, _ = inv_real
     # 221 model files: 48 log-odds, 2 empty.  352 aggregates: 171 NLL (the 171 non-empty files with a

@@ -5,7 +5,7 @@ import csv
 import io
 import re
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,7 @@ from ..metrics import canonical_metric, higher_is_better
 from ..models import lookup
 from ..schema import OBSERVATION_COLUMNS, OBSERVATION_KEY, IngestError, conform, file_sha256, issue, key_strings
 
-__all__ = ["rel", "hash_files", "glob_files", "lfs_pointer", "parse_lfs_pointer", "read_nonempty", "read_csv", "strict_numeric", "attach_curated_sizes", "mark_duplicates",
+__all__ = ["rel", "hash_files", "glob_files", "source_files", "read_concat", "lfs_pointer", "parse_lfs_pointer", "read_nonempty", "read_csv", "strict_numeric", "attach_curated_sizes", "mark_duplicates",
            "finish_observations", "canonical_metric", "higher_is_better", "issue", "IngestError"]
 
 
@@ -30,6 +30,28 @@ def glob_files(root: Path, patterns: Iterable[str]) -> list[Path]:
     for pat in patterns:
         out.update(p for p in root.glob(pat) if p.is_file())
     return sorted(out)
+
+
+def source_files(root: Path, patterns: Iterable[str], missing: str,
+                 keep: Callable[[str], object] | None = None) -> list[Path]:
+    """The files under ``root`` matching ``patterns`` whose name ``keep`` accepts (e.g. a regex's
+    ``match``), sorted; :class:`IngestError` with ``missing`` when there are none."""
+    files = [p for p in glob_files(root, patterns) if keep is None or keep(p.name)]
+    if not files:
+        raise IngestError(root, missing)
+    return files
+
+
+def read_concat(root: Path, files: Iterable[Path], read_one: Callable[[Path, str], pd.DataFrame],
+                skip_empty: bool = False) -> pd.DataFrame:
+    """``read_one(path, relative path)`` for each file, in order, concatenated (index reset).
+
+    The shared glob-read-concat of the parsers that turn each file into a frame on its own
+    (:func:`source_files` lists them); ``skip_empty`` leaves out frames without rows."""
+    frames = [read_one(p, rel(root, p)) for p in files]
+    if skip_empty:
+        frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True)
 
 
 def hash_files(root: Path, paths: Iterable[Path]) -> dict[str, str]:

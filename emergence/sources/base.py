@@ -27,7 +27,8 @@ path by detection.  It declares, at module level:
     True when ``path`` (a folder, or one file) holds this format.
 ``parse(root, source=NAME, progress=None, **options) -> Batch``
     Every row of the format under ``root``, stored as source ``source``; ``progress`` (a
-    callable taking a message) may be called with ``"[i/n] ..."`` strings.
+    callable taking one :class:`Progress` event) may be called with ``Progress(message,
+    "parse", i, n)``: file ``i`` of ``n`` read (``i``, ``n`` None when the parser only counts).
 ``OPTIONS`` (optional)
     The ingest options the module honours, passed to ``parse`` as keywords when given
     (``empty_prediction``, ``sizes``: the presets); ingest refuses an option that no planned
@@ -56,7 +57,57 @@ from typing import Callable, Protocol, runtime_checkable
 
 from ..schema import Batch
 
-__all__ = ["SourceModule", "REQUIRED", "missing", "priority", "detection_order"]
+__all__ = ["SourceModule", "REQUIRED", "missing", "priority", "detection_order", "Progress", "STAGES"]
+
+#: Progress stages: a source of the ingest starts (fetched or parsed: ``i`` of ``n`` sources), a
+#: download moves (``i`` of ``n`` files, or percent of 100), a parser reads its files, the store
+#: writes or scores, anything else.
+STAGES = ("source", "fetch", "parse", "write", "score", "note")
+
+
+class Progress(str):
+    """One progress event of an ingest: ``stage`` (:data:`STAGES`), ``message``, and ``i`` of ``n`` when known.
+
+    Consumers read the fields (and :attr:`fraction`); nobody parses text.  The event is also a
+    ``str``, its :attr:`text`: the message, prefixed ``"[i/n] "`` for the ``source`` stage, which
+    is what progress callbacks received before events existed, so a consumer written for those
+    strings keeps working (:func:`emergence.ingest.progress_fraction` reads either).  Immutable.
+
+    >>> e = Progress("parsing pythia from data/pythia", "source", 2, 4)
+    >>> e, e.stage, e.fraction
+    ('[2/4] parsing pythia from data/pythia', 'source', 0.25)
+    """
+
+    stage: str
+    message: str
+    i: int | None
+    n: int | None
+
+    def __new__(cls, message: str, stage: str = "note", i: int | None = None, n: int | None = None):
+        if stage not in STAGES:
+            raise ValueError(f"progress stage must be one of {STAGES}; got {stage!r}")
+        self = super().__new__(cls, f"[{i}/{n}] {message}" if stage == "source" and i is not None else message)
+        for k, v in (("stage", stage), ("message", str(message)), ("i", i), ("n", n)):
+            object.__setattr__(self, k, v)
+        return self
+
+    def __setattr__(self, name, value):
+        raise AttributeError("a Progress event is immutable")
+
+    def __reduce__(self):
+        return (Progress, (self.message, self.stage, self.i, self.n))
+
+    @property
+    def text(self) -> str:
+        """The event as one line of text (what a log or a status line shows)."""
+        return str.__str__(self)
+
+    @property
+    def fraction(self) -> float | None:
+        """Share done: ``(i - 1) / n`` for a source (source ``i`` starts), ``i / n`` otherwise; None unknown."""
+        if self.i is None or not self.n:
+            return None
+        return min(1.0, max(0.0, (self.i - 1 if self.stage == "source" else self.i) / self.n))
 
 #: What a source module must define.
 REQUIRED = ("NAME", "PRIORITY", "detect", "parse")
@@ -71,7 +122,7 @@ class SourceModule(Protocol):
 
     def detect(self, path: Path) -> bool: ...
 
-    def parse(self, root: Path, source: str = ..., progress: Callable[[str], None] | None = None) -> Batch: ...
+    def parse(self, root: Path, source: str = ..., progress: Callable[[Progress], None] | None = None) -> Batch: ...
 
 
 def missing(module: ModuleType) -> list[str]:

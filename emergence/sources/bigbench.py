@@ -93,6 +93,14 @@ sample's position among the file's samples of that kind, subtask and shots)
   logged).
 - ``subtask`` = the query's ``task`` (``''`` for the task itself; programmatic tasks log
   ``"programmatic"``); ``shots`` = the query's ``shots`` (default 0).
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 80: a checkout, its
+``benchmark_tasks`` folder, a task or results folder, or one ``scores_*.json`` / ``full-log_*.json``
+file (names only, no file is opened); a foreign folder is never claimed.  Malformed input raises
+:class:`~emergence.schema.IngestError` naming the file, row or field and value; rows not stored or
+kept out of scoring are counted in data issues.  ``source_file`` is the path under the folder given,
+``row_ref`` ``scores[i].score_dict.<metric>`` for an observation, ``queries[q].samples[s]`` for an
+example.
 """
 from __future__ import annotations
 
@@ -110,6 +118,7 @@ import pandas as pd
 from ..metrics import canonical_metric, higher_is_better
 from ..schema import EXAMPLE_COLUMNS, Batch, IngestError, arrow_schema, conform, file_sha256
 from ._common import finish_observations, issue, lfs_pointer, read_nonempty, rel
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "METRIC_MAP", "detect", "parse", "expected_filename", "find_result_files"]
 
@@ -524,9 +533,51 @@ def parse(root: Path, source: str = NAME, progress=None, *, full_logs: bool = Fa
         memory: one query of one log at a time in memory); without it they are kept in memory.
     """
     root = Path(root)
+    issues: list[dict] = []
+    base, files, archives = _plan_files(root, full_logs, source, issues)
+    hashes: dict[str, str] = {}
+    obs_rows, ex_rows, runs = _read_result_files(base, files, hashes, source, issues, progress)
+    example_files: list[str] = []
+    rescored: list[pd.DataFrame] = []
+    if full_logs and archives:
+        spill = _Spill(spill_dir, source) if spill_dir is not None else None
+        try:
+            for i, path in enumerate(archives, 1):
+                f = rel(base, path)
+                if progress:
+                    progress(Progress(f"{source}: full logs {i}/{len(archives)}: {f}", "parse", i, len(archives)))
+                hashes[f] = file_sha256(path)
+                got = _read_archive(path, f, source, issues, runs, spill, progress)
+                obs_rows.extend(got["observations"])
+                if spill is None:
+                    ex_rows.extend(got["examples"])
+                rescored.extend(got["rescored"])
+        finally:
+            if spill is not None:
+                example_files = spill.close()
+
+    obs = pd.DataFrame(obs_rows)
+    if obs.empty:
+        obs = pd.DataFrame(columns=["task", "metric", "source_metric", "model", "value", "source_file"])
+    else:
+        for (model, fam), grp in obs[obs["params"].isna()].groupby(["model", "family"]):
+            issues.append(issue(source, "no_scale", grp["source_file"].iloc[0], "", "model.total_params", "null",
+                                f"{fam} {model}: {len(grp)} observations without total_params: stored without a "
+                                "scale"))
+    obs = finish_observations(obs, issues, source)
+    examples = None
+    if ex_rows:
+        examples = conform(pd.DataFrame(ex_rows).assign(source=source), EXAMPLE_COLUMNS, source)
+    return Batch(source, obs, examples, issues, hashes, example_files=example_files,
+                 rescored=pd.concat(rescored, ignore_index=True) if rescored else None)
+
+
+def _plan_files(root: Path, full_logs: bool, source: str, issues: list[dict]) -> tuple[Path, list[Path], list[Path]]:
+    """The result files and full-log archives to read under ``root`` (and the folder their names are
+    relative to); one issue per backup, Git LFS pointer and (without ``full_logs``) archive not read.
+    IngestError when there is nothing to read, with the hint that fits."""
     found = find_result_files(root)
     base = root.parent if root.is_file() else root
-    issues: list[dict] = []
     pointers = {p: ptr for p in found["scores"] + found["full_log"] + found["archive"]
                 if (ptr := lfs_pointer(p)) is not None}
     files = [p for p in found["scores"] + found["full_log"] if p not in pointers]
@@ -556,8 +607,14 @@ def parse(root: Path, source: str = NAME, progress=None, *, full_logs: bool = Fa
             issues.append(issue(source, "not_read", rel(base, p), "", "file", p.name,
                                 "packed full logs: `emergence ingest PATH --full-logs` streams them into the "
                                 "per-example rows (or unpack them: lrzip -d, then tar -x)"))
+    return base, files, archives
 
-    hashes: dict[str, str] = {}
+
+def _read_result_files(base: Path, files: list[Path], hashes: dict[str, str], source: str, issues: list[dict],
+                       progress) -> tuple[list[dict], list[dict], dict[tuple, tuple[str, set]]]:
+    """``scores_*.json`` and ``full-log_*.json``: observation rows, example rows (full logs), and per
+    (task, family, model) the scores file and its values (a full log or archive repeating them is a
+    duplicate).  Fills ``hashes``."""
     obs_rows: list[dict] = []
     ex_rows: list[dict] = []
     scores_values: dict[Path, set] = {}
@@ -586,41 +643,8 @@ def parse(root: Path, source: str = NAME, progress=None, *, full_logs: bool = Fa
         issues.extend(file_issues)
         obs_rows.extend(rows)
         if progress and (n % 200 == 0 or n == len(files)):
-            progress(f"{source}: {n}/{len(files)} files")
-
-    example_files: list[str] = []
-    rescored: list[pd.DataFrame] = []
-    if full_logs and archives:
-        spill = _Spill(spill_dir, source) if spill_dir is not None else None
-        try:
-            for i, path in enumerate(archives, 1):
-                f = rel(base, path)
-                if progress:
-                    progress(f"{source}: full logs {i}/{len(archives)}: {f}")
-                hashes[f] = file_sha256(path)
-                got = _read_archive(path, f, source, issues, runs, spill, progress)
-                obs_rows.extend(got["observations"])
-                if spill is None:
-                    ex_rows.extend(got["examples"])
-                rescored.extend(got["rescored"])
-        finally:
-            if spill is not None:
-                example_files = spill.close()
-
-    obs = pd.DataFrame(obs_rows)
-    if obs.empty:
-        obs = pd.DataFrame(columns=["task", "metric", "source_metric", "model", "value", "source_file"])
-    else:
-        for (model, fam), grp in obs[obs["params"].isna()].groupby(["model", "family"]):
-            issues.append(issue(source, "no_scale", grp["source_file"].iloc[0], "", "model.total_params", "null",
-                                f"{fam} {model}: {len(grp)} observations without total_params: stored without a "
-                                "scale"))
-    obs = finish_observations(obs, issues, source)
-    examples = None
-    if ex_rows:
-        examples = conform(pd.DataFrame(ex_rows).assign(source=source), EXAMPLE_COLUMNS, source)
-    return Batch(source, obs, examples, issues, hashes, example_files=example_files,
-                 rescored=pd.concat(rescored, ignore_index=True) if rescored else None)
+            progress(Progress(f"{source}: {n}/{len(files)} files", "parse", n, len(files)))
+    return obs_rows, ex_rows, runs
 
 
 # ------------------------------------------------------------------ full-log archives
@@ -705,7 +729,7 @@ def _read_archive(path: Path, f: str, source: str, issues: list[dict], runs: dic
                         elif rows:
                             out["examples"].extend(rows)
                         if progress:
-                            progress(f"{source}: {label}: {n_rows:,} examples so far")
+                            progress(Progress(f"{source}: {label}: {n_rows:,} examples so far", "parse"))
             except (tarfile.TarError, EOFError) as e:
                 tar_error = e
             else:

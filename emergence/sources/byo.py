@@ -635,8 +635,30 @@ def parse_with_mapping(path: Path, mapping: dict, source: str | None = None) -> 
     source = source or mapping.get("name") or path.stem
     if not path.exists():
         raise IngestError(path, "no such data file")
-    fields = fields_for(kind)
     issues: list[dict] = []
+    df, unparsed, hashes = _read_inputs(path, spec, source, issues)
+    df, unparsed = _drop_keyless(df, unparsed, spec, source, issues)
+    if kind == "examples":
+        _empty_predictions(df, unparsed, spec, source, issues)
+    _canonical_names(df, kind)
+    _sizes(df, spec, source, issues)
+    options = _options(spec)
+    if kind == "aggregate":
+        obs = finish_observations(df, issues, source)
+        return Batch(source, obs, None, issues, hashes, options)
+    if "example_id" not in df.columns:
+        df["example_id"] = df["row_ref"]
+    examples = conform(df.assign(source=source), EXAMPLE_COLUMNS, source)
+    obs = conform(pd.DataFrame(columns=list(OBSERVATION_COLUMNS)), OBSERVATION_COLUMNS, source)
+    return Batch(source, obs, examples, issues, hashes, options)
+
+
+def _read_inputs(path: Path, spec: Spec, source: str,
+                 issues: list[dict]) -> tuple[pd.DataFrame, np.ndarray, dict[str, str]]:
+    """Every data file (or archive member) the mapping selects, as rows of the schema's fields;
+    which rows' extraction found nothing; the files' hashes.  An ``[extract]`` rule that matches
+    none of its values is an error (a wrong pattern, not bad data)."""
+    fields = fields_for(spec.kind)
     stats = _Stats()
     parts, hashes = [], {}
     for p, rel, captures in _inputs(path, spec, fields):
@@ -661,9 +683,14 @@ def parse_with_mapping(path: Path, mapping: dict, source: str | None = None) -> 
             raise IngestError(spec.where, f"the [extract] rule(s) for {fld!r} matched none of the {seen} non-empty "
                               f"values in {', '.join(sorted(hashes))[:200]}: check the pattern",
                               field=f"extract.{fld}", value=rules[0].text)
+    return df, unparsed, hashes
 
-    # rows missing a key field or the value: counted, not stored
-    need = ["task", "model"] + (["value"] if kind == "aggregate" else [])
+
+def _drop_keyless(df: pd.DataFrame, unparsed: np.ndarray, spec: Spec, source: str,
+                  issues: list[dict]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows missing a key field (task, model) or, for aggregates, the value: counted in a
+    ``missing_value`` issue per field, not stored."""
+    need = ["task", "model"] + (["value"] if spec.kind == "aggregate" else [])
     drop = pd.Series(False, index=df.index)
     for fld in need:
         empty = df[fld].isna() | df[fld].astype(str).str.strip().eq("")
@@ -674,13 +701,11 @@ def parse_with_mapping(path: Path, mapping: dict, source: str | None = None) -> 
                                 f"{int(empty.sum())} rows without {fld}: not stored"))
             drop |= empty
     keep = ~drop.to_numpy()
-    df = df[keep].reset_index(drop=True)
-    unparsed = unparsed[keep]
+    return df[keep].reset_index(drop=True), unparsed[keep]
 
-    if kind == "examples":
-        _empty_predictions(df, unparsed, spec, source, issues)
 
-    # families and metrics: canonical, with the given spelling kept
+def _canonical_names(df: pd.DataFrame, kind: str) -> None:
+    """Families and metrics: canonical, with the given spelling kept (``source_family``, ``source_metric``)."""
     if "family" in df.columns:
         if "source_family" not in df.columns:
             df["source_family"] = df["family"]
@@ -696,23 +721,19 @@ def parse_with_mapping(path: Path, mapping: dict, source: str | None = None) -> 
         if "value_scale" not in df.columns:
             df["value_scale"] = "unit"
 
-    _sizes(df, spec, source, issues)
-    options = {"kind": kind, "mapping": Path(spec.where).name}
-    if kind == "examples" and ("prediction" in spec.columns
-                               or any("prediction" in o["columns"] for o in spec.by_task.values())):
+
+def _options(spec: Spec) -> dict:
+    """The ingest choices stored with the source (``Batch.options``): kind, mapping file, and those
+    that change numbers (``empty_prediction``, ``delimiter``, ``sizes``)."""
+    options = {"kind": spec.kind, "mapping": Path(spec.where).name}
+    if spec.kind == "examples" and ("prediction" in spec.columns
+                                    or any("prediction" in o["columns"] for o in spec.by_task.values())):
         options["empty_prediction"] = spec.empty_prediction
     if spec.delimiter:
         options["delimiter"] = spec.delimiter
     if spec.sizes:
         options["sizes"] = {m: spec.sizes[m] for m in sorted(spec.sizes)}
-    if kind == "aggregate":
-        obs = finish_observations(df, issues, source)
-        return Batch(source, obs, None, issues, hashes, options)
-    if "example_id" not in df.columns:
-        df["example_id"] = df["row_ref"]
-    examples = conform(df.assign(source=source), EXAMPLE_COLUMNS, source)
-    obs = conform(pd.DataFrame(columns=list(OBSERVATION_COLUMNS)), OBSERVATION_COLUMNS, source)
-    return Batch(source, obs, examples, issues, hashes, options)
+    return options
 
 
 def _empty_predictions(df: pd.DataFrame, unparsed: np.ndarray, spec: Spec, source: str, issues: list[dict]):

@@ -36,6 +36,12 @@ Rules (see PROVENANCE.md and the README's "data issues"):
 - No sizes: ``params`` stays NULL; each model gets one ``no_scale`` issue unless the curated table
   (data/models/*.csv) knows it.  ``family`` = the curated family where known, else NULL.
 - Empty score cells are missing values: one ``missing_value`` issue per file and column.
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 10: ``data/external_benchmark_*.csv``
+under the folder (names only); a foreign folder is never claimed.  Malformed input raises
+:class:`~emergence.schema.IngestError` naming the file, row or field and value; rows not stored or
+kept out of scoring are counted in data issues.  ``source_file`` is the path under the folder given,
+``row_ref`` the CSV line (1 = header).
 """
 from __future__ import annotations
 
@@ -46,7 +52,9 @@ import numpy as np
 import pandas as pd
 
 from ..schema import Batch, IngestError
-from ._common import attach_curated_sizes, finish_observations, glob_files, hash_files, issue, read_csv, rel
+from ._common import (attach_curated_sizes, finish_observations, hash_files, issue, read_concat, read_csv,
+                      source_files)
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "detect", "parse", "classify_columns", "parse_value", "parse_shots"]
 
@@ -202,16 +210,13 @@ def _parse_file(path: Path, f: str, bench: str, issues: list[dict], source: str)
 
 def parse(root: Path, source: str = NAME, progress=None) -> Batch:
     root = Path(root)
-    files = [p for p in glob_files(root, ["data/external_benchmark_*.csv"]) if FILE_RE.match(p.name)]
-    if not files:
-        raise IngestError(root, "no data/external_benchmark_*.csv files")
+    files = source_files(root, ["data/external_benchmark_*.csv"], "no data/external_benchmark_*.csv files",
+                         FILE_RE.match)
     issues: list[dict] = []
-    frames = []
-    for path in files:
-        frames.append(_parse_file(path, rel(root, path), FILE_RE.match(path.name)["bench"], issues, source))
+    obs = read_concat(root, files, lambda path, f: _parse_file(path, f, FILE_RE.match(path.name)["bench"], issues,
+                                                               source), skip_empty=True)
     if progress:
-        progress(f"{source}: {len(files)} files")
-    obs = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+        progress(Progress(f"{source}: {len(files)} files", "parse"))
     obs["params"] = np.nan
     obs["family"] = None
     obs["source_family"] = None

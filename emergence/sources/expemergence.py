@@ -20,6 +20,12 @@ Rules (see PROVENANCE.md and the README's "data issues"):
 - Overall ``acc`` is lm-eval multiple-choice accuracy: canonical ``multiple_choice_grade``.
   ``brier`` is the authors' target-conditioned Brier score: ``brier_score_target``.
   ``san`` is undocumented: kept under its own name, unclassified.
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 60: ``data/<task>/*.csv`` whose names
+carry variant and metric (names only); a foreign folder is never claimed.  Malformed input raises
+:class:`~emergence.schema.IngestError` naming the file, row or field and value; rows not stored or
+kept out of scoring are counted in data issues.  ``source_file`` is the path under the folder given,
+``row_ref`` the CSV line (1 = header).
 """
 from __future__ import annotations
 
@@ -31,7 +37,9 @@ import pandas as pd
 
 from ..models import canonical_family
 from ..schema import Batch
-from ._common import finish_observations, glob_files, hash_files, issue, read_csv, rel, strict_numeric
+from ._common import (finish_observations, hash_files, issue, read_concat, read_csv, source_files,
+                      strict_numeric)
+from .base import Progress
 
 NAME = "expemergence"
 PRIORITY = 60   # detection: its file names carry variant and metric (emergence.sources.base)
@@ -56,55 +64,55 @@ def detect(path: Path) -> bool:
     return path.is_dir() and any(parse_name(p.name) for p in path.glob("data/*/*.csv"))
 
 
+def _read_file(path: Path, f: str, source: str, issues: list[dict]) -> pd.DataFrame:
+    """One task file, long: one row per (model, column) with a value; subtask, variant and metric from the
+    column and the file name (module docstring)."""
+    info = parse_name(path.name)
+    df = read_csv(path, required=REQUIRED)
+    df = df[df["Model"].notna()].copy()
+    df["row_ref"] = (df.index + 2).astype(str)  # 1-based, after the header
+    for col in ("Model Size (B)", "Pretraining Data Size (T)", "FLOPs (1E21)"):
+        if col in df.columns:
+            df[col] = strict_numeric(df, col, f, row_refs=df["row_ref"])
+    group_cols = [c for c in df.columns if GROUP_RE.match(c)]
+    n_total = max((int(GROUP_RE.match(c)["hi"]) for c in group_cols), default=None)
+    overall = [c for c in ("acc", "brier", "san") if c in df.columns]
+    id_cols = ["Model", "Model Family", "Model Size (B)", "Pretraining Data Size (T)", "FLOPs (1E21)", "row_ref"]
+    id_cols = [c for c in id_cols if c in df.columns]
+    long = df.melt(id_vars=id_cols, value_vars=group_cols + overall, var_name="column", value_name="value")
+    long["source_file"] = f
+    # a constant column across many models is not a per-model score
+    for col in group_cols + overall:
+        vals = df[col].dropna()
+        if len(vals) >= 5 and vals.nunique() == 1:
+            issues.append(issue(source, "suspect_value", f, "", col, vals.iloc[0],
+                                f"same value for all {len(vals)} models: not a per-model score; kept out of scoring"))
+            long.loc[long["column"] == col, "suspect"] = True
+    missing = long["value"].isna()
+    if missing.any():
+        for col, n in long[missing].groupby("column").size().items():
+            issues.append(issue(source, "missing_value", f, "", col, "",
+                                f"{n} models without a value (not evaluated): no observation"))
+    long = long[~missing].copy()
+    g = long["column"].str.extract(GROUP_RE)
+    is_group = g["m"].notna()
+    long["source_metric"] = np.where(is_group, g["m"], long["column"])
+    long["metric"] = long["source_metric"].map(METRIC)
+    long["subtask"] = np.where(is_group, "questions " + g["lo"].fillna("") + "-" + g["hi"].fillna("")
+                               + " of " + str(n_total) + " by difficulty", "")
+    long["variant"] = np.where(is_group, info["variant"],
+                               np.where(long["column"] == "acc", "", info["dist"]))
+    long["n_examples"] = np.where(is_group, pd.to_numeric(g["hi"]) - pd.to_numeric(g["lo"]), n_total)
+    long["task"] = info["task"]
+    return long
+
+
 def parse(root: Path, source: str = NAME, progress=None) -> Batch:
     root = Path(root)
-    files = [p for p in glob_files(root, ["data/*/*.csv"]) if parse_name(p.name)]
-    if not files:
-        from ..schema import IngestError
-        raise IngestError(root, "no expemergence files (data/<task>/*_instance_brier_*.csv)")
+    files = source_files(root, ["data/*/*.csv"], "no expemergence files (data/<task>/*_instance_brier_*.csv)",
+                         parse_name)
     issues: list[dict] = []
-    frames = []
-    for path in files:
-        info = parse_name(path.name)
-        f = rel(root, path)
-        df = read_csv(path, required=REQUIRED)
-        df = df[df["Model"].notna()].copy()
-        df["row_ref"] = (df.index + 2).astype(str)  # 1-based, after the header
-        for col in ("Model Size (B)", "Pretraining Data Size (T)", "FLOPs (1E21)"):
-            if col in df.columns:
-                df[col] = strict_numeric(df, col, f, row_refs=df["row_ref"])
-        group_cols = [c for c in df.columns if GROUP_RE.match(c)]
-        n_total = max((int(GROUP_RE.match(c)["hi"]) for c in group_cols), default=None)
-        overall = [c for c in ("acc", "brier", "san") if c in df.columns]
-        id_cols = ["Model", "Model Family", "Model Size (B)", "Pretraining Data Size (T)", "FLOPs (1E21)", "row_ref"]
-        id_cols = [c for c in id_cols if c in df.columns]
-        long = df.melt(id_vars=id_cols, value_vars=group_cols + overall, var_name="column", value_name="value")
-        long["source_file"] = f
-        # a constant column across many models is not a per-model score
-        for col in group_cols + overall:
-            vals = df[col].dropna()
-            if len(vals) >= 5 and vals.nunique() == 1:
-                issues.append(issue(source, "suspect_value", f, "", col, vals.iloc[0],
-                                    f"same value for all {len(vals)} models: not a per-model score; kept out of scoring"))
-                long.loc[long["column"] == col, "suspect"] = True
-        missing = long["value"].isna()
-        if missing.any():
-            for col, n in long[missing].groupby("column").size().items():
-                issues.append(issue(source, "missing_value", f, "", col, "",
-                                    f"{n} models without a value (not evaluated): no observation"))
-        long = long[~missing].copy()
-        g = long["column"].str.extract(GROUP_RE)
-        is_group = g["m"].notna()
-        long["source_metric"] = np.where(is_group, g["m"], long["column"])
-        long["metric"] = long["source_metric"].map(METRIC)
-        long["subtask"] = np.where(is_group, "questions " + g["lo"].fillna("") + "-" + g["hi"].fillna("")
-                                   + " of " + str(n_total) + " by difficulty", "")
-        long["variant"] = np.where(is_group, info["variant"],
-                                   np.where(long["column"] == "acc", "", info["dist"]))
-        long["n_examples"] = np.where(is_group, pd.to_numeric(g["hi"]) - pd.to_numeric(g["lo"]), n_total)
-        long["task"] = info["task"]
-        frames.append(long)
-    long = pd.concat(frames, ignore_index=True)
+    long = read_concat(root, files, lambda path, f: _read_file(path, f, source, issues))
     out = pd.DataFrame({
         "task": long["task"], "subtask": long["subtask"], "metric": long["metric"],
         "source_metric": long["source_metric"], "source_family": long["Model Family"],
@@ -130,6 +138,6 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
         out.loc[bad, "in_scoring"] = False
     n_files = len(files)
     if progress:
-        progress(f"{source}: {n_files} files")
+        progress(Progress(f"{source}: {n_files} files", "parse"))
     obs = finish_observations(out, issues, source)
     return Batch(source, obs, None, issues, hash_files(root, files))

@@ -53,6 +53,13 @@ Aggregates per (task, model), from the examples: mean ``correct`` -> ``multiple_
 (source_metric ``correct``, or ``exp(-loss)>0.5`` where derived; binomial stderr
 ``sqrt(p(1-p)/n)``; random baseline ``1/n_choices``) and mean ``loss`` -> ``neg_log_likelihood``
 (source_metric ``loss``, stderr = sd/sqrt(n)).
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 10:
+``results/<experiment>/<model>.csv`` whose header (first line of at most a few files) has the
+pipeline's columns; a foreign folder is never claimed.  Malformed input raises
+:class:`~emergence.schema.IngestError` naming the file, row or field and value; rows not stored or
+kept out of scoring are counted in data issues.  ``source_file`` is the path under the folder given,
+``row_ref`` the CSV line of the model file (1 = header); ``mean over examples`` for an aggregate.
 """
 from __future__ import annotations
 
@@ -66,6 +73,7 @@ import pandas as pd
 from ..schema import EXAMPLE_COLUMNS, Batch, IngestError, conform
 from ._common import finish_observations, hash_files, issue, read_csv, rel
 from ._curated import apply_sizes, size_table
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "detect", "parse", "split_experiment", "model_family"]
 
@@ -294,71 +302,20 @@ def _examples_for(m: pd.DataFrame, data: pd.DataFrame | None, kind: str, f: str,
 
 
 def parse(root: Path, source: str = NAME, progress=None) -> Batch:
+    """Every experiment folder: task names (:func:`_task_names`), one example frame per model file
+    (:func:`_read_experiment`), then families, sizes and the source's own aggregates."""
     root = Path(root)
     exps = _experiments(root)
     if not exps:
         raise IngestError(root, "no inverse-scaling results (results/<experiment>/<model>.csv)")
     issues: list[dict] = []
     read: list[Path] = []
-
-    # task names, with the collision rule (module docstring)
-    info = {}
-    for d in exps:
-        task, token, shots = split_experiment(d.name)
-        models = sorted(p.stem for p in d.glob("*.csv") if p.name != "data.csv")
-        fams = {model_family(mo, token) for mo in models}
-        info[d] = {"task": task, "token": token, "shots": shots, "models": models, "families": fams}
-    seen: dict[tuple, list[Path]] = {}
-    for d, inf in info.items():
-        for fam in inf["families"]:
-            seen.setdefault((inf["task"], fam), []).append(d)
-    for (task, fam), ds in seen.items():
-        if len(ds) > 1:
-            for d in ds:
-                info[d]["task"] = TIMESTAMP_RE.sub("", d.name)
-                issues.append(issue(source, "config_mismatch", rel(root, d), "", "task", task,
-                                    f"{len(ds)} experiments ({', '.join(x.name for x in ds)}) map to task {task!r} "
-                                    f"for family {fam}: each keeps its folder name as task"))
-
+    info = _task_names(root, exps, source, issues)
     frames = []
     for n_done, d in enumerate(exps):
-        inf = info[d]
-        data_path = d / "data.csv"
-        data_f = rel(root, data_path)
-        data = None
-        if data_path.is_file():
-            data = _read_data(data_path, data_f)
-            read.append(data_path)
-        else:
-            issues.append(issue(source, "missing_value", data_f, "", "data.csv", "",
-                                "no data.csv for this experiment: classes and answer_index unknown; examples keep "
-                                "loss, p_correct and correct only"))
-        kinds = set()
-        for mo in inf["models"]:
-            path = d / f"{mo}.csv"
-            f = rel(root, path)
-            read.append(path)
-            m = _read_model(path, f)
-            if m.empty:
-                issues.append(issue(source, "missing_value", f, "", "rows", "0",
-                                    "the model file has a header and no rows: no examples for this model"))
-                continue
-            kind = _kind(m, data)
-            kinds.add(kind)
-            ex = _examples_for(m, data, kind, f, data_f, source, issues)
-            ex["model"] = mo
-            ex["kind"] = kind
-            frames.append(ex)
-        if "logodds" in kinds:
-            issues.append(issue(source, "unsupported", rel(root, d), "", "logodds", "",
-                                "log-odds experiment: the logodds/logodds_difference column compares two prompts "
-                                "and has no column in the example table; examples keep correct only (loss NULL)"))
-        if "unknown" in kinds:
-            issues.append(issue(source, "unsupported", rel(root, d), "", "loss", "",
-                                "no data.csv and no correct column: whether loss is class-normalised is unknown; "
-                                "examples keep loss only"))
+        frames += _read_experiment(root, d, info[d]["models"], read, source, issues)
         if progress and n_done % 10 == 0:
-            progress(f"{source}: {n_done + 1}/{len(exps)} experiments")
+            progress(Progress(f"{source}: {n_done + 1}/{len(exps)} experiments", "parse", n_done + 1, len(exps)))
     ex = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["model"])
     exp_of = ex["source_file"].str.split("/").str[1]
     by_name = {d.name: info[d] for d in exps}
@@ -385,6 +342,70 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
     obs = finish_observations(obs, issues, source)
     examples = conform(ex.assign(source=source), EXAMPLE_COLUMNS, source)
     return Batch(source, obs, examples, issues, hashes)
+
+
+def _task_names(root: Path, exps: list[Path], source: str, issues: list[dict]) -> dict[Path, dict]:
+    """Per experiment folder: task, token, shots, model files and families, with the collision rule
+    (module docstring): experiments that map to one task for one family keep their folder names."""
+    info = {}
+    for d in exps:
+        task, token, shots = split_experiment(d.name)
+        models = sorted(p.stem for p in d.glob("*.csv") if p.name != "data.csv")
+        fams = {model_family(mo, token) for mo in models}
+        info[d] = {"task": task, "token": token, "shots": shots, "models": models, "families": fams}
+    seen: dict[tuple, list[Path]] = {}
+    for d, inf in info.items():
+        for fam in inf["families"]:
+            seen.setdefault((inf["task"], fam), []).append(d)
+    for (task, fam), ds in seen.items():
+        if len(ds) > 1:
+            for d in ds:
+                info[d]["task"] = TIMESTAMP_RE.sub("", d.name)
+                issues.append(issue(source, "config_mismatch", rel(root, d), "", "task", task,
+                                    f"{len(ds)} experiments ({', '.join(x.name for x in ds)}) map to task {task!r} "
+                                    f"for family {fam}: each keeps its folder name as task"))
+    return info
+
+
+def _read_experiment(root: Path, d: Path, models: list[str], read: list[Path], source: str,
+                     issues: list[dict]) -> list[pd.DataFrame]:
+    """One experiment folder: its data.csv (classes, answer index) and one example frame per model file."""
+    data_path = d / "data.csv"
+    data_f = rel(root, data_path)
+    data = None
+    if data_path.is_file():
+        data = _read_data(data_path, data_f)
+        read.append(data_path)
+    else:
+        issues.append(issue(source, "missing_value", data_f, "", "data.csv", "",
+                            "no data.csv for this experiment: classes and answer_index unknown; examples keep "
+                            "loss, p_correct and correct only"))
+    frames = []
+    kinds = set()
+    for mo in models:
+        path = d / f"{mo}.csv"
+        f = rel(root, path)
+        read.append(path)
+        m = _read_model(path, f)
+        if m.empty:
+            issues.append(issue(source, "missing_value", f, "", "rows", "0",
+                                "the model file has a header and no rows: no examples for this model"))
+            continue
+        kind = _kind(m, data)
+        kinds.add(kind)
+        ex = _examples_for(m, data, kind, f, data_f, source, issues)
+        ex["model"] = mo
+        ex["kind"] = kind
+        frames.append(ex)
+    if "logodds" in kinds:
+        issues.append(issue(source, "unsupported", rel(root, d), "", "logodds", "",
+                            "log-odds experiment: the logodds/logodds_difference column compares two prompts "
+                            "and has no column in the example table; examples keep correct only (loss NULL)"))
+    if "unknown" in kinds:
+        issues.append(issue(source, "unsupported", rel(root, d), "", "loss", "",
+                            "no data.csv and no correct column: whether loss is class-normalised is unknown; "
+                            "examples keep loss only"))
+    return frames
 
 
 def _aggregate(ex: pd.DataFrame) -> pd.DataFrame:

@@ -73,6 +73,12 @@ Rules:
   file and key.  Invalid JSON, a missing ``results`` object, or text in a metric -> IngestError.
 - Sizes from the curated table ``data/models/lm-eval.csv`` (Pythia from the model cards /
   paper; OPT, BLOOM, LLaMA, XGLM, MPT from their papers and model cards).
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 50: a folder with lm-eval-harness
+results JSON of any layout (the first 4 kB of at most 20 files are read); a foreign folder is never
+claimed.  Malformed input raises :class:`~emergence.schema.IngestError` naming the file, row or
+field and value; rows not stored or kept out of scoring are counted in data issues.  ``source_file`` is
+the path under the folder given, ``row_ref`` ``results.<task>.<key>``.
 """
 from __future__ import annotations
 
@@ -87,6 +93,7 @@ import pandas as pd
 from ..models import canonical_family, lookup
 from ..schema import Batch, IngestError
 from ._common import attach_curated_sizes, finish_observations, glob_files, hash_files, issue, rel
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "NAMES", "detect", "parse", "parse_model_args", "metric_for", "read_results_json",
            "pythia_file_info", "PYTHIA_TOKENS_PER_STEP", "PYTHIA_FINAL_STEP", "results_rows", "checkpoint_info",
@@ -470,7 +477,7 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
             r["source_file"] = relpath
         rows.extend(file_rows)
         if progress and (i + 1) % 100 == 0:
-            progress(f"{source}: {i + 1}/{len(files)} files")
+            progress(Progress(f"{source}: {i + 1}/{len(files)} files", "parse", i + 1, len(files)))
     if not rows:
         raise IngestError(root, f"no metrics in any of {len(files)} results files")
     obs = pd.DataFrame.from_records(rows)
@@ -484,7 +491,7 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
     obs = attach_curated_sizes(obs, issues, source)
     obs.loc[ck_unknown, "tokens"] = np.nan
     if progress:
-        progress(f"{source}: {len(files)} files, {len(obs)} observations")
+        progress(Progress(f"{source}: {len(files)} files, {len(obs)} observations", "parse"))
     obs = finish_observations(obs, issues, source)
     return Batch(source, obs, None, issues, hash_files(root, files))
 

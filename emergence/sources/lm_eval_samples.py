@@ -51,6 +51,13 @@ Rules:
 - A repeated ``(doc_id, filter)`` in one file is a ``duplicate`` issue; the first is kept.
 - A malformed JSON line, a record that is not an object, or one without ``doc_id`` ->
   :class:`IngestError` naming the file and the line number.
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 70:
+``samples_<task>[_<timestamp>].jsonl`` anywhere under the folder (names only); a foreign folder is
+never claimed.  Malformed input raises :class:`~emergence.schema.IngestError` naming the file, row
+or field and value; rows not stored or kept out of scoring are counted in data issues.  ``source_file``
+is the path under the folder given, ``row_ref`` the JSONL line for an example; ``mean of n documents
+(filter f)`` for an observation.
 """
 from __future__ import annotations
 
@@ -67,6 +74,7 @@ from ..schema import EXAMPLE_COLUMNS, Batch, IngestError, conform
 from ._common import attach_curated_sizes, finish_observations, glob_files, hash_files, issue, rel
 from .lm_eval_results import (checkpoint_info, harness_model_name, metric_for, model_identity, parse_model_args,
                               read_results_json, shots_of)
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "detect", "parse", "parse_samples_name", "classify_response", "read_samples_file"]
 
@@ -268,7 +276,11 @@ class _ResultsIndex:
 
 
 def parse(root: Path, source: str = NAME, progress=None) -> Batch:
-    """Parse every ``samples_*.jsonl`` under ``root`` (rules: module docstring)."""
+    """Parse every ``samples_*.jsonl`` under ``root`` (rules: module docstring).
+
+    Per file: who and how (:func:`_identity`, from the matching ``results_*.json``), one example
+    row per document (:func:`_read_documents`), one observation per metric and filter
+    (:func:`_file_observations`); then sizes for both tables."""
     root = Path(root)
     files = [p for p in glob_files(root, ["**/samples_*.jsonl"]) if parse_samples_name(p.name)]
     if not files:
@@ -285,126 +297,167 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
         res_path, res = index.find(path, task, info["timestamp"])
         if res_path is not None and res_path not in read_files:
             read_files.append(res_path)
-        fallback = path.parent.name.replace("__", "/")
-        if res is None:
-            full, shots, args = fallback, None, {}
-            issues.append(issue(source, "missing_value", relpath, "", "shots", "",
-                                "no results_*.json beside the samples: model from the folder name, shots NULL"))
-        else:
-            full = harness_model_name(res, fallback)
-            shots = shots_of(res, task)
-            cfg = res.get("config") if isinstance(res.get("config"), dict) else {}
-            args = parse_model_args(cfg.get("model_args"))
-            if shots is None:
-                issues.append(issue(source, "missing_value", relpath, "", "shots", "",
-                                    f"{rel(root, res_path)} gives no num_fewshot for {task}: shots NULL"))
-        model, family = model_identity(full)
-        ck = checkpoint_info(family, args.get("revision"))
-        ident = {"task": task, "family": family, "source_family": family, "model": model, "shots": shots,
-                 "checkpoint_step": ck["step"], "is_final": ck["is_final"], "tokens": ck["tokens"],
-                 "source_file": relpath}
-
-        per_metric: dict[tuple[str, str], list[float]] = {}
-        seen: set[tuple[str, str]] = set()
-        unknown = 0
-        not_agg: dict[str, object] = {}
-        for lineno, rec in read_samples_file(path, relpath):
-            filt = str(rec.get("filter") or "none")
-            key = (str(rec["doc_id"]), filt)
-            if key in seen:
-                issues.append(issue(source, "duplicate", relpath, lineno, "doc_id", rec["doc_id"],
-                                    f"doc_id repeated for filter {filt}: the first line is kept"))
-                continue
-            seen.add(key)
-            # per-document metrics
-            names = rec.get("metrics") if isinstance(rec.get("metrics"), list) else \
-                [k for k in rec if k not in _NOT_METRICS]
-            doc_metrics = {}
-            for name in names:
-                if name not in rec:
-                    continue
-                v = _metric_value(rec[name])
-                if v is None:
-                    not_agg.setdefault(name, rec[name])
-                    continue
-                doc_metrics[name] = v
-                per_metric.setdefault((name, filt), []).append(v)
-            # the example row
-            kind, payload = classify_response(rec.get("filtered_resps"))
-            ex = dict(ident)
-            ex["example_id"] = key[0] if filt == "none" else f"{key[0]}:{filt}"
-            ex["row_ref"] = str(lineno)
-            target = rec.get("target")
-            correct = next((doc_metrics[k] for k in _CORRECT_KEYS if k in doc_metrics), None)
-            if kind == "choices":
-                lps = [p[0] for p in payload]
-                ci = _correct_index(target, rec.get("arguments"), len(lps))
-                ex.update(choice_logprobs=lps, n_choices=len(lps), correct_index=ci,
-                          p_correct=_softmax_at(lps, ci) if ci is not None else None,
-                          loss=-lps[ci] if ci is not None else None)
-                if ci is None:
-                    issues.append(issue(source, "missing_value", relpath, lineno, "target", str(target)[:60],
-                                        "target is neither a choice index nor a choice's text: no correct_index"))
-            elif kind == "continuation":
-                ex.update(loss=-payload[0], target=None if target is None else str(target))
-                if correct is None:
-                    correct = float(payload[1])
-            elif kind == "generation":
-                ex.update(prediction=payload, target=None if target is None else str(target))
-            elif kind == "rolling":
-                ex.update(loss=-payload)
-            else:
-                unknown += 1
-                continue
-            ex["correct"] = None if correct is None else bool(correct == 1.0)
-            ex_rows.append(ex)
-        if unknown:
-            issues.append(issue(source, "unrecognised_response", relpath, "", "filtered_resps", "",
-                                f"{unknown} records whose filtered_resps is neither choices, a continuation, "
-                                "a generation nor a rolling log-likelihood: no example row"))
-        for name, v in not_agg.items():
-            issues.append(issue(source, "not_aggregated", relpath, "", name, str(v)[:60],
-                                "per-document value is not a number (its aggregate is not a mean): not aggregated"))
-        reported = (res or {}).get("results", {}).get(task, {}) if res else {}
-        aggregations = _aggregations(res, task)
-        for (name, filt), vals in per_metric.items():
-            a = np.asarray(vals, dtype=float)
-            n = len(a)
-            how = aggregations.get(name, "perplexity" if name == "perplexity" else "mean")
-            if how == "perplexity":      # lm_eval.api.metrics.perplexity: exp(-mean per-document log-likelihood)
-                mean, se = float(math.exp(-a.mean())), None
-            elif how == "mean":
-                mean = float(a.mean())
-                se = float(a.std(ddof=1) / math.sqrt(n)) if n > 1 else None
-            else:
-                issues.append(issue(source, "not_aggregated", relpath, "", name, how,
-                                    f"the task aggregates {name} by {how!r}, not a mean: not aggregated"))
-                continue
-            metric, subtask, variant = metric_for(task, name)
-            if filt != "none":
-                variant = (variant + ";" if variant else "") + filt
-            rep = reported.get(f"{name},{filt}", reported.get(name)) if isinstance(reported, dict) else None
-            if isinstance(rep, (int, float)) and not isinstance(rep, bool) and abs(rep - mean) > 1e-6:
-                issues.append(issue(source, "suspect_value", relpath, "", f"{name},{filt}", f"{mean:.6g}",
-                                    f"mean over {n} documents differs from {rel(root, res_path)} ({rep:.6g}); "
-                                    "the samples' mean is stored"))
-            obs_rows.append(dict(ident, subtask=subtask, source_metric=name, metric=metric, variant=variant,
-                                 value=mean, stderr=se, n_examples=n, value_scale="unit",
-                                 row_ref=f"mean of {n} documents (filter {filt})"))
+        ident = _identity(root, path, relpath, task, res_path, res, source, issues)
+        per_metric = _read_documents(path, relpath, ident, ex_rows, source, issues)
+        obs_rows += _file_observations(root, relpath, task, res_path, res, ident, per_metric, source, issues)
         if progress:
-            progress(f"{source}: {fi + 1}/{len(files)} files")
+            progress(Progress(f"{source}: {fi + 1}/{len(files)} files", "parse", fi + 1, len(files)))
+    obs = _observations_frame(root, obs_rows, source, issues)
+    ex = _examples_frame(ex_rows, source)
+    return Batch(source, obs, ex, issues, hash_files(root, read_files))
 
+
+def _identity(root: Path, path: Path, relpath: str, task: str, res_path: Path | None, res: dict | None,
+              source: str, issues: list[dict]) -> dict:
+    """The columns every row of one samples file shares: model, family, shots, checkpoint, file."""
+    fallback = path.parent.name.replace("__", "/")
+    if res is None:
+        full, shots, args = fallback, None, {}
+        issues.append(issue(source, "missing_value", relpath, "", "shots", "",
+                            "no results_*.json beside the samples: model from the folder name, shots NULL"))
+    else:
+        full = harness_model_name(res, fallback)
+        shots = shots_of(res, task)
+        cfg = res.get("config") if isinstance(res.get("config"), dict) else {}
+        args = parse_model_args(cfg.get("model_args"))
+        if shots is None:
+            issues.append(issue(source, "missing_value", relpath, "", "shots", "",
+                                f"{rel(root, res_path)} gives no num_fewshot for {task}: shots NULL"))
+    model, family = model_identity(full)
+    ck = checkpoint_info(family, args.get("revision"))
+    return {"task": task, "family": family, "source_family": family, "model": model, "shots": shots,
+            "checkpoint_step": ck["step"], "is_final": ck["is_final"], "tokens": ck["tokens"],
+            "source_file": relpath}
+
+
+def _read_documents(path: Path, relpath: str, ident: dict, ex_rows: list[dict], source: str,
+                    issues: list[dict]) -> dict[tuple[str, str], list[float]]:
+    """Append one example row per document of one file to ``ex_rows``; return the per-document
+    values of each (metric, filter).  A repeated (doc_id, filter) keeps its first line."""
+    per_metric: dict[tuple[str, str], list[float]] = {}
+    seen: set[tuple[str, str]] = set()
+    unknown = 0
+    not_agg: dict[str, object] = {}
+    for lineno, rec in read_samples_file(path, relpath):
+        filt = str(rec.get("filter") or "none")
+        key = (str(rec["doc_id"]), filt)
+        if key in seen:
+            issues.append(issue(source, "duplicate", relpath, lineno, "doc_id", rec["doc_id"],
+                                f"doc_id repeated for filter {filt}: the first line is kept"))
+            continue
+        seen.add(key)
+        # per-document metrics
+        names = rec.get("metrics") if isinstance(rec.get("metrics"), list) else \
+            [k for k in rec if k not in _NOT_METRICS]
+        doc_metrics = {}
+        for name in names:
+            if name not in rec:
+                continue
+            v = _metric_value(rec[name])
+            if v is None:
+                not_agg.setdefault(name, rec[name])
+                continue
+            doc_metrics[name] = v
+            per_metric.setdefault((name, filt), []).append(v)
+        ex = _example_row(rec, key, filt, lineno, ident, doc_metrics, relpath, source, issues)
+        if ex is None:
+            unknown += 1
+        else:
+            ex_rows.append(ex)
+    if unknown:
+        issues.append(issue(source, "unrecognised_response", relpath, "", "filtered_resps", "",
+                            f"{unknown} records whose filtered_resps is neither choices, a continuation, "
+                            "a generation nor a rolling log-likelihood: no example row"))
+    for name, v in not_agg.items():
+        issues.append(issue(source, "not_aggregated", relpath, "", name, str(v)[:60],
+                            "per-document value is not a number (its aggregate is not a mean): not aggregated"))
+    return per_metric
+
+
+def _example_row(rec: dict, key: tuple[str, str], filt: str, lineno: int, ident: dict, doc_metrics: dict,
+                 relpath: str, source: str, issues: list[dict]) -> dict | None:
+    """One document's example row by the kind of its ``filtered_resps`` (:func:`classify_response`);
+    None when the kind is not recognised."""
+    kind, payload = classify_response(rec.get("filtered_resps"))
+    ex = dict(ident)
+    ex["example_id"] = key[0] if filt == "none" else f"{key[0]}:{filt}"
+    ex["row_ref"] = str(lineno)
+    target = rec.get("target")
+    correct = next((doc_metrics[k] for k in _CORRECT_KEYS if k in doc_metrics), None)
+    if kind == "choices":
+        lps = [p[0] for p in payload]
+        ci = _correct_index(target, rec.get("arguments"), len(lps))
+        ex.update(choice_logprobs=lps, n_choices=len(lps), correct_index=ci,
+                  p_correct=_softmax_at(lps, ci) if ci is not None else None,
+                  loss=-lps[ci] if ci is not None else None)
+        if ci is None:
+            issues.append(issue(source, "missing_value", relpath, lineno, "target", str(target)[:60],
+                                "target is neither a choice index nor a choice's text: no correct_index"))
+    elif kind == "continuation":
+        ex.update(loss=-payload[0], target=None if target is None else str(target))
+        if correct is None:
+            correct = float(payload[1])
+    elif kind == "generation":
+        ex.update(prediction=payload, target=None if target is None else str(target))
+    elif kind == "rolling":
+        ex.update(loss=-payload)
+    else:
+        return None
+    ex["correct"] = None if correct is None else bool(correct == 1.0)
+    return ex
+
+
+def _file_observations(root: Path, relpath: str, task: str, res_path: Path | None, res: dict | None, ident: dict,
+                       per_metric: dict[tuple[str, str], list[float]], source: str,
+                       issues: list[dict]) -> list[dict]:
+    """One observation per (metric, filter) of one file, aggregated as the task's config says
+    (mean, or lm-eval's ``perplexity`` = exp(-mean log-likelihood)); checked against the results JSON."""
+    rows = []
+    reported = (res or {}).get("results", {}).get(task, {}) if res else {}
+    aggregations = _aggregations(res, task)
+    for (name, filt), vals in per_metric.items():
+        a = np.asarray(vals, dtype=float)
+        n = len(a)
+        how = aggregations.get(name, "perplexity" if name == "perplexity" else "mean")
+        if how == "perplexity":      # lm_eval.api.metrics.perplexity: exp(-mean per-document log-likelihood)
+            mean, se = float(math.exp(-a.mean())), None
+        elif how == "mean":
+            mean = float(a.mean())
+            se = float(a.std(ddof=1) / math.sqrt(n)) if n > 1 else None
+        else:
+            issues.append(issue(source, "not_aggregated", relpath, "", name, how,
+                                f"the task aggregates {name} by {how!r}, not a mean: not aggregated"))
+            continue
+        metric, subtask, variant = metric_for(task, name)
+        if filt != "none":
+            variant = (variant + ";" if variant else "") + filt
+        rep = reported.get(f"{name},{filt}", reported.get(name)) if isinstance(reported, dict) else None
+        if isinstance(rep, (int, float)) and not isinstance(rep, bool) and abs(rep - mean) > 1e-6:
+            issues.append(issue(source, "suspect_value", relpath, "", f"{name},{filt}", f"{mean:.6g}",
+                                f"mean over {n} documents differs from {rel(root, res_path)} ({rep:.6g}); "
+                                "the samples' mean is stored"))
+        rows.append(dict(ident, subtask=subtask, source_metric=name, metric=metric, variant=variant,
+                         value=mean, stderr=se, n_examples=n, value_scale="unit",
+                         row_ref=f"mean of {n} documents (filter {filt})"))
+    return rows
+
+
+def _observations_frame(root: Path, obs_rows: list[dict], source: str, issues: list[dict]) -> pd.DataFrame:
+    """The observations with curated sizes (an intermediate checkpoint whose tokens per step are
+    unknown keeps NULL tokens: the curated tokens are the fully trained model's)."""
     obs = pd.DataFrame.from_records(obs_rows)
     if obs.empty:
         raise IngestError(root, "no per-document metrics in any samples file")
     obs["params"] = np.nan
     obs["in_scoring"] = True
-    # an intermediate checkpoint of a model whose tokens per step are unknown keeps NULL tokens
-    # (the curated tokens are the fully trained model's)
     ck_unknown = obs["checkpoint_step"].notna() & pd.to_numeric(obs["tokens"], errors="coerce").isna()
     obs = attach_curated_sizes(obs, issues, source)
     obs.loc[ck_unknown, "tokens"] = np.nan
-    obs = finish_observations(obs, issues, source)
+    return finish_observations(obs, issues, source)
+
+
+def _examples_frame(ex_rows: list[dict], source: str) -> pd.DataFrame:
+    """The example rows with curated sizes (tokens: the checkpoint's, else the final model's curated)."""
     ex = pd.DataFrame.from_records(ex_rows)
     if not ex.empty:
         sizes = {m: lookup(m) for m in ex["model"].unique()}
@@ -414,5 +467,4 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
         ex["tokens"] = pd.to_numeric(ex["tokens"], errors="coerce").fillna(
             pd.to_numeric(curated_tokens, errors="coerce").where(ex["checkpoint_step"].isna()))
         ex["source"] = source
-    ex = conform(ex, EXAMPLE_COLUMNS, source)
-    return Batch(source, obs, ex, issues, hash_files(root, read_files))
+    return conform(ex, EXAMPLE_COLUMNS, source)

@@ -35,6 +35,12 @@ Rules (see PROVENANCE.md and the README's "data issues"):
 - Validation losses (``results``) become observations too: ``task`` 'validation_loss', ``subtask`` the
   ``val_data`` path as written, metric ``loss`` (nats per token, lower is better), ``source_metric``
   'loss'.  All at the final checkpoint: ``is_final`` True, ``checkpoint_step`` NULL.
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 10: ``exp_data/models/*.json`` and
+``exp_data/evals/evaluation_*_heavy.json`` (names only); a foreign folder is never claimed.
+Malformed input raises :class:`~emergence.schema.IngestError` naming the file, row or field and
+value; rows not stored or kept out of scoring are counted in data issues.  ``source_file`` is the path
+under the folder given, ``row_ref`` ``results[j]`` (validation loss) or ``eval_metrics.icl.<task>``.
 """
 from __future__ import annotations
 
@@ -47,6 +53,7 @@ import pandas as pd
 
 from ..schema import Batch, IngestError
 from ._common import finish_observations, glob_files, hash_files, issue, read_csv, rel
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "detect", "parse", "run_of_eval", "family_name", "TASK_TYPE_METRIC"]
 
@@ -144,6 +151,76 @@ def _metadata(root: Path, issues: list[dict], source: str) -> tuple[dict, list[P
     return out, [path]
 
 
+def _read_model_file(root: Path, path: Path, models: dict[str, dict]) -> list[dict]:
+    """One ``exp_data/models/<run>.json``: its sizes and family into ``models[run]``; its validation
+    losses as rows."""
+    rows: list[dict] = []
+    f = rel(root, path)
+    d = _load_json(path, f)
+    run = path.stem
+    hp = _get(d, ["hyperparameters"], f)
+    info = {
+        "params": _number(_get(d, ["hyperparameters", "params"], f), f, "hyperparameters.params"),
+        "tokens": _number(_get(d, ["hyperparameters", "tokens"], f), f, "hyperparameters.tokens"),
+        "multiplier": _number(_get(d, ["hyperparameters", "chinchilla_multiplier"], f), f,
+                              "hyperparameters.chinchilla_multiplier"),
+        "corpus": str(_get(d, ["dataset_name"], f)),
+        "config": str(hp.get("model", "")),
+        "file": f,
+    }
+    info["family"] = family_name(info["corpus"], info["multiplier"])
+    models[run] = info
+    results = d.get("results") or []
+    if not isinstance(results, list):
+        raise IngestError(f, "results is not a list", field="results", value=type(results).__name__)
+    for j, r in enumerate(results):
+        where = f"results[{j}]"
+        val_data = _get(r, ["val_data"], f)
+        loss = _number(_get(r, ["loss"], f), f, where + ".loss")
+        rows.append({"task": "validation_loss",
+                     "subtask": " ".join(val_data) if isinstance(val_data, list) else str(val_data),
+                     "metric": "loss", "source_metric": "loss", "model": run, "value": loss,
+                     "source_file": f, "row_ref": where, "shots": None, "n_examples": None,
+                     "random_baseline": None, "baseline_source": None})
+    return rows
+
+
+def _read_eval_file(root: Path, path: Path, models: dict[str, dict], meta: dict, unknown_tasks: dict[str, str],
+                    evaluated: set, source: str, issues: list[dict]) -> list[dict]:
+    """One ``exp_data/evals/evaluation_<run>_heavy.json``: one accuracy row per ICL task, joined to
+    ``eval_metadata.csv`` (``meta``) for shots, test-set size and random baseline."""
+    rows: list[dict] = []
+    f = rel(root, path)
+    run = run_of_eval(path.name)
+    d = _load_json(path, f)
+    icl = _get(d, ["eval_metrics", "icl"], f)
+    if not isinstance(icl, dict):
+        raise IngestError(f, "eval_metrics.icl is not an object", field="eval_metrics.icl")
+    evaluated.add(run)
+    info = models.get(run)
+    if info is None:
+        issues.append(issue(source, "no_scale", f, "", "model", run,
+                            f"no exp_data/models/{run}.json: {len(icl)} observations without size or family"))
+    elif d.get("model") is not None and _config_name(info["config"]) != str(d["model"]):
+        issues.append(issue(source, "config_mismatch", f, "", "model", d["model"],
+                            f"the eval file names architecture {d['model']!r} but {info['file']} has "
+                            f"{info['config']!r}: joined by file name anyway"))
+    for task, value in icl.items():
+        v = _number(value, f, f"eval_metrics.icl.{task}", nonneg=False)
+        if not 0.0 <= v <= 1.0:
+            raise IngestError(f, "accuracy outside [0, 1]", field=f"eval_metrics.icl.{task}", value=value)
+        m = meta.get(task)
+        if m is None:
+            unknown_tasks.setdefault(task, f)
+            m = {"metric": "accuracy", "shots": None, "n_examples": None, "random_baseline": None}
+        rows.append({"task": task, "subtask": "", "metric": m["metric"], "source_metric": "accuracy",
+                     "model": run, "value": v, "source_file": f, "row_ref": f"eval_metrics.icl.{task}",
+                     "shots": m["shots"], "n_examples": m["n_examples"],
+                     "random_baseline": m["random_baseline"],
+                     "baseline_source": BASELINE_SOURCE if m["random_baseline"] is not None else None})
+    return rows
+
+
 def parse(root: Path, source: str = NAME, progress=None) -> Batch:
     root = Path(root)
     model_files = glob_files(root, ["exp_data/models/*.json"])
@@ -156,65 +233,11 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
     models: dict[str, dict] = {}
     rows: list[dict] = []
     for path in model_files:
-        f = rel(root, path)
-        d = _load_json(path, f)
-        run = path.stem
-        hp = _get(d, ["hyperparameters"], f)
-        info = {
-            "params": _number(_get(d, ["hyperparameters", "params"], f), f, "hyperparameters.params"),
-            "tokens": _number(_get(d, ["hyperparameters", "tokens"], f), f, "hyperparameters.tokens"),
-            "multiplier": _number(_get(d, ["hyperparameters", "chinchilla_multiplier"], f), f,
-                                  "hyperparameters.chinchilla_multiplier"),
-            "corpus": str(_get(d, ["dataset_name"], f)),
-            "config": str(hp.get("model", "")),
-            "file": f,
-        }
-        info["family"] = family_name(info["corpus"], info["multiplier"])
-        models[run] = info
-        results = d.get("results") or []
-        if not isinstance(results, list):
-            raise IngestError(f, "results is not a list", field="results", value=type(results).__name__)
-        for j, r in enumerate(results):
-            where = f"results[{j}]"
-            val_data = _get(r, ["val_data"], f)
-            loss = _number(_get(r, ["loss"], f), f, where + ".loss")
-            rows.append({"task": "validation_loss",
-                         "subtask": " ".join(val_data) if isinstance(val_data, list) else str(val_data),
-                         "metric": "loss", "source_metric": "loss", "model": run, "value": loss,
-                         "source_file": f, "row_ref": where, "shots": None, "n_examples": None,
-                         "random_baseline": None, "baseline_source": None})
-
+        rows += _read_model_file(root, path, models)
     unknown_tasks: dict[str, str] = {}
     evaluated = set()
     for path in eval_files:
-        f = rel(root, path)
-        run = run_of_eval(path.name)
-        d = _load_json(path, f)
-        icl = _get(d, ["eval_metrics", "icl"], f)
-        if not isinstance(icl, dict):
-            raise IngestError(f, "eval_metrics.icl is not an object", field="eval_metrics.icl")
-        evaluated.add(run)
-        info = models.get(run)
-        if info is None:
-            issues.append(issue(source, "no_scale", f, "", "model", run,
-                                f"no exp_data/models/{run}.json: {len(icl)} observations without size or family"))
-        elif d.get("model") is not None and _config_name(info["config"]) != str(d["model"]):
-            issues.append(issue(source, "config_mismatch", f, "", "model", d["model"],
-                                f"the eval file names architecture {d['model']!r} but {info['file']} has "
-                                f"{info['config']!r}: joined by file name anyway"))
-        for task, value in icl.items():
-            v = _number(value, f, f"eval_metrics.icl.{task}", nonneg=False)
-            if not 0.0 <= v <= 1.0:
-                raise IngestError(f, "accuracy outside [0, 1]", field=f"eval_metrics.icl.{task}", value=value)
-            m = meta.get(task)
-            if m is None:
-                unknown_tasks.setdefault(task, f)
-                m = {"metric": "accuracy", "shots": None, "n_examples": None, "random_baseline": None}
-            rows.append({"task": task, "subtask": "", "metric": m["metric"], "source_metric": "accuracy",
-                         "model": run, "value": v, "source_file": f, "row_ref": f"eval_metrics.icl.{task}",
-                         "shots": m["shots"], "n_examples": m["n_examples"],
-                         "random_baseline": m["random_baseline"],
-                         "baseline_source": BASELINE_SOURCE if m["random_baseline"] is not None else None})
+        rows += _read_eval_file(root, path, models, meta, unknown_tasks, evaluated, source, issues)
     for task, f in sorted(unknown_tasks.items()):
         issues.append(issue(source, "missing_value", f, "", "Eval Task", task,
                             "task not in eval_metadata.csv: shots, n_examples and random baseline unknown; "
@@ -236,6 +259,6 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
     obs["is_final"] = True
     obs["in_scoring"] = True
     if progress:
-        progress(f"{source}: {len(models)} models, {len(eval_files)} eval files")
+        progress(Progress(f"{source}: {len(models)} models, {len(eval_files)} eval files", "parse"))
     obs = finish_observations(obs, issues, source)
     return Batch(source, obs, None, issues, hash_files(root, [*model_files, *eval_files, *meta_files]))

@@ -19,6 +19,13 @@ Rules (in the preset; tested on the real zips in ``../shared/data/mmlu-pro-outpu
   (seeded), which adds about one tenth of the null share to the accuracy: the README gives the
   three numbers for one model.
 - Sizes: ``data/models/mmlu-pro.csv`` (model-card figures); other models: ``--size`` or ``no_scale``.
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 90:
+``model_outputs_<model>_<k>shots.zip|json`` in the folder or its ``eval_results/`` (names only); a
+foreign folder is never claimed.  Malformed input raises :class:`~emergence.schema.IngestError`
+naming the file, row or field and value; rows not stored or kept out of scoring are counted in
+data issues.  ``source_file`` is the path under the folder given, ``row_ref`` the record's index in the
+JSON list (by the bring-your-own parser).
 """
 from __future__ import annotations
 

@@ -43,6 +43,12 @@ Cerebras-GPT, ``unsupported``).
 
 Malformed input -> :class:`IngestError`: an unreadable parquet, a missing column, a correct
 count that is not a whole number or exceeds the samples drawn, a score outside [0, 1].
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 10: one of the fixed parquet paths
+above exists (names only); a foreign folder is never claimed.  Malformed input raises
+:class:`~emergence.schema.IngestError` naming the file, row or field and value; rows not stored or
+kept out of scoring are counted in data issues.  ``source_file`` is the path under the folder given,
+``row_ref`` the parquet row index; ``mean over problems`` for an aggregate.
 """
 from __future__ import annotations
 
@@ -56,6 +62,7 @@ from ..models import canonical_family
 from ..schema import EXAMPLE_COLUMNS, OBSERVATION_COLUMNS, Batch, IngestError, conform
 from ._common import finish_observations, hash_files, issue, read_csv, rel
 from ._curated import apply_sizes, size_table
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "detect", "parse", "PASS_AT_K"]
 
@@ -165,151 +172,32 @@ def _mean_obs(ex: pd.DataFrame, keys: list[str], col: str) -> pd.DataFrame:
 
 
 def parse(root: Path, source: str = NAME, progress=None) -> Batch:
+    """Every file kind of the module docstring, (a) to (c), into one Batch; the files it does
+    not ingest get one issue each (:func:`_not_ingested`)."""
     root = Path(root)
     if not detect(root):
         raise IngestError(root, f"no monkeys-powerlaws parquet files ({ORIGINAL}, {NLL}, {RAW[0]}, ...)")
     issues: list[dict] = []
     read: list[Path] = []
-    ex_frames, obs_frames = [], []
+    parts: list[tuple[pd.DataFrame, pd.DataFrame]] = []      # (examples, observations) per file
     meta = _meta(root)
     if meta is not None:
         read.append(root / META)
-
-    # (a) the original Large Language Monkeys counts, 7 Pythia sizes x 128 MATH problems
-    path = root / ORIGINAL
-    if path.is_file():
-        f = ORIGINAL
-        read.append(path)
-        df = _parquet(path, f, ["Model", "Benchmark", "Problem Idx", "Num. Samples Total", "Num. Samples Correct",
-                                "Scaling Parameter", "Score"])
-        _check_counts(df, f, "Num. Samples Total", "Num. Samples Correct")
-        _check_unit(df, f, "Score")
-        df["row_ref"] = df.index.astype(str)
-        dup = df.duplicated(["Model", "Benchmark", "Problem Idx", "Scaling Parameter"])
-        if dup.any():
-            issues.append(issue(source, "duplicate", f, ",".join(df.loc[dup, "row_ref"].head(5)), "Problem Idx", "",
-                                f"{int(dup.sum())} rows repeat a (model, problem, k): the first is kept"))
-            df = df[~dup]
-        k1 = df[df["Scaling Parameter"] == 1]
-        stem = Path(ORIGINAL).stem
-        ex = pd.DataFrame({
-            "task": k1["Benchmark"], "subtask": stem, "model": k1["Model"],
-            "source_family": None, "example_id": k1["Problem Idx"].astype(str),
-            "n_samples": k1["Num. Samples Total"], "n_correct": k1["Num. Samples Correct"],
-            "source_file": f, "row_ref": k1["row_ref"], "is_final": True,
-        })
-        sizes = size_table(ex["model"].unique(), issues, source, where={m: f for m in ex["model"].unique()},
-                           counts=ex["model"].value_counts().to_dict())
-        fam = sizes.set_index("model")["curated_family"]
-        ex["family"] = ex["model"].map(fam).fillna(ex["model"].str.split().str[0].map(canonical_family))
-        ex = apply_sizes(ex, sizes)
-        ex_frames.append(ex)
-        ks = [k for k in PASS_AT_K if (df["Scaling Parameter"] == k).any()]
-        sel = df[df["Scaling Parameter"].isin(ks)].rename(columns={"Benchmark": "task", "Model": "model"})
-        o = _mean_obs(sel, ["task", "model", "Scaling Parameter"], "Score")
-        o["metric"] = "pass_at_k"
-        o["variant"] = "k=" + o["Scaling Parameter"].astype(str)
-        pr = o[o["Scaling Parameter"] == 1].copy()
-        pr["metric"] = "pass_rate"
-        pr["variant"] = ""
-        o = pd.concat([pr, o], ignore_index=True).drop(columns="Scaling Parameter")
-        o["subtask"] = stem
-        o["source_metric"] = "Score"
-        o["source_file"] = f
-        o["row_ref"] = "mean over problems"
-        o["is_final"] = True
-        o["family"] = o["model"].map(ex.groupby("model")["family"].first())
-        o = apply_sizes(o, sizes)
-        obs_frames.append(o)
-
-    # (b) Pythia size x token checkpoints on GSM8K and MATH
+    if (root / ORIGINAL).is_file():
+        read.append(root / ORIGINAL)
+        parts.append(_parse_original(root / ORIGINAL, ORIGINAL, source, issues))
     for rel_path in RAW:
-        path = root / rel_path
-        if not path.is_file():
-            continue
-        f = rel_path
-        read.append(path)
-        df = _parquet(path, f, ["Model Nickname", "prompt_idx", "Num. Samples", "Num. Samples Correct", "k", "pass@k"])
-        df["row_ref"] = df.index.astype(str)
-        k1 = df[df["k"] == 1].copy()
-        _check_counts(k1, f, "Num. Samples", "Num. Samples Correct")
-        _check_unit(k1, f, "pass@k")
-        dup = k1.duplicated(["Model Nickname", "prompt_idx"])
-        if dup.any():
-            issues.append(issue(source, "duplicate", f, ",".join(k1.loc[dup, "row_ref"].head(5)), "prompt_idx", "",
-                                f"{int(dup.sum())} rows repeat a (checkpoint, problem) at k = 1: the first is kept"))
-            k1 = k1[~dup]
-        stem = Path(rel_path).stem
-        task = RAW_TASK.get(stem.split("_")[0], stem.split("_")[0].upper())
-        counts = k1.groupby("Model Nickname").size()
-        usual = int(counts.mode().max())
-        for model, n in counts[counts < usual].items():
-            issues.append(issue(source, "missing_value", f, "", "prompt_idx", model,
-                                f"{model}: {n} problems where most checkpoints have {usual}: "
-                                f"{usual - n} absent"))
-        ex = pd.DataFrame({
-            "task": task, "subtask": stem, "model": k1["Model Nickname"], "example_id": k1["prompt_idx"].astype(str),
-            "n_samples": k1["Num. Samples"], "n_correct": k1["Num. Samples Correct"], "pass": k1["pass@k"],
-            "source_file": f, "row_ref": k1["row_ref"],
-        })
-        ex = _attach_meta(ex, meta, f, source, issues)
-        ex_frames.append(ex.drop(columns=["pass", "params_source"]))
-        o = _mean_obs(ex, ["task", "subtask", "model"], "pass")
-        o = o.merge(ex.groupby("model")[["family", "source_family", "params", "params_estimate", "params_source",
-                                         "tokens", "checkpoint_step", "is_final"]].first().reset_index(), on="model")
-        o["metric"] = "pass_rate"
-        o["source_metric"] = "pass@k"
-        o["variant"] = ""
-        o["source_file"] = f
-        o["row_ref"] = "mean over problems (k = 1)"
-        obs_frames.append(o)
-
-    # (c) NLL of GPT-4's GSM8K solutions under nine Pythia checkpoints
-    path = root / NLL
-    if path.is_file():
-        f = NLL
-        read.append(path)
-        df = _parquet(path, f, ["Model", "Problem Idx", "Neg Log Score", "Model Family", "Scaling Parameter"])
-        for col in ("Neg Log Score", "Scaling Parameter"):
-            v = pd.to_numeric(df[col], errors="coerce")
-            bad = v.isna() | ~np.isfinite(v.to_numpy(dtype=float)) | (v < 0)
-            if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
-                raise IngestError(f, "must be a finite non-negative number", row=i, field=col, value=df[col].iloc[i])
-        df["row_ref"] = df.index.astype(str)
-        dup = df.duplicated(["Model", "Problem Idx"])
-        if dup.any():
-            issues.append(issue(source, "duplicate", f, ",".join(df.loc[dup, "row_ref"].head(5)), "Problem Idx", "",
-                                f"{int(dup.sum())} rows repeat a (checkpoint, problem): the first is kept"))
-            df = df[~dup]
-        stem = Path(NLL).stem
-        ex = pd.DataFrame({
-            "task": "GSM8K", "subtask": stem, "model": df["Model"], "source_family": df["Model Family"],
-            "example_id": df["Problem Idx"].astype(str), "loss": df["Neg Log Score"],
-            "flops": df["Scaling Parameter"], "source_file": f, "row_ref": df["row_ref"],
-        })
-        ex = _attach_meta(ex, meta, f, source, issues)
-        not_final = sorted(ex.loc[ex["is_final"].eq(False), "model"].unique())
-        if not_final:
-            issues.append(issue(source, "config_mismatch", f, "", "Model", ", ".join(not_final),
-                                f"{len(not_final)} of {ex['model'].nunique()} checkpoints in this file are not their "
-                                "model's final checkpoint: a size-axis series of it uses the final ones only"))
-        ex_frames.append(ex.drop(columns=["flops", "params_source"]))
-        o = _mean_obs(ex, ["task", "subtask", "model"], "loss")
-        o = o.merge(ex.groupby("model")[["family", "source_family", "params", "params_estimate", "params_source",
-                                         "tokens", "checkpoint_step", "is_final", "flops"]].first().reset_index(),
-                    on="model")
-        o["metric"] = "neg_log_likelihood"
-        o["source_metric"] = "Neg Log Score"
-        o["variant"] = ""
-        o["source_file"] = f
-        o["row_ref"] = "mean over problems"
-        obs_frames.append(o)
-
+        if (root / rel_path).is_file():
+            read.append(root / rel_path)
+            parts.append(_parse_raw(root / rel_path, rel_path, meta, source, issues))
+    if (root / NLL).is_file():
+        read.append(root / NLL)
+        parts.append(_parse_nll(root / NLL, NLL, meta, source, issues))
     _not_ingested(root, read, source, issues)
     if progress:
-        progress(f"{source}: {len(read)} files")
+        progress(Progress(f"{source}: {len(read)} files", "parse"))
     hashes = hash_files(root, read)
+    ex_frames, obs_frames = [e for e, _ in parts], [o for _, o in parts]
     ex = pd.concat(ex_frames, ignore_index=True) if ex_frames else pd.DataFrame(columns=list(EXAMPLE_COLUMNS))
     ex = ex.assign(prompt_variant="", content_hash=ex["source_file"].map(hashes))
     examples = conform(ex.assign(source=source), EXAMPLE_COLUMNS, source)
@@ -321,6 +209,128 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
     else:
         obs = conform(pd.DataFrame(columns=list(OBSERVATION_COLUMNS)), OBSERVATION_COLUMNS, source)
     return Batch(source, obs, examples, issues, hashes)
+
+
+def _first_of_duplicates(df: pd.DataFrame, keys: list[str], f: str, field: str, what: str, source: str,
+                         issues: list[dict]) -> pd.DataFrame:
+    """Keep the first of rows repeating ``keys``; one ``duplicate`` issue names the others' rows."""
+    dup = df.duplicated(keys)
+    if not dup.any():
+        return df
+    issues.append(issue(source, "duplicate", f, ",".join(df.loc[dup, "row_ref"].head(5)), field, "",
+                        f"{int(dup.sum())} rows repeat a {what}: the first is kept"))
+    return df[~dup]
+
+
+def _parse_original(path: Path, f: str, source: str, issues: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(a) The original Large Language Monkeys counts, 7 Pythia sizes x 128 MATH problems."""
+    df = _parquet(path, f, ["Model", "Benchmark", "Problem Idx", "Num. Samples Total", "Num. Samples Correct",
+                            "Scaling Parameter", "Score"])
+    _check_counts(df, f, "Num. Samples Total", "Num. Samples Correct")
+    _check_unit(df, f, "Score")
+    df["row_ref"] = df.index.astype(str)
+    df = _first_of_duplicates(df, ["Model", "Benchmark", "Problem Idx", "Scaling Parameter"], f, "Problem Idx",
+                              "(model, problem, k)", source, issues)
+    k1 = df[df["Scaling Parameter"] == 1]
+    stem = Path(f).stem
+    ex = pd.DataFrame({
+        "task": k1["Benchmark"], "subtask": stem, "model": k1["Model"],
+        "source_family": None, "example_id": k1["Problem Idx"].astype(str),
+        "n_samples": k1["Num. Samples Total"], "n_correct": k1["Num. Samples Correct"],
+        "source_file": f, "row_ref": k1["row_ref"], "is_final": True,
+    })
+    sizes = size_table(ex["model"].unique(), issues, source, where={m: f for m in ex["model"].unique()},
+                       counts=ex["model"].value_counts().to_dict())
+    fam = sizes.set_index("model")["curated_family"]
+    ex["family"] = ex["model"].map(fam).fillna(ex["model"].str.split().str[0].map(canonical_family))
+    ex = apply_sizes(ex, sizes)
+    ks = [k for k in PASS_AT_K if (df["Scaling Parameter"] == k).any()]
+    sel = df[df["Scaling Parameter"].isin(ks)].rename(columns={"Benchmark": "task", "Model": "model"})
+    o = _mean_obs(sel, ["task", "model", "Scaling Parameter"], "Score")
+    o["metric"] = "pass_at_k"
+    o["variant"] = "k=" + o["Scaling Parameter"].astype(str)
+    pr = o[o["Scaling Parameter"] == 1].copy()
+    pr["metric"] = "pass_rate"
+    pr["variant"] = ""
+    o = pd.concat([pr, o], ignore_index=True).drop(columns="Scaling Parameter")
+    o["subtask"] = stem
+    o["source_metric"] = "Score"
+    o["source_file"] = f
+    o["row_ref"] = "mean over problems"
+    o["is_final"] = True
+    o["family"] = o["model"].map(ex.groupby("model")["family"].first())
+    return ex, apply_sizes(o, sizes)
+
+
+def _parse_raw(path: Path, f: str, meta: pd.DataFrame | None, source: str,
+               issues: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(b) Pythia size x token checkpoints on GSM8K or MATH (one file)."""
+    df = _parquet(path, f, ["Model Nickname", "prompt_idx", "Num. Samples", "Num. Samples Correct", "k", "pass@k"])
+    df["row_ref"] = df.index.astype(str)
+    k1 = df[df["k"] == 1].copy()
+    _check_counts(k1, f, "Num. Samples", "Num. Samples Correct")
+    _check_unit(k1, f, "pass@k")
+    k1 = _first_of_duplicates(k1, ["Model Nickname", "prompt_idx"], f, "prompt_idx",
+                              "(checkpoint, problem) at k = 1", source, issues)
+    stem = Path(f).stem
+    task = RAW_TASK.get(stem.split("_")[0], stem.split("_")[0].upper())
+    counts = k1.groupby("Model Nickname").size()
+    usual = int(counts.mode().max())
+    for model, n in counts[counts < usual].items():
+        issues.append(issue(source, "missing_value", f, "", "prompt_idx", model,
+                            f"{model}: {n} problems where most checkpoints have {usual}: "
+                            f"{usual - n} absent"))
+    ex = pd.DataFrame({
+        "task": task, "subtask": stem, "model": k1["Model Nickname"], "example_id": k1["prompt_idx"].astype(str),
+        "n_samples": k1["Num. Samples"], "n_correct": k1["Num. Samples Correct"], "pass": k1["pass@k"],
+        "source_file": f, "row_ref": k1["row_ref"],
+    })
+    ex = _attach_meta(ex, meta, f, source, issues)
+    o = _mean_obs(ex, ["task", "subtask", "model"], "pass")
+    o = o.merge(ex.groupby("model")[["family", "source_family", "params", "params_estimate", "params_source",
+                                     "tokens", "checkpoint_step", "is_final"]].first().reset_index(), on="model")
+    o["metric"] = "pass_rate"
+    o["source_metric"] = "pass@k"
+    o["variant"] = ""
+    o["source_file"] = f
+    o["row_ref"] = "mean over problems (k = 1)"
+    return ex.drop(columns=["pass", "params_source"]), o
+
+
+def _parse_nll(path: Path, f: str, meta: pd.DataFrame | None, source: str,
+               issues: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(c) NLL of GPT-4's GSM8K solutions under nine Pythia checkpoints."""
+    df = _parquet(path, f, ["Model", "Problem Idx", "Neg Log Score", "Model Family", "Scaling Parameter"])
+    for col in ("Neg Log Score", "Scaling Parameter"):
+        v = pd.to_numeric(df[col], errors="coerce")
+        bad = v.isna() | ~np.isfinite(v.to_numpy(dtype=float)) | (v < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise IngestError(f, "must be a finite non-negative number", row=i, field=col, value=df[col].iloc[i])
+    df["row_ref"] = df.index.astype(str)
+    df = _first_of_duplicates(df, ["Model", "Problem Idx"], f, "Problem Idx", "(checkpoint, problem)", source, issues)
+    stem = Path(f).stem
+    ex = pd.DataFrame({
+        "task": "GSM8K", "subtask": stem, "model": df["Model"], "source_family": df["Model Family"],
+        "example_id": df["Problem Idx"].astype(str), "loss": df["Neg Log Score"],
+        "flops": df["Scaling Parameter"], "source_file": f, "row_ref": df["row_ref"],
+    })
+    ex = _attach_meta(ex, meta, f, source, issues)
+    not_final = sorted(ex.loc[ex["is_final"].eq(False), "model"].unique())
+    if not_final:
+        issues.append(issue(source, "config_mismatch", f, "", "Model", ", ".join(not_final),
+                            f"{len(not_final)} of {ex['model'].nunique()} checkpoints in this file are not their "
+                            "model's final checkpoint: a size-axis series of it uses the final ones only"))
+    o = _mean_obs(ex, ["task", "subtask", "model"], "loss")
+    o = o.merge(ex.groupby("model")[["family", "source_family", "params", "params_estimate", "params_source",
+                                     "tokens", "checkpoint_step", "is_final", "flops"]].first().reset_index(),
+                on="model")
+    o["metric"] = "neg_log_likelihood"
+    o["source_metric"] = "Neg Log Score"
+    o["variant"] = ""
+    o["source_file"] = f
+    o["row_ref"] = "mean over problems"
+    return ex.drop(columns=["flops", "params_source"]), o
 
 
 def _not_ingested(root: Path, read: list[Path], source: str, issues: list[dict]) -> None:

@@ -27,6 +27,12 @@ Rules:
 - A file must hold each (a, b) once with whole-number a, b: a repeated pair is a
   ``duplicate`` issue (first kept); pairs of the file's range ``_<lo>_<hi>`` (lo <= a, b < hi)
   that are absent are one ``missing_value`` issue; a non-numeric a or b is an :class:`IngestError`.
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 10:
+``data/multiplication_data_<model>_<lo>_<hi>.csv`` (names only); a foreign folder is never claimed.
+Malformed input raises :class:`~emergence.schema.IngestError` naming the file, row or field and
+value; rows not stored or kept out of scoring are counted in data issues.  ``source_file`` is the path
+under the folder given, ``row_ref`` the CSV line (1 = header).
 """
 from __future__ import annotations
 
@@ -38,8 +44,9 @@ import numpy as np
 import pandas as pd
 
 from ..schema import EXAMPLE_COLUMNS, OBSERVATION_COLUMNS, Batch, IngestError, conform
-from ._common import glob_files, hash_files, issue, read_nonempty, rel
+from ._common import hash_files, issue, read_concat, read_nonempty, source_files
 from ._curated import apply_sizes, size_table
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "TASK", "detect", "parse", "model_name", "model_family"]
 
@@ -115,51 +122,52 @@ def _read(path: Path, f: str, source: str, issues: list[dict]) -> pd.DataFrame:
     return df
 
 
+def _read_file(path: Path, f: str, source: str, issues: list[dict]) -> pd.DataFrame:
+    """One model's completions: one example row per (a, b) problem (rules: module docstring)."""
+    stem = FILE_RE.match(path.name)["model"]
+    model, prefix = model_name(stem)
+    df = _read(path, f, source, issues)
+    df["row_ref"] = (np.arange(len(df)) + 2).astype(str)
+    dup = df.duplicated(["a", "b"], keep="first")
+    if dup.any():
+        issues.append(issue(source, "duplicate", f, ",".join(df.loc[dup, "row_ref"].head(5)), "a,b", "",
+                            f"{int(dup.sum())} rows repeat an (a, b) pair: the first is kept"))
+        df = df[~dup]
+    lo, hi = int(FILE_RE.match(path.name)["lo"]), int(FILE_RE.match(path.name)["hi"])
+    in_range = df["a"].between(lo, hi - 1) & df["b"].between(lo, hi - 1)
+    absent = (hi - lo) ** 2 - int(in_range.sum())
+    if absent > 0:
+        issues.append(issue(source, "missing_value", f, "", "a,b", "",
+                            f"{absent} of the {(hi - lo) ** 2} problems a, b in {lo}..{hi - 1} are absent"))
+    empty = df["completion"] == ""
+    if empty.any():
+        issues.append(issue(source, "missing_value", f, ",".join(df.loc[empty, "row_ref"].head(5)),
+                            "completion", "", f"{int(empty.sum())} empty completions: kept as an empty "
+                            "prediction (never an exact match)"))
+    out = pd.DataFrame({
+        "model": model, "source_family": prefix, "family": model_family(model),
+        "example_id": df["a"].astype(str) + "*" + df["b"].astype(str),
+        "target": (df["a"] * df["b"]).astype(str), "prediction": df["completion"],
+        "source_file": f, "row_ref": df["row_ref"],
+    })
+    if model == "text-davinci-003":
+        issues.append(issue(source, "config_mismatch", f, "", "model", model,
+                            "text-davinci-003 was trained with RLHF (PPO), the -001 models without; it is kept in "
+                            "family InstructGPT so the four OpenAI API models form one size series; its size is an "
+                            "estimate"))
+    if model == STUB:
+        issues.append(issue(source, "no_scale", f, "", "model", model,
+                            f"{len(df)} rows from a stub answerer (no language model): family 'baseline', "
+                            "no size, never on a size axis"))
+    return out
+
+
 def parse(root: Path, source: str = NAME, progress=None) -> Batch:
     root = Path(root)
-    files = [p for p in glob_files(root, ["data/*.csv"]) if FILE_RE.match(p.name)]
-    if not files:
-        raise IngestError(root, "no multiplication files (data/multiplication_data_<model>_<lo>_<hi>.csv)")
+    files = source_files(root, ["data/*.csv"],
+                         "no multiplication files (data/multiplication_data_<model>_<lo>_<hi>.csv)", FILE_RE.match)
     issues: list[dict] = []
-    frames = []
-    for path in files:
-        f = rel(root, path)
-        stem = FILE_RE.match(path.name)["model"]
-        model, prefix = model_name(stem)
-        df = _read(path, f, source, issues)
-        df["row_ref"] = (np.arange(len(df)) + 2).astype(str)
-        dup = df.duplicated(["a", "b"], keep="first")
-        if dup.any():
-            issues.append(issue(source, "duplicate", f, ",".join(df.loc[dup, "row_ref"].head(5)), "a,b", "",
-                                f"{int(dup.sum())} rows repeat an (a, b) pair: the first is kept"))
-            df = df[~dup]
-        lo, hi = int(FILE_RE.match(path.name)["lo"]), int(FILE_RE.match(path.name)["hi"])
-        in_range = df["a"].between(lo, hi - 1) & df["b"].between(lo, hi - 1)
-        absent = (hi - lo) ** 2 - int(in_range.sum())
-        if absent > 0:
-            issues.append(issue(source, "missing_value", f, "", "a,b", "",
-                                f"{absent} of the {(hi - lo) ** 2} problems a, b in {lo}..{hi - 1} are absent"))
-        empty = df["completion"] == ""
-        if empty.any():
-            issues.append(issue(source, "missing_value", f, ",".join(df.loc[empty, "row_ref"].head(5)),
-                                "completion", "", f"{int(empty.sum())} empty completions: kept as an empty "
-                                "prediction (never an exact match)"))
-        frames.append(pd.DataFrame({
-            "model": model, "source_family": prefix, "family": model_family(model),
-            "example_id": df["a"].astype(str) + "*" + df["b"].astype(str),
-            "target": (df["a"] * df["b"]).astype(str), "prediction": df["completion"],
-            "source_file": f, "row_ref": df["row_ref"],
-        }))
-        if model == "text-davinci-003":
-            issues.append(issue(source, "config_mismatch", f, "", "model", model,
-                                "text-davinci-003 was trained with RLHF (PPO), the -001 models without; it is kept in "
-                                "family InstructGPT so the four OpenAI API models form one size series; its size is an "
-                                "estimate"))
-        if model == STUB:
-            issues.append(issue(source, "no_scale", f, "", "model", model,
-                                f"{len(df)} rows from a stub answerer (no language model): family 'baseline', "
-                                "no size, never on a size axis"))
-    ex = pd.concat(frames, ignore_index=True)
+    ex = read_concat(root, files, lambda path, f: _read_file(path, f, source, issues))
     first_file = ex.groupby("model")["source_file"].first().to_dict()
     sizes = size_table(ex["model"].unique(), issues, source, where=first_file,
                        counts=ex["model"].value_counts().to_dict(), skip=[STUB])
@@ -168,7 +176,7 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
     ex = ex.assign(task=TASK, subtask="", shots=SHOTS, prompt_variant="", is_final=True,
                    content_hash=ex["source_file"].map(hashes))
     if progress:
-        progress(f"{source}: {len(files)} files")
+        progress(Progress(f"{source}: {len(files)} files", "parse"))
     examples = conform(ex.assign(source=source), EXAMPLE_COLUMNS, source)
     obs = conform(pd.DataFrame(columns=list(OBSERVATION_COLUMNS)), OBSERVATION_COLUMNS, source)
     return Batch(source, obs, examples, issues, hashes)

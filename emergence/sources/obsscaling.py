@@ -57,6 +57,12 @@ Rules (see PROVENANCE.md and the README's "data issues"):
   (unclassified); all on 0-100 (``percent``) except the overall ``ABench-OA`` (``unit``, a weighted score).
 - Empty cells are missing values: no observation, one ``missing_value`` issue per file and column.
 - Text in a value or size column raises :class:`IngestError` naming file, row, column and value.
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 10: a known ``eval_results/*.csv``
+file name (names only); a foreign folder is never claimed.  Malformed input raises
+:class:`~emergence.schema.IngestError` naming the file, row or field and value; rows not stored or
+kept out of scoring are counted in data issues.  ``source_file`` is the path under the folder given,
+``row_ref`` the CSV line (1 = header).
 """
 from __future__ import annotations
 
@@ -70,6 +76,7 @@ from ..models import canonical_family
 from ..schema import Batch, IngestError
 from ._common import (attach_curated_sizes, finish_observations, glob_files, hash_files, issue, read_csv, rel,
                       strict_numeric)
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "detect", "parse", "parse_column"]
 
@@ -290,7 +297,7 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
                                         "row_ref": df.loc[present, "row_ref"].to_numpy(), "source_file": f,
                                         **{k: [v] * n for k, v in meta.items()}}))
     if progress:
-        progress(f"{source}: {len(files)} files")
+        progress(Progress(f"{source}: {len(files)} files", "parse"))
     if not frames:
         raise IngestError(root, "no values in any eval_results file")
     obs = pd.concat(frames, ignore_index=True)

@@ -32,6 +32,12 @@ Rules (see PROVENANCE.md and the README's "data issues"):
   rows); ``gpt-4`` and the unidentified ``code`` model have no size: ``no_scale`` issues.  A model the
   table does not know keeps its own name as family.
 - Temperature (0.01 for local models, 0 for API models) is not part of the key: one setting per model.
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 10: the results CSV whose header line
+names ``run_id`` and ``exact_match_accuracy``; a foreign folder is never claimed.  Malformed input
+raises :class:`~emergence.schema.IngestError` naming the file, row or field and value; rows not
+stored or kept out of scoring are counted in data issues.  ``source_file`` is the path under the folder
+given, ``row_ref`` the CSV line and the run id, ``<line> (run_id <id>)``.
 """
 from __future__ import annotations
 
@@ -44,6 +50,7 @@ import pandas as pd
 from ..models import lookup
 from ..schema import Batch, IngestError
 from ._common import attach_curated_sizes, finish_observations, hash_files, issue, read_csv, strict_numeric
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "FILE", "METRIC_MAP", "SENTINEL", "detect", "parse", "task_of"]
 
@@ -154,6 +161,6 @@ def parse(root: Path, source: str = NAME, progress=None) -> Batch:
     obs["params"] = np.nan
     obs = attach_curated_sizes(obs, issues, source)
     if progress:
-        progress(f"{source}: {len(df)} runs")
+        progress(Progress(f"{source}: {len(df)} runs", "parse"))
     obs = finish_observations(obs, issues, source)
     return Batch(source, obs, None, issues, hash_files(root, [path]))

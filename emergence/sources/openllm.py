@@ -22,6 +22,12 @@ Rules (see PROVENANCE.md and the README's "data issues"):
   different values ``conflict`` issues (none scored), by :func:`~emergence.sources._common.mark_duplicates`.
 - Empty cells are missing values (one ``missing_value`` issue per file and column); text in a value
   column raises :class:`IngestError`.
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 10: ``hf_open_llm_v*.csv`` snapshots
+at the repository's path or in the folder (names only); a foreign folder is never claimed.
+Malformed input raises :class:`~emergence.schema.IngestError` naming the file, row or field and
+value; rows not stored or kept out of scoring are counted in data issues.  ``source_file`` is the path
+under the folder given, ``row_ref`` the CSV line (1 = header).
 """
 from __future__ import annotations
 
@@ -32,7 +38,9 @@ import numpy as np
 import pandas as pd
 
 from ..schema import Batch, IngestError
-from ._common import attach_curated_sizes, finish_observations, glob_files, hash_files, issue, read_csv, rel, strict_numeric
+from ._common import (attach_curated_sizes, finish_observations, glob_files, hash_files, issue, read_concat, read_csv,
+                      source_files, strict_numeric)
+from .base import Progress
 
 __all__ = ["NAME", "PRIORITY", "detect", "parse", "column_info"]
 
@@ -74,44 +82,45 @@ def detect(path: Path) -> bool:
     return Path(path).is_dir() and bool(glob_files(Path(path), PATTERNS))
 
 
+def _read_snapshot(path: Path, f: str, source: str, issues: list[dict]) -> pd.DataFrame:
+    """One leaderboard snapshot: one row per (model, value column) with a value."""
+    frames = []
+    version = FILE_RE.match(path.name)["v"]
+    df = read_csv(path, required=["model"], dtype={"model": str}, keep_default_na=False, na_values=[""])
+    df["row_ref"] = (df.index + 2).astype(str)
+    empty = df["model"].isna()
+    if empty.any():
+        i = empty.to_numpy().nonzero()[0][0]
+        raise IngestError(f, "row without a model name", row=df["row_ref"].iloc[i], field="model")
+    value_cols = [c for c in df.columns if c not in ("model", "row_ref")]
+    if not value_cols:
+        raise IngestError(f, "no value column besides 'model'")
+    for col in value_cols:
+        num = strict_numeric(df, col, f, row_refs=df["row_ref"])
+        if num.isna().any():
+            issues.append(issue(source, "missing_value", f, "", col, "",
+                                f"{int(num.isna().sum())} models without a value: no observation"))
+        keep = num.notna()
+        part = pd.DataFrame({"model": df.loc[keep, "model"].str.strip(), "value": num[keep],
+                             "row_ref": df.loc[keep, "row_ref"], "source_file": f, "variant": version})
+        for k, v in column_info(col).items():
+            part[k] = v
+        frames.append(part)
+    return pd.concat(frames, ignore_index=True)
+
+
 def parse(root: Path, source: str = NAME, progress=None) -> Batch:
     root = Path(root)
-    files = [p for p in glob_files(root, PATTERNS) if FILE_RE.match(p.name)]
-    if not files:
-        raise IngestError(root, "no hf_open_llm_v*.csv snapshot")
+    files = source_files(root, PATTERNS, "no hf_open_llm_v*.csv snapshot", FILE_RE.match)
     issues: list[dict] = []
-    frames = []
-    for path in files:
-        f = rel(root, path)
-        version = FILE_RE.match(path.name)["v"]
-        df = read_csv(path, required=["model"], dtype={"model": str}, keep_default_na=False, na_values=[""])
-        df["row_ref"] = (df.index + 2).astype(str)
-        empty = df["model"].isna()
-        if empty.any():
-            i = empty.to_numpy().nonzero()[0][0]
-            raise IngestError(f, "row without a model name", row=df["row_ref"].iloc[i], field="model")
-        value_cols = [c for c in df.columns if c not in ("model", "row_ref")]
-        if not value_cols:
-            raise IngestError(f, "no value column besides 'model'")
-        for col in value_cols:
-            num = strict_numeric(df, col, f, row_refs=df["row_ref"])
-            if num.isna().any():
-                issues.append(issue(source, "missing_value", f, "", col, "",
-                                    f"{int(num.isna().sum())} models without a value: no observation"))
-            keep = num.notna()
-            part = pd.DataFrame({"model": df.loc[keep, "model"].str.strip(), "value": num[keep],
-                                 "row_ref": df.loc[keep, "row_ref"], "source_file": f, "variant": version})
-            for k, v in column_info(col).items():
-                part[k] = v
-            frames.append(part)
-    obs = pd.concat(frames, ignore_index=True)
+    obs = read_concat(root, files, lambda path, f: _read_snapshot(path, f, source, issues))
     obs["params"] = np.nan
     obs["family"] = None
     obs["source_family"] = None
     obs["is_final"] = True
     obs["in_scoring"] = True
     if progress:
-        progress(f"{source}: {len(files)} snapshots")
+        progress(Progress(f"{source}: {len(files)} snapshots", "parse"))
     obs = attach_curated_sizes(obs, issues, source)
     obs = finish_observations(obs, issues, source)
     return Batch(source, obs, None, issues, hash_files(root, files))

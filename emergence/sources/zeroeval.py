@@ -26,6 +26,13 @@ Rules (in the preset; each tested on the real files in ``../shared/data/zeroeval
 
 The re-scored exact match of each (task, model) equals ZeroEval's own accuracy in
 ``result_dirs/<task>.summary.json`` on every model of the real copy (tests/test_src_presets.py).
+
+Protocol (:mod:`emergence.sources.base`): detected at PRIORITY 90:
+``result_dirs/<task>/<model>.json`` (or ``<task>/<model>.json``) whose first records (at most 3
+files) have ZeroEval's keys; a foreign folder is never claimed.  Malformed input raises
+:class:`~emergence.schema.IngestError` naming the file, row or field and value; rows not stored or
+kept out of scoring are counted in data issues.  ``source_file`` is the path under the folder given,
+``row_ref`` the record's index in the JSON list (by the bring-your-own parser).
 """
 from __future__ import annotations
 

@@ -1,0 +1,95 @@
+"""What identifies a series, what a filter matches, and the scale axes: each written once.
+
+Pure (pandas only); the store (:mod:`emergence.store`) turns :data:`FILTER_COLUMNS` into SQL,
+:func:`match` and :func:`filter_values` apply the same rule to a frame already in memory (the
+dashboard's filter options and cascades).
+
+Series key
+    :data:`SERIES_KEY`: the columns that, with a scale axis (and on the training axis the
+    model), make one series of :func:`emergence.series.score_observations`.
+    :data:`SERIES_ORDER` is the order the series table is sorted in; :data:`GROUP_KEY` is a
+    series key without its metric (plus axis and model): the outputs two metrics of one
+    pair share (:func:`emergence.series.compare`, :mod:`emergence.mirage`).
+    :data:`EXAMPLE_GROUP_KEY`: the per-example rows one re-scored observation pools
+    (:func:`emergence.rescore.aggregate_examples`).
+Filters
+    :data:`FILTERS`: the filters a listing takes.  :data:`FILTER_COLUMNS`: a filter name -> the columns it matches.  ``metric`` matches the
+    canonical metric or the source's own spelling (``source_metric``), ``family`` the curated
+    family or the source's (``source_family``); values of one filter are OR-ed.
+Scale axes
+    :data:`SCALE_AXES`, in the order the series table prefers a primary size axis (params,
+    then flops, tokens, non-embedding params), then the training axis ``step``.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import pandas as pd
+
+__all__ = ["SERIES_KEY", "SERIES_TEXT_KEY", "SERIES_ORDER", "GROUP_KEY", "EXAMPLE_GROUP_KEY", "FILTERS", "FILTER_COLUMNS",
+           "match", "filter_values", "SIZE_AXES", "TRAINING_AXES", "SCALE_AXES", "AXIS_COLUMN"]
+
+#: What makes a series, besides its scale axis (and, on the training axis, the model).
+SERIES_KEY = ("source", "task", "subtask", "metric", "source_metric", "family", "shots", "prompt_variant", "variant")
+#: The text columns of the key (all but ``shots``).
+SERIES_TEXT_KEY = tuple(k for k in SERIES_KEY if k != "shots")
+#: The series table's sort order.
+SERIES_ORDER = SERIES_TEXT_KEY + ("shots", "scale_axis", "model")
+#: The outputs a metric was computed on: a series key without the metric, with axis and model.
+GROUP_KEY = ("source", "task", "subtask", "family", "shots", "prompt_variant", "scale_axis", "model")
+#: Per-example rows pooled into one re-scored observation.
+EXAMPLE_GROUP_KEY = ("source", "task", "subtask", "family", "model", "checkpoint_step", "shots", "prompt_variant")
+
+#: The filters every listing takes (CLI flags, API keywords, dashboard widgets and URL), in this order.
+FILTERS = ("source", "task", "subtask", "metric", "family", "shots")
+
+#: filter name -> the column(s) it matches; a metric filter matches metric or source_metric, a
+#: family filter family or source_family.
+FILTER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "source": ("source",),
+    "task": ("task",),
+    "subtask": ("subtask",),
+    "metric": ("metric", "source_metric"),
+    "family": ("family", "source_family"),
+    "model": ("model",),
+    "shots": ("shots",),
+    "metric_class": ("metric_class",),
+}
+
+#: Size axes, in the order the series table prefers a primary axis; then the training axis.
+SIZE_AXES = ("params", "flops", "tokens", "non_embedding_params")
+TRAINING_AXES = ("step",)
+SCALE_AXES = SIZE_AXES + TRAINING_AXES
+#: scale axis -> the observation column holding x.
+AXIS_COLUMN = {"params": "params", "flops": "flops", "tokens": "tokens", "non_embedding_params": "non_embedding_params",
+               "step": "checkpoint_step"}
+
+
+def _columns(name: str) -> tuple[str, ...]:
+    return FILTER_COLUMNS.get(name, (name,))
+
+
+def match(df: pd.DataFrame, name: str, values: Iterable) -> pd.Series:
+    """Rows of ``df`` that filter ``name`` keeps for ``values`` (OR-ed), by :data:`FILTER_COLUMNS`.
+
+    ``shots`` compares as integers, every other filter as text; a column ``df`` lacks matches nothing.
+    """
+    values = list(values)
+    if name == "shots":
+        return pd.to_numeric(df["shots"], errors="coerce").isin([int(v) for v in values])
+    want = [str(v) for v in values]
+    m = pd.Series(False, index=df.index)
+    for c in _columns(name):
+        if c in df.columns:
+            m |= df[c].astype(str).isin(want)
+    return m
+
+
+def filter_values(df: pd.DataFrame, name: str) -> list:
+    """Every value filter ``name`` can take in ``df`` (each of its :data:`FILTER_COLUMNS`), sorted;
+    ints for ``shots``, text otherwise."""
+    vals: set = set()
+    for c in _columns(name):
+        if c in df.columns:
+            vals |= set(df[c].dropna().tolist())
+    return sorted(int(v) for v in vals) if name == "shots" else sorted(str(v) for v in vals)
