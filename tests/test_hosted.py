@@ -78,7 +78,7 @@ def host(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def github(tmp_path_factory):
+def github(tmp_path_factory, shared_data):
     """Two stand-ins for GitHub over the same files: ``ok`` answers everything; ``down`` answers 502 for
     Pythia's repository (an outage of one source's host).  Two, so both first visits can build at once."""
     shared = require_shared()

@@ -503,7 +503,7 @@ def state(db: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def versions(tmp_path_factory):
+def versions(tmp_path_factory, shared_data):
     """The small real source twice: v1 without the LLaMA results, v2 complete; a store holding v1
     ('before') and the state after ingesting v2 into it ('after')."""
     src = require_shared(SMALL_SOURCE)

@@ -1,7 +1,6 @@
 """The mirage simulator: closed forms, sampling agreement, an independent token-level Monte Carlo."""
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -104,15 +103,14 @@ def test_seed_determinism():
     assert not a["accuracy_sampled"].equals(c["accuracy_sampled"])
 
 
-def test_fast_enough_for_sliders():
-    """Issue: redraw interactively; measured ~25 ms for 20 scales x 10,000 examples on the dev machine."""
-    simulate(n_examples=10_000, scales=np.logspace(7, 12, 20), seed=0)
-    times = []
-    for s in range(5):
-        t = time.perf_counter()
-        simulate(n_examples=10_000, scales=np.logspace(7, 12, 20), seed=s)
-        times.append(time.perf_counter() - t)
-    assert np.median(times) < 0.1
+def test_slider_sized_call_gives_every_scale_and_metric():
+    """The size the sliders redraw (20 scales x 10,000 examples) gives one finite row per scale; how long it
+    takes is measured by ``python bench/bench_timings.py`` (BENCHMARKS.md), never asserted in a test."""
+    scales = np.logspace(7, 12, 20)
+    df = simulate(n_examples=10_000, scales=scales, seed=0)
+    assert len(df) == 20 and np.allclose(df["params"], scales)
+    sampled = df[[c for c in df.columns if c.endswith("_sampled")]]
+    assert sampled.shape[1] == 4 and np.isfinite(sampled.to_numpy(dtype=float)).all()
 
 
 def test_long_form():
