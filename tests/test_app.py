@@ -1,78 +1,26 @@
-"""The dashboard under Streamlit's AppTest, on the real store (tests/conftest.py ``real_store``).
+"""The dashboard under Streamlit's AppTest, on the fixture store built in code (tests/fixture_store.py).
 
-Every page renders without an exception; every main control changes what is shown, asserted
-on the plotted data (``json.loads(at.get("plotly_chart")[i].proto.spec)``).
+Every page renders without an exception and shows content; every main control changes what is shown,
+asserted on the plotted data (``json.loads(at.get("plotly_chart")[i].proto.spec)``).  Needs nothing outside the
+repository; the same pages on the real store are in tests/test_app_real.py (marker ``real``).
 """
 from __future__ import annotations
 
-import base64
 import json
 import math
-import os
-from pathlib import Path
 
-import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
+import fixture_store as fx
+from conftest import app_on, arr, open_page, qp, spec, specs, text, ys
 from emergence import views
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture(scope="module", autouse=True)
-def app_env(real_store):
-    """Point the app at the session's real store; never build one on first start."""
-    db, _ = real_store
-    saved = {k: os.environ.get(k) for k in ("EMERGENCE_DB", "EMERGENCE_AUTOBUILD", "EMERGENCE_PUBLIC")}
-    os.environ.update(EMERGENCE_DB=str(db), EMERGENCE_AUTOBUILD="0")
-    os.environ.pop("EMERGENCE_PUBLIC", None)
-    yield db
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
-def open_page(page: str, **params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params["page"] = page
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def spec(at: AppTest, i: int = 0) -> dict:
-    return json.loads(at.get("plotly_chart")[i].proto.spec)
-
-
-def arr(v) -> list:
-    """A plotted array: plotly encodes numpy arrays as base64 typed arrays ({'dtype', 'bdata', 'shape'})."""
-    if v is None:
-        return []
-    if isinstance(v, dict) and "bdata" in v:
-        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
-        return a.tolist()
-    if v and isinstance(v[0], (list, dict)):
-        return [x for row in v for x in arr(row)]
-    return list(v)
-
-
-def ys(fig: dict) -> list:
-    return [v for t in fig["data"] for v in arr(t.get("y"))]
-
-
-def qp(at: AppTest, key: str) -> list[str]:
-    """A query parameter of the app's URL as a list (repeated keys)."""
-    v = at.query_params.get(key)
-    return [] if v is None else list(v) if isinstance(v, (list, tuple)) else [v]
-
-
-def text(at: AppTest) -> str:
-    return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
+def app_env(fixture_store):
+    """Point the app at the session's fixture store; never build one on first start."""
+    with app_on(fixture_store) as db:
+        yield db
 
 
 # ---------------------------------------------------------------- every page renders, says what it shows
@@ -82,7 +30,7 @@ PAGES = [("overview", {}, 5), ("explorer", {}, 1), ("series", {"source": "expeme
 
 
 @pytest.mark.parametrize("page, params, n_charts", PAGES, ids=[p[0] for p in PAGES])
-def test_page_renders_on_the_real_store(page, params, n_charts):
+def test_page_renders_on_the_fixture_store(page, params, n_charts):
     at = open_page(page, **params)
     assert at.title[0].value == views.PAGE_TITLES[page]
     assert "arxiv.org/abs/2304.15004" in text(at) and "arxiv.org/abs/2310.03262" in text(at)
@@ -217,10 +165,9 @@ def test_rescoring_pair_and_outputs():
     assert {t["name"] for t in spec(at, 1)["data"]} != curves or len(groups) == 1
 
 
-def test_rescoring_replicates_schaeffer_fig3_on_real_completions():
+def test_rescoring_replicates_schaeffer_fig3_on_completions():
     at = open_page("rescoring")
-    fig = [json.loads(c.proto.spec) for c in at.get("plotly_chart")][-1]
-    assert "operand digits" in fig["layout"]["title"]["text"]
+    fig = next(f for f in specs(at) if "operand digits" in f["layout"].get("title", {}).get("text", ""))
     assert {t["name"] for t in fig["data"] if t.get("showlegend", True) is not False} == {
         "1x1 (1-2 digits)", "1x2 (2-3 digits)", "2x2 (3-4 digits)"}
 
@@ -270,17 +217,16 @@ def test_simulator_test_set_size_and_vision_cutoff():
 
 
 # ---------------------------------------------------------------- Data
-def test_data_page_lists_sources_and_filters_issues(real_store):
-    _, out = real_store
+def test_data_page_lists_sources_and_filters_issues():
     at = open_page("data")
     sources = at.dataframe[0].value
-    assert set(out["result"]) <= set(sources["source"])
+    assert set(fx.SOURCES) == set(sources["source"])
     assert (sources["observations"] > 0).all()
     n_all = len(at.dataframe[2].value)
-    at.multiselect(key="w_data_source").set_value(["on-emergence"]).run()
+    at.multiselect(key="w_data_source").set_value(["expemergence"]).run()
     issues = at.dataframe[2].value
-    assert 0 < len(issues) < n_all and set(issues["source"]) == {"on-emergence"}
-    assert qp(at, "source") == ["on-emergence"]
+    assert 0 < len(issues) < n_all and set(issues["source"]) == {"expemergence"}
+    assert qp(at, "source") == ["expemergence"]
 
 
 LOCAL = (None, {"Host": "localhost:8501", "Origin": "http://localhost:8501", "User-Agent": "Chromium"})
@@ -299,10 +245,10 @@ def visitor(monkeypatch):
     return set_visitor
 
 
-def test_data_page_ingest_error_is_clear_and_writes_nothing(tmp_path, real_store, visitor):
+def test_data_page_ingest_error_is_clear_and_writes_nothing(tmp_path, fixture_store, visitor):
     visitor(LOCAL)
     from emergence.store import Store
-    db, _ = real_store
+    db = fixture_store
     before = Store(db).fingerprint()
     bad = tmp_path / "results.json"
     bad.write_text('{"results": {"task": {"acc": 0.5')          # truncated JSON
@@ -319,17 +265,18 @@ def test_public_deployment_disables_ingest(monkeypatch):
     assert any("disabled on this public deployment" in i.value for i in at.info)
 
 
-def test_data_page_ingests_a_path_into_an_empty_store(tmp_path, monkeypatch, shared_data, visitor):
+def test_data_page_ingests_a_path_into_an_empty_store(tmp_path, monkeypatch, visitor):
+    from test_reliability import exp_folder       # an expemergence-format folder written in code
     visitor(LOCAL)
     db = tmp_path / "fresh.duckdb"
     monkeypatch.setenv("EMERGENCE_DB", str(db))
     at = open_page("data")
     assert any("No store" in w.value for w in at.warning)
-    at.text_input(key="data_path").set_value(str(shared_data / "gpt3-multiplication-tables")).run()
+    at.text_input(key="data_path").set_value(str(exp_folder(tmp_path))).run()
     at.button(key="data_ingest").click().run()
     assert not at.exception and not at.error
-    assert any(s.value.startswith("gpt3-multiplication-tables: added") for s in at.success)
-    assert at.dataframe[0].value["source"].tolist() == ["gpt3-multiplication-tables"]
+    assert any(s.value.startswith("expemergence: added") for s in at.success)
+    assert at.dataframe[0].value["source"].tolist() == ["expemergence"]
 
 
 @pytest.mark.parametrize("ip, headers, local", [
@@ -362,7 +309,7 @@ def test_write_access(public, allow, local, expected):
 
 
 @pytest.mark.parametrize("who", [REMOTE, PROXIED, None])
-def test_a_visitor_not_on_this_machine_cannot_ingest_a_path_or_remove(real_store, visitor, who):
+def test_a_visitor_not_on_this_machine_cannot_ingest_a_path_or_remove(visitor, who):
     if who is not None:             # None: AppTest's own context, where st.context knows no visitor at all
         visitor(who)
     at = open_page("data")
@@ -372,48 +319,28 @@ def test_a_visitor_not_on_this_machine_cannot_ingest_a_path_or_remove(real_store
     assert any("work only for a visitor on the server itself" in c.value for c in at.caption)
 
 
-def test_allow_ingest_turns_path_ingest_on_for_any_visitor(real_store, visitor, monkeypatch):
+def test_allow_ingest_turns_path_ingest_on_for_any_visitor(visitor, monkeypatch):
     visitor(REMOTE)
     monkeypatch.setenv("EMERGENCE_ALLOW_INGEST", "1")
     at = open_page("data")
     assert [t for t in at.text_input if t.key == "data_path"] and [b for b in at.button if b.key == "data_remove"]
 
 
-def test_a_local_visitor_removes_a_source_from_the_page(tmp_path, monkeypatch, shared_data, visitor):
-    from emergence.ingest import ingest
+def test_a_local_visitor_removes_a_source_from_the_page(tmp_path, monkeypatch, visitor):
+    import fixture_store as fx
     from emergence.store import Store
     visitor(LOCAL)
-    db = tmp_path / "two.duckdb"
-    ingest([str(shared_data / "gpt3-multiplication-tables"), str(shared_data / "on-emergence")], db=db, online=False)
+    db = fx.build(tmp_path / "two.duckdb", ["gpt3-multiplication-tables", "obsscaling"])
     monkeypatch.setenv("EMERGENCE_DB", str(db))
     at = open_page("data")
     assert at.button(key="data_remove").disabled
-    at.selectbox(key="data_remove_source").set_value("on-emergence").run()
+    at.selectbox(key="data_remove_source").set_value("obsscaling").run()
     at.checkbox(key="data_remove_sure").check().run()
     at.button(key="data_remove").click().run()
     assert not at.exception and not at.error
-    assert any(s.value.startswith("on-emergence: removed") for s in at.success)
+    assert any(s.value.startswith("obsscaling: removed") for s in at.success)
     assert Store(db).source_rows()["name"].tolist() == ["gpt3-multiplication-tables"]
     assert set(Store(db).series()["source"]) == {"gpt3-multiplication-tables"}
-
-
-def test_first_start_builds_the_store_with_a_progress_bar(tmp_path, monkeypatch, shared_data):
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "gpt3-multiplication-tables").symlink_to(shared_data / "gpt3-multiplication-tables")
-    db = tmp_path / "first.duckdb"
-    monkeypatch.setenv("EMERGENCE_DB", str(db))
-    monkeypatch.setenv("EMERGENCE_DATA_DIR", str(data))
-    monkeypatch.setenv("EMERGENCE_AUTOBUILD", "1")
-    monkeypatch.setenv("EMERGENCE_OFFLINE", "1")
-    monkeypatch.setenv("EMERGENCE_PUBLIC", "1")
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert db.exists() and at.title[0].value == "Overview"
-    notes = " ".join(i.value for i in at.info)
-    assert "monkeys-powerlaws" in notes and "inverse-scaling-eval-pipeline" in notes   # left out, and why
-    assert "does not allow redistribution" in notes
 
 
 def test_series_page_without_a_task_opens_on_arithmetic():

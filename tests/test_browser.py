@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,24 +20,9 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
+from conftest import free_port as _free_port   # Chromium's launch arguments: conftest.browser_type_launch_args
+
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args():
-    """pytest-playwright launches Debian's Chromium (never `playwright install`)."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    return {"executable_path": CHROMIUM, "args": ARGS}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

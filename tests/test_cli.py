@@ -1,6 +1,13 @@
-"""The `emergence` command on the real store built from ../shared/data (required when CI=true)."""
+"""The `emergence` command on the real store built from ../shared/data (required when CI=true).
+
+Most calls run :func:`emergence.cli.main` in this process with stdout and stderr captured as bytes (what a
+subprocess would return, without a new interpreter importing pandas, DuckDB and SciPy for each of ~40 calls);
+the console entry point itself (``python -m emergence.cli``) runs as a subprocess in ``test_simulate_csv`` and
+``test_db_goes_before_or_after_the_subcommand``.
+"""
 from __future__ import annotations
 
+import contextlib
 import io
 import subprocess
 import sys
@@ -14,8 +21,23 @@ from emergence.catalog import CATALOG
 
 
 def run(db, *args, check=True) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "emergence.cli", "--db", str(db), *args],
-                          capture_output=True, check=check, timeout=300)
+    """``emergence --db DB ARGS`` in this process: its exit status and the bytes it wrote to stdout and stderr."""
+    from emergence import cli
+    argv = ["--db", str(db), *map(str, args)]
+    out, err = io.BytesIO(), io.BytesIO()
+    so = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+    se = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
+    with contextlib.redirect_stdout(so), contextlib.redirect_stderr(se):
+        try:
+            code = cli.main(argv)
+        except SystemExit as e:          # argparse: --help (0) and usage errors (2)
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        so.flush()
+        se.flush()
+    done = subprocess.CompletedProcess(["emergence", *argv], code or 0, out.getvalue(), err.getvalue())
+    if check:
+        done.check_returncode()
+    return done
 
 
 def csv(db, *args) -> pd.DataFrame:

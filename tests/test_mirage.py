@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from emergence import mirage
-from tests.conftest import require_shared
+from conftest import require_shared
 
 
 def _cmp(rows):
@@ -107,7 +107,7 @@ def test_fdr_families():
 
 # ----------------------------------------------------------------------------- real outputs
 @pytest.fixture(scope="module")
-def multiplication():
+def multiplication(shared_data):
     from emergence.replications import multiplication_by_digits
     from emergence.sources import multiplication as src
     root = require_shared("gpt3-multiplication-tables")

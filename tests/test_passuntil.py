@@ -10,7 +10,7 @@ from scipy import stats
 from emergence.passuntil import (binomial_estimate, compare_designs, fit_instance_law, instance_estimates,
                                  instance_fits, passuntil_estimate, passuntil_predictions, pu_law,
                                  sample_until_pass, task_pass_rates)
-from tests.conftest import require_shared
+from conftest import require_shared
 
 
 # ---- intervals ---------------------------------------------------------------------------
@@ -169,7 +169,7 @@ PYTHIA = {"Pythia 70M": 70_426_624, "Pythia 160M": 162_322_944, "Pythia 410M": 4
 
 
 @pytest.fixture(scope="module")
-def monkeys():
+def monkeys(shared_data):
     root = require_shared("monkeys-powerlaws")
     d = pd.read_parquet(root / "data" / "processed_data" / "large_language_monkeys_original_pass_at_k.parquet")
     d = d[d["Scaling Parameter"] == 1]

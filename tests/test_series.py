@@ -292,8 +292,11 @@ def test_compare_keeps_axes_and_models_apart():
 # ----------------------------------------------------------------------------- real data
 @pytest.fixture(scope="module")
 def expemergence_series(shared_data):
+    """expemergence's Pythia series on arithmetic, scored: the tests below read only those (their scores and pairs
+    do not depend on other series; only the FDR step's q-values would, and no test here reads them)."""
     from emergence.sources import expemergence
-    return score_observations(expemergence.parse(shared_data / "expemergence").observations)
+    obs = expemergence.parse(shared_data / "expemergence").observations
+    return score_observations(obs[(obs["task"] == "arithmetic") & (obs["source_family"] == "Pythia")])
 
 
 def test_expemergence_pythia_arithmetic_accuracy_is_scored(expemergence_series):

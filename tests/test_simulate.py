@@ -1,6 +1,7 @@
 """The mirage simulator: closed forms, sampling agreement, an independent token-level Monte Carlo."""
 from __future__ import annotations
 
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -101,6 +102,16 @@ def test_seed_determinism():
     c = simulate(n_examples=500, seed=8)
     assert a.equals(b)
     assert not a["accuracy_sampled"].equals(c["accuracy_sampled"])
+
+
+def test_slider_sized_call_gives_every_scale_and_metric():
+    """The size the sliders redraw (20 scales x 10,000 examples) gives one finite row per scale; how long it
+    takes is measured by ``python bench/bench_timings.py`` (BENCHMARKS.md), never asserted in a test."""
+    scales = np.logspace(7, 12, 20)
+    df = simulate(n_examples=10_000, scales=scales, seed=0)
+    assert len(df) == 20 and np.allclose(df["params"], scales)
+    sampled = df[[c for c in df.columns if c.endswith("_sampled")]]
+    assert sampled.shape[1] == 4 and np.isfinite(sampled.to_numpy(dtype=float)).all()
 
 
 def test_long_form():

@@ -13,7 +13,7 @@ import pytest
 
 from emergence.schema import EXAMPLE_COLUMNS, OBSERVATION_COLUMNS, IngestError
 from emergence.sources.byo import load_mapping, parse_with_mapping
-from tests.conftest import require_shared
+from conftest import require_shared
 
 AGG_CSV = """task,model_name,score,n_params
 arith,m-small,0.1,0.1

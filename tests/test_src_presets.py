@@ -20,7 +20,7 @@ from emergence.rescore import aggregate_examples
 from emergence.schema import IngestError
 from emergence.sources import mmlu_pro, zeroeval
 from emergence.store import Store
-from tests.conftest import require_shared
+from conftest import require_shared
 
 # ZeroEval's summary tables rename two runs (reference/eval_utils.py, model_name_replacement)
 SUMMARY_NAME = {"gemma-2-27b-it@together": "gemma-2-27b-it",
@@ -34,12 +34,12 @@ def exact_match(examples: pd.DataFrame, by=("task", "model")) -> pd.Series:
 
 # ====================================================================== real data
 @pytest.fixture(scope="module")
-def ze_real():
+def ze_real(shared_data):
     return zeroeval.parse(require_shared("zeroeval-results"))
 
 
 @pytest.fixture(scope="module")
-def mp_real():
+def mp_real(shared_data):
     return mmlu_pro.parse(require_shared("mmlu-pro-outputs"))
 
 

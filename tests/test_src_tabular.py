@@ -14,7 +14,7 @@ import pytest
 
 from emergence.schema import IngestError
 from emergence.sources import epoch, mlfoundations, obsscaling, on_emergence, openllm
-from tests.conftest import require_shared
+from conftest import require_shared
 
 
 def one(obs: pd.DataFrame, **where) -> pd.Series:

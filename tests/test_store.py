@@ -341,11 +341,11 @@ def test_the_fdr_step_reads_only_what_it_declares(real_store):
         assert a == b, f"apply_fdr reads more than FDR_READS: {col} differs"
 
 
-def test_the_same_content_gives_the_same_verdicts_in_two_stores(tmp_path):
+def test_the_same_content_gives_the_same_verdicts_in_two_stores(tmp_path, shared_data):
     """Deterministic: two stores built from the same real files hold the same p-values, q-values and verdicts,
     and ingesting the same content again changes nothing (a share link's numbers do not move)."""
     from emergence.ingest import ingest
-    from tests.conftest import require_shared
+    from conftest import require_shared
     data = require_shared()
     names = ["mlfoundations-scaling", "lm-eval-harness-results-2023"]
     a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
