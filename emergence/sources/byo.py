@@ -85,6 +85,7 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -188,6 +189,23 @@ def load_mapping(toml_path) -> dict:
         raise IngestError(path, f"not valid TOML at {where}: {what}") from None
     mapping["_file"] = str(path)
     return mapping
+
+
+@lru_cache(maxsize=None)
+def _preset_file(path: str) -> dict:
+    return load_mapping(path)
+
+
+def preset_mapping(preset, **options) -> dict:
+    """A preset's mapping (a TOML file under ``presets/``, read once), with the ingest options
+    ``empty_prediction`` and ``sizes`` laid over it; the cached preset itself is never changed."""
+    m = {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v)
+         for k, v in _preset_file(str(preset)).items()}
+    if options.get("empty_prediction"):
+        m["empty_prediction"] = options["empty_prediction"]
+    if options.get("sizes"):
+        m["sizes"] = {**m.get("sizes", {}), **options["sizes"]}
+    return m
 
 
 def parse_size(value, scale: float = 1.0) -> float | None:

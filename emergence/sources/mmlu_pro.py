@@ -30,11 +30,10 @@ JSON list (by the bring-your-own parser).
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import Path
 
 from ..schema import Batch
-from .byo import load_mapping, parse_with_mapping
+from .byo import parse_with_mapping, preset_mapping
 
 __all__ = ["NAME", "PRIORITY", "OPTIONS", "PRESET", "FILE_RE", "detect", "parse", "mapping"]
 
@@ -45,19 +44,9 @@ PRESET = Path(__file__).resolve().parent / "presets" / "mmlu_pro.toml"
 FILE_RE = re.compile(r"^model_outputs_(?P<model>.+)_(?P<shots>\d+)shots\.(zip|json)$")
 
 
-@lru_cache(maxsize=1)
-def _preset() -> dict:
-    return load_mapping(PRESET)
-
-
 def mapping(**options) -> dict:
     """The preset mapping, with ingest options (``empty_prediction``, ``sizes``) laid over it."""
-    m = {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v) for k, v in _preset().items()}
-    if options.get("empty_prediction"):
-        m["empty_prediction"] = options["empty_prediction"]
-    if options.get("sizes"):
-        m["sizes"] = {**m.get("sizes", {}), **options["sizes"]}
-    return m
+    return preset_mapping(PRESET, **options)
 
 
 def detect(path: Path) -> bool:

@@ -36,11 +36,10 @@ kept out of scoring are counted in data issues.  ``source_file`` is the path und
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from ..schema import Batch
-from .byo import load_mapping, parse_with_mapping
+from .byo import parse_with_mapping, preset_mapping
 
 __all__ = ["NAME", "PRIORITY", "OPTIONS", "PRESET", "detect", "parse", "mapping"]
 
@@ -50,19 +49,9 @@ OPTIONS = ("empty_prediction", "sizes")
 PRESET = Path(__file__).resolve().parent / "presets" / "zeroeval.toml"
 
 
-@lru_cache(maxsize=1)
-def _preset() -> dict:
-    return load_mapping(PRESET)
-
-
 def mapping(**options) -> dict:
     """The preset mapping, with ingest options (``empty_prediction``, ``sizes``) laid over it."""
-    m = {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v) for k, v in _preset().items()}
-    if options.get("empty_prediction"):
-        m["empty_prediction"] = options["empty_prediction"]
-    if options.get("sizes"):
-        m["sizes"] = {**m.get("sizes", {}), **options["sizes"]}
-    return m
+    return preset_mapping(PRESET, **options)
 
 
 def _looks_like_zeroeval(path: Path) -> bool:
