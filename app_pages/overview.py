@@ -3,7 +3,7 @@ import streamlit as st
 
 import app_support as sup
 from emergence import figures, views
-from emergence.verdict import FDR_LEVEL, WIDTH_THRESHOLD
+from emergence.api import FDR_LEVEL, WIDTH_THRESHOLD
 
 sup.header("Overview", "Is a sharp jump a property of the models or of the metric? The direct test is the **same "
            "outputs scored two ways**: a thresholded metric (multiple choice grade, exact match) beside a continuous "

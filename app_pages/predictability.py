@@ -38,22 +38,13 @@ else:
 if pred is not None and pred.empty:
     st.info("No series with at least 4 scales on this axis matches these filters.")
 elif pred is not None:
-    from emergence.predict import predictability
-    from emergence.series import SERIES_KEY
-    # api.predict names a series by its key columns; predictability() counts series by one id
-    key = [c for c in SERIES_KEY + ["series_model", "scale_axis"] if c in pred.columns]
-    pred = pred.assign(series_id=pred[key].astype(str).agg(" | ".join, axis=1))
-    ok = pred[pred["status"] == "ok"]
-    shown = ok[ok["preferred"].astype(bool)] if state.form == "preferred" else ok[ok["form"] == state.form]
-    shown = shown.assign(label=[views.group_label(r) + f" · {r['metric']}" for _, r in shown.iterrows()])
-    summ = predictability(pred, form=state.form)
+    # one id per series, the fits of the chosen form, curvature counts, median errors (emergence.api.prediction_view)
+    pred, shown, counts, summ = sup.prediction_view(fp, state, pred)
     sup.chart(figures.prediction_scatter(shown), "pred_scatter", "held-out-predictions")
     sup.chart(figures.error_bar(summ.by_metric), "pred_errors", "held-out-errors")
     st.dataframe(summ.by_class, hide_index=True, width="stretch")
     st.dataframe(summ.by_metric, hide_index=True, width="stretch")
-    curv = shown[shown["curvature_class"].notna() & (shown["curvature_class"].astype(str) != "")]
-    if len(curv):
-        counts = curv.groupby(["metric_class", "curvature_class"]).size().rename("n").reset_index()
+    if len(counts):
         sup.chart(figures.curvature_bar(counts), "pred_curvature", "curvature-classes")
     sup.download_section(state, kind, pred.drop(columns=["series_id"]), fp, title="Export the predictions")
 

@@ -2,8 +2,7 @@
 import streamlit as st
 
 import app_support as sup
-from emergence import figures
-from emergence.simulate import long_form
+from emergence import api, figures
 
 sup.header("Mirage simulator", "Schaeffer et al.'s mathematical model (Sec. 2-3): per-token cross-entropy falls "
            "as a power law in parameters, L(N) = (N/c)^α, so the per-token probability p = exp(-L) rises "
@@ -21,7 +20,7 @@ sup.number(state, "n", "test-set size n", conv=int, min_value=1, max_value=100_0
            widget="number_input")
 
 kind, sim = sup.table(state, "")
-long = long_form(sim)
+long = api.simulated_long(sim)
 sup.chart(figures.simulator_figure(long), "simulator_chart", "mirage-simulator")
 verdicts = sup.simulated_verdicts(sim, state.n, state.choices)
 st.markdown("The store's own verdict on each sampled curve, and the **detection lead**: decades of model size by "

@@ -562,3 +562,7 @@ def remove(names: list[str], *, db: str | os.PathLike | None = None,
         raise StoreMissing(f"no store at {store.path}: nothing to remove")
     removed = store.remove(list(names), score=score_observations, finalize=fdr_step(apply_fdr), progress=progress)
     return {"removed": removed, "db": str(store.path)}
+
+
+# the first-start build (which catalogue sources, a background build any caller can watch): emergence.build
+from .build import build_store, new_build_state, public_sources, start_build  # noqa: E402,F401
