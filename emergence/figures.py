@@ -163,7 +163,7 @@ def curve_order(points: pd.DataFrame) -> list[str]:
 
 def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: dict | None = None,
                   y_label: str = "value", resolution_band: bool = True, ncols: int = 3,
-                  max_visible: int = 8) -> go.Figure:
+                  max_visible: int = 8, max_listed: int = 40) -> go.Figure:
     """Every metric of one task on a shared log scale axis: one panel per metric, one colour per curve.
 
     ``points``: one row per plotted point with ``metric, curve, x, y`` and optional ``lo, hi``
@@ -171,8 +171,9 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
     discontinuous -> nonlinear -> continuous, so the same outputs under a thresholded and a
     smooth metric stand side by side.  ``labels`` maps a curve to its legend text (its score).
     With more than ``max_visible`` curves (30 families of a task), the first ``max_visible`` of
-    :func:`curve_order` are drawn and the rest wait in the legend, one click away; the legend stands
-    at the right of the panels, never over them.
+    :func:`curve_order` are drawn and the rest wait in the legend, one click away (up to ``max_listed``
+    curves; beyond, the title says how many the filters leave out); the legend stands at the right of
+    the panels, never over them.
     """
     labels = labels or {}
     if points is None or points.empty:
@@ -189,6 +190,8 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
                         horizontal_spacing=0.07, vertical_spacing=min(0.12, 0.3 / max(nrows, 1)))
     curves = curve_order(points)
     visible = set(curves[:max_visible])
+    listed = set(curves[:max_listed])
+    traces, at = [], []
     colour = {c: _PALETTE[i % len(_PALETTE)] for i, c in enumerate(curves)}
     shown = set()
     for i, m in enumerate(metrics):
@@ -200,21 +203,25 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
             hi = float(pd.to_numeric(pm["band_hi"], errors="coerce").median())
             fig.add_hrect(y0=lo, y1=hi, fillcolor="grey", opacity=0.15, line_width=0, row=r + 1, col=c + 1)
         for curve, g in pm.groupby("curve", sort=True):
+            if str(curve) not in listed:
+                continue
             g = g.sort_values("x")
             err = None
             if "lo" in g.columns and g["lo"].notna().any():
                 err = dict(type="data", symmetric=False, array=(g["hi"] - g["y"]).clip(lower=0).tolist(),
                            arrayminus=(g["y"] - g["lo"]).clip(lower=0).tolist(), thickness=1, width=2)
             name = labels.get(curve, curve)
-            fig.add_trace(go.Scatter(
-                x=g["x"], y=g["y"], mode="lines+markers", name=name, legendgroup=curve,
+            traces.append(go.Scatter(
+                x=g["x"].tolist(), y=g["y"].tolist(), mode="lines+markers", name=name, legendgroup=curve,
                 showlegend=curve not in shown, line=dict(color=colour[str(curve)]), error_y=err,
                 visible=True if str(curve) in visible else "legendonly", legendrank=curves.index(str(curve)) + 1,
                 customdata=g[["model"]].astype(str).to_numpy() if "model" in g.columns else None,
                 hovertemplate=(f"{curve}<br>%{{customdata[0]}}<br>x=%{{x:.3s}}<br>y=%{{y:.4g}}<extra>{m}</extra>"
-                               if "model" in g.columns else None)),
-                row=r + 1, col=c + 1)
+                               if "model" in g.columns else None)))
+            at.append((r + 1, c + 1))
             shown.add(curve)
+    if traces:    # one call: adding traces one by one to a subplot grid costs seconds with hundreds of curves
+        fig.add_traces(traces, rows=[a[0] for a in at], cols=[a[1] for a in at])
     for i, m in enumerate(metrics):
         # losses and perplexities span orders of magnitude: log y where every value is positive and spread wide
         y = pd.to_numeric(points.loc[points["metric"].astype(str) == m, "y"], errors="coerce").dropna()
@@ -225,8 +232,12 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
     fig.update_xaxes(title_text=x_label, row=nrows)
     fig.update_yaxes(title_text=y_label, col=1)
     hidden = len(curves) - len(visible)
-    title = (f"{len(visible)} of {len(curves)} curves drawn (emergent first, then the largest change); the others "
-             "are in the legend: click one to draw it" if hidden > 0 else None)
+    title = None
+    if hidden > 0:
+        title = (f"{len(visible)} of {len(curves)} curves drawn (emergent first, then the largest change); "
+                 + ("the others are in the legend: click one to draw it" if len(curves) <= max_listed else
+                    f"the next {max_listed - len(visible)} are in the legend (click one to draw it), the other "
+                    f"{len(curves) - max_listed} by narrowing the filters"))
     fig.update_layout(height=max(420, 330 * nrows), title=title,
                       legend=dict(orientation="v", x=1.01, xanchor="left", y=1, yanchor="top", font=dict(size=11),
                                   groupclick="togglegroup"),
