@@ -40,12 +40,15 @@ if pred is not None and pred.empty:
 elif pred is not None:
     # one id per series, the fits of the chosen form, curvature counts, median errors (emergence.api.prediction_view)
     pred, shown, counts, summ = sup.prediction_view(fp, state, pred)
-    sup.chart(figures.prediction_scatter(shown), "pred_scatter", "held-out-predictions")
-    sup.chart(figures.error_bar(summ.by_metric), "pred_errors", "held-out-errors")
+    key = (views.table_key(state), state.form)
+    sup.chart(sup.figure("pred_scatter", fp, key, figures.prediction_scatter, shown),
+              "pred_scatter", "held-out-predictions")
+    sup.chart(sup.figure("pred_errors", fp, key, figures.error_bar, summ.by_metric), "pred_errors", "held-out-errors")
     st.dataframe(summ.by_class, hide_index=True, width="stretch")
     st.dataframe(summ.by_metric, hide_index=True, width="stretch")
     if len(counts):
-        sup.chart(figures.curvature_bar(counts), "pred_curvature", "curvature-classes")
+        sup.chart(sup.figure("pred_curvature", fp, key, figures.curvature_bar, counts),
+                  "pred_curvature", "curvature-classes")
     sup.download_section(state, kind, pred.drop(columns=["series_id"]), fp, title="Export the predictions")
 
 st.subheader("PassUntil task scaling law")
@@ -59,7 +62,8 @@ else:
     pu_kind, laws = sup.table(pu_state, fp, kind="passuntil")
     st.caption(f"From {', '.join(use)}: each problem's pass rate c/n at each model size (final checkpoints), "
                "averaged per task; the law is fitted on all sizes but the largest.")
-    sup.chart(figures.passuntil_figure(sup.pass_rates(fp, use), laws), "passuntil_chart", "passuntil-law")
+    sup.chart(sup.figure("passuntil", fp, use, figures.passuntil_figure, sup.pass_rates(fp, use), laws),
+              "passuntil_chart", "passuntil-law")
     if len(laws):
         cols = [c for c in ["task", "family", "n_sizes", "params_target", "pu_actual", "pu_predicted", "pu_lower",
                             "pu_upper", "rel_error", "pu_predicted_instance", "rel_error_instance", "alpha",

@@ -38,7 +38,8 @@ else:
                 f"both sides ({int(v['mirage']):,} with {a} emergent and {b} smooth, {int(v['both_smooth']):,} both "
                 f"smooth, {int(v['both_emergent']):,} both emergent); {int(v['with_lead']):,} with a detection lead, "
                 f"{int(v['b_first']):,} of them with {b} first.")
-    sup.chart(figures.lead_figure(sel), "rescoring_leads", "rescoring-leads")
+    sup.chart(sup.figure("leads", fp, (views.table_key(state), pair), figures.lead_figure, sel), "rescoring_leads",
+              "rescoring-leads")
 
     st.subheader("One set of outputs under both metrics")
     sup.select(state, "group", "Outputs", groups)
@@ -49,7 +50,8 @@ else:
     target = views.outputs_view(g, state.x)
     pts, labels = sup.plot_frame(fp, target.with_filters(metric=views.pair_metrics(pair)))
     pts = api.pair_points(pts, pair, g["variant"])
-    sup.chart(figures.series_figure(pts, x_label=sup.AXIS_LABELS[state.x], labels=labels), "rescoring_curves",
+    sup.chart(sup.figure("pair_curves", fp, (target, pair, str(g["variant"])), figures.series_figure, pts,
+                         x_label=sup.AXIS_LABELS[state.x], labels=labels), "rescoring_curves",
               "rescoring-curves")
     st.page_link("app_pages/series.py", label="Open these outputs in Series detail →",
                  query_params=views.to_query_params(target))
@@ -65,7 +67,8 @@ st.markdown("**InstructGPT multiplication, split by operand digits** (Schaeffer 
 if by_digits.empty:
     st.info("gpt3-multiplication-tables is not in this store.")
 else:
-    sup.chart(figures.multiplication_figure(by_digits), "rescoring_multiplication", "multiplication-by-digits")
+    sup.chart(sup.figure("multiplication", fp, None, figures.multiplication_figure, by_digits),
+              "rescoring_multiplication", "multiplication-by-digits")
     st.dataframe(mult, hide_index=True, width="stretch")
 for title, table in sup.replications(fp, state.x):
     st.markdown(f"**{title}**")

@@ -55,7 +55,8 @@ if state.norm and len(pts):
 if pts.empty:
     st.info(f"None of the {len(obs):,} observations of this view has a {sup.AXIS_LABELS[state.x]} value. "
             "Try another scale axis.")
-fig = figures.series_figure(pts, x_label=sup.AXIS_LABELS[state.x], labels=labels, y_label=y_label)
+fig = sup.figure("series", fp, (sup.frozen_filters(state), state.x, state.norm), figures.series_figure, pts,
+                 x_label=sup.AXIS_LABELS[state.x], labels=labels, y_label=y_label)
 sup.chart(fig, "series_chart", f"series-{task}")
 
 st.subheader("Verdicts of these curves")

@@ -13,7 +13,7 @@ from emergence import api, figures
 from emergence.views import ViewState
 
 from .furniture import AXIS_LABELS, chart, show_table
-from .queries import store
+from .queries import figure, store
 
 __all__ = ["fig6_section"]
 
@@ -48,7 +48,8 @@ def fig6_section(state: ViewState, fp: str, where=st):
             where.caption("No BIG-G full log matches the task, family and shots filters in the sidebar.")
         return
     x = "non_embedding_params" if state.x == "non_embedding_params" else "params"
-    fig = figures.grade_brier_figure(rows, x=x, x_label=AXIS_LABELS[x], max_curves=MAX_CURVES)
+    fig = figure("grade_brier", fp, (tuple(state.task), tuple(state.family), tuple(state.shots), x),
+                 figures.grade_brier_figure, rows, x=x, x_label=AXIS_LABELS[x], max_curves=MAX_CURVES)
     chart(fig, "bigbench_fig6", "grade-vs-brier", where=where)
     n_curves = rows.groupby(["task", "family", "shots"], dropna=False).ngroups
     where.caption(

@@ -64,7 +64,8 @@ def chart(fig, key: str, name: str, where=st, on_select=None, selection_mode=Non
     kw = {}
     if on_select is not None:
         kw.update(on_select=on_select, selection_mode=selection_mode or ("points",))
-    figures.fit_titles(fig)      # long titles wrap instead of clipping
+    if not getattr(fig, "_emergence_fitted", False):
+        figures.fit_titles(fig)      # long titles wrap instead of clipping (a cached figure has them wrapped)
     event = where.plotly_chart(fig, key=key, config=config, **kw)
     if _static_export():
         c1, c2, _ = where.columns([1, 1, 8])

@@ -29,8 +29,19 @@ def _store(path: str):
 
 
 def fingerprint() -> str:
+    """The store's fingerprint, read once per version of its file (an ingest swaps in a new file)."""
+    import os
     s = store()
-    return s.fingerprint() if s.exists() else ""
+    try:
+        f = os.stat(s.path)
+    except FileNotFoundError:
+        return ""
+    return _fingerprint(str(s.path), (f.st_ino, f.st_mtime_ns, f.st_size))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _fingerprint(path: str, identity: tuple) -> str:
+    return api.get_store(path).fingerprint()
 
 
 def table(state: ViewState, fp: str, kind: str | None = None) -> tuple[str | None, pd.DataFrame]:
@@ -171,3 +182,18 @@ def prediction_view(fp: str, state: ViewState, pred: pd.DataFrame):
 def _prediction_view(fp: str, key: ViewState, form: str, _pred: pd.DataFrame):
     p, shown, curv = api.prediction_view(_pred, form)
     return p, shown, curv, api.predictability(p, form=form)
+
+
+def figure(name: str, fp: str, key, build, *args, **kw):
+    """``build(*args, **kw)`` (a :mod:`emergence.figures` builder), built once per ``(name, fp, key)``
+    and shared by every rerun and session: ``key`` must decide the figure (the part of the view its
+    frames come from).  Plotly spends far longer building a figure than Streamlit spends sending it."""
+    return _figure(name, fp, key, build, args, kw)
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _figure(name: str, fp: str, key, _build, _args, _kw):
+    from emergence.figures import fit_titles
+    fig = fit_titles(_build(*_args, **_kw))
+    fig._emergence_fitted = True
+    return fig

@@ -385,7 +385,7 @@ def citations(frame: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
     cols = ["source", "citation", "license", "url"]
     if frame is None or "source" not in getattr(frame, "columns", []) or sources is None or sources.empty:
         return pd.DataFrame(columns=cols)
-    names = set(frame["source"].dropna().astype(str))
+    names = {str(v) for v in frame["source"].dropna().unique()}
     out = sources[sources["source"].isin(names)]
     return out[[c for c in cols if c in out.columns]].reset_index(drop=True)
 
