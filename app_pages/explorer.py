@@ -7,7 +7,9 @@ from emergence.views import CELL_VALUES, DIMENSIONS
 
 sup.header("Explorer", "Each cell summarises the scored series in it: the **median emergence score** (large "
            "positive = a sharp rise with scale, negative = worse with scale) or the **share called emergent**; hover "
-           "for how many series stand behind it. Click a cell (or pick it below) to open its curves.")
+           "for how many series stand behind it. Click a cell (or pick it below) to open its curves. It opens on "
+           "metrics, grouped by class (thresholded first, continuous last), against sources: pick other rows and "
+           "columns in the sidebar.")
 state = sup.view("explorer")
 fp = sup.require_store()
 
@@ -23,7 +25,7 @@ sup.filter_widgets(state)
 
 kind, df = sup.table(state, fp)
 cells = views.pivot(df, state.rows, state.cols, state.cell)
-sup.notice_unscored(df)
+sup.notice_unscored(df, key=views.table_key(state))
 fig = sup.figure("heatmap", fp, (views.table_key(state), state.rows, state.cols, state.cell), figures.heatmap, cells,
                  state.rows, state.cols, state.cell)
 event = sup.chart(fig, "explorer_heatmap", "emergence-pivot", on_select="rerun", selection_mode=("points",))

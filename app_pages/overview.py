@@ -62,7 +62,7 @@ c[2].metric("series", f"{len(df):,}")
 for i, name in enumerate(("emergent", "smooth", "insufficient", "no signal")):
     if i + 3 < len(c):
         c[i + 3].metric(name, f"{int((df['verdict'] == name).sum()) if len(df) else 0:,}")
-sup.notice_unscored(df)
+sup.notice_unscored(df, key=views.table_key(state))
 
 st.subheader("False discovery rate: one family per question")
 st.markdown("Benjamini–Hochberg runs over **every series of the store** that asks the same question, whatever the "

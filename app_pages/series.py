@@ -65,7 +65,7 @@ cols = [c for c in ["source", "subtask", "metric", "metric_class", "family", "sh
                     "emergence_score"]
         if c in scores.columns]
 st.dataframe(scores[cols], hide_index=True, width="stretch")
-sup.notice_unscored(scores)
+sup.notice_unscored(scores, key=("series", sup.frozen_filters(state), state.x))
 pairs, _, _ = sup.pairs(fp, sup.frozen_filters(state), state.x)
 if len(pairs):
     st.subheader("Same outputs: thresholded vs continuous metric")

@@ -103,9 +103,15 @@ def download_section(state: ViewState, kind: str | None, df: pd.DataFrame, fp: s
         where.dataframe(cites, hide_index=True, width="stretch")
 
 
-def notice_unscored(df: pd.DataFrame, where=st):
-    """Say how many series the verdict could not decide, and why (grouped by the reason's first words)."""
-    n, reasons = api.insufficient_reasons(df)
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _reasons(fp: str, key, _df: pd.DataFrame):
+    return api.insufficient_reasons(_df)
+
+
+def notice_unscored(df: pd.DataFrame, where=st, key=None):
+    """Say how many series the verdict could not decide, and why (grouped by the reason's first words);
+    ``key``: what decides ``df`` (e.g. :func:`emergence.views.table_key`), to count once per store and view."""
+    n, reasons = api.insufficient_reasons(df) if key is None else _reasons(fingerprint(), key, df)
     if n:
         text = ", ".join(f"{k} ({v:,})" for k, v in reasons)
         where.caption(f"{n:,} of {len(df):,} series are **insufficient** to decide: {text}. A series needs at "

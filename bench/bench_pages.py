@@ -64,8 +64,8 @@ DONE = """() => {
 }"""
 FIRST_CHART = """() => {
     const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
-    return gd && gd.data ? JSON.stringify(gd.data.map(t => [t.name, t.y && Array.from(t.y).slice(0, 60),
-                                                           t.z && Array.from(t.z).slice(0, 60)])) : null;
+    // y and z as sent (typed arrays arrive as {dtype, bdata} specs, which Array.from would read as empty)
+    return gd && gd.data ? JSON.stringify(gd.data.map(t => [t.name, t.y, t.z])) : null;
 }"""
 
 

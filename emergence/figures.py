@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .metrics import metric_info
-from .pivots import add_intervals, normalise, pivot_order  # noqa: F401  (add_intervals, normalise: old imports)
+from .pivots import add_intervals, normalise, pivot_order, score_boxes  # noqa: F401  (add_intervals, normalise: old imports)
 
 __all__ = ["add_intervals", "normalise", "heatmap", "series_figure", "score_distribution",
            "share_bar", "verdict_bar", "lead_figure", "multiplication_figure", "VERDICT_ORDER", "VERDICT_COLOURS", "compare_scatter", "simulator_figure", "to_image", "static_export_available", "prediction_scatter",
@@ -246,30 +246,31 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
 
 
 def score_distribution(series: pd.DataFrame, *, max_metrics: int = 40) -> go.Figure:
-    """Emergence scores per metric (box + points), coloured by metric class.  Descriptive only: the score
-    grows with the number of sizes (a line over k sizes scores k - 1), so it is not the verdict."""
+    """Emergence scores per metric (one box each, from :func:`emergence.pivots.score_boxes`), coloured by
+    metric class.  Descriptive only: the score grows with the number of sizes (a line over k sizes scores
+    k - 1), so it is not the verdict."""
     fig = go.Figure()
-    s = series[pd.to_numeric(series.get("emergence_score"), errors="coerce").notna()] if len(series) else series
-    if s is None or s.empty:
+    boxes = score_boxes(series, max_metrics)
+    if boxes.empty:
         fig.update_layout(title="no scored series match these filters")
         return fig
-    counts = s.groupby("metric").size().sort_values(ascending=False)
-    metrics = list(counts.index[:max_metrics])
-    metrics.sort(key=lambda m: (CLASS_ORDER.index(metric_info(m).metric_class), m))
     for cls in CLASS_ORDER:
-        ms = [m for m in metrics if metric_info(m).metric_class == cls]
-        if not ms:
+        b = boxes[boxes["metric_class"] == cls]
+        if b.empty:
             continue
-        d = s[s["metric"].isin(ms)]
-        fig.add_trace(go.Box(x=d["metric"], y=d["emergence_score"], name=cls, marker_color=CLASS_COLOURS[cls],
-                             boxpoints="outliers"))
-    v = pd.to_numeric(s["emergence_score"], errors="coerce").to_numpy(dtype=float)
-    lo, hi = np.percentile(v, [1, 99])
+        fig.add_trace(go.Box(x=b["metric"].tolist(), q1=b["q1"].tolist(), median=b["median"].tolist(),
+                             q3=b["q3"].tolist(), lowerfence=b["lowerfence"].tolist(),
+                             upperfence=b["upperfence"].tolist(), name=cls, marker_color=CLASS_COLOURS[cls],
+                             boxpoints=False, customdata=b[["n"]].to_numpy(),
+                             hovertemplate="%{x}<br>median %{median:.3g}, quartiles %{q1:.3g}–%{q3:.3g}"
+                                           "<br>series: %{customdata[0]}<extra></extra>"))
+    lo, hi = float(boxes["lowerfence"].min()), float(boxes["upperfence"].max())
     pad = 0.05 * (hi - lo) + 0.5
     fig.update_layout(title="emergence score per metric (Srivastava et al.; descriptive: a line over k sizes scores "
-                            "k - 1)<br><sup>one box per metric; the y axis shows the 1st-99th percentile</sup>",
+                            "k - 1)<br><sup>one box per metric: quartiles, whiskers to the most extreme score within "
+                            "1.5 IQR</sup>",
                       yaxis=dict(title="emergence score", range=[lo - pad, hi + pad]),
-                      xaxis=dict(type="category", categoryorder="array", categoryarray=metrics),
+                      xaxis=dict(type="category", categoryorder="array", categoryarray=boxes["metric"].tolist()),
                       legend_title="metric class", height=480)
     return fig
 

@@ -27,7 +27,7 @@ from .metrics import metric_info
 
 __all__ = ["DIMENSIONS", "CELL_VALUES", "ALT_COLUMNS", "pivot", "pivot_order", "series_plot_frame", "filter_values",
            "scale_coverage", "count_predictable", "prediction_view", "rank_groups", "select_rows",
-           "insufficient_reasons", "group_label", "pair_points", "CLASS_ORDER", "add_intervals", "normalise"]
+           "insufficient_reasons", "group_label", "pair_points", "score_boxes", "CLASS_ORDER", "add_intervals", "normalise"]
 
 #: what a pivot can put on rows or columns.
 DIMENSIONS = ("task", "metric", "family", "source", "shots")
@@ -177,6 +177,33 @@ def select_rows(df: pd.DataFrame, **wanted: Iterable) -> pd.DataFrame:
     return out
 
 
+def score_boxes(series: pd.DataFrame, max_metrics: int = 40) -> pd.DataFrame:
+    """Tukey box statistics of the (descriptive) emergence score per metric, for the ``max_metrics`` metrics
+    with most scored series, ordered by class then name: ``metric, metric_class, n, q1, median, q3,
+    lowerfence, upperfence`` (fences: the most extreme scores within 1.5 IQR of the quartiles; Tukey 1977).
+    Sending five numbers per metric instead of every score keeps the chart light in the browser."""
+    cols = ["metric", "metric_class", "n", "q1", "median", "q3", "lowerfence", "upperfence"]
+    if series is None or series.empty or "emergence_score" not in series.columns:
+        return pd.DataFrame(columns=cols)
+    s = series.assign(_v=pd.to_numeric(series["emergence_score"], errors="coerce"))
+    s = s[s["_v"].notna()]
+    if s.empty:
+        return pd.DataFrame(columns=cols)
+    counts = s.groupby("metric").size().sort_values(ascending=False, kind="stable")
+    rows = []
+    for m in counts.index[:max_metrics]:
+        v = s.loc[s["metric"] == m, "_v"].to_numpy(dtype=float)
+        q1, med, q3 = np.percentile(v, [25, 50, 75])
+        iqr = q3 - q1
+        inside = v[(v >= q1 - 1.5 * iqr) & (v <= q3 + 1.5 * iqr)]
+        rows.append({"metric": str(m), "metric_class": _metric_class(m), "n": int(len(v)), "q1": q1, "median": med,
+                     "q3": q3, "lowerfence": float(inside.min()), "upperfence": float(inside.max())})
+    out = pd.DataFrame(rows, columns=cols)
+    rank = {c: i for i, c in enumerate(CLASS_ORDER)}
+    return out.sort_values(["metric_class", "metric"], key=lambda c: c.map(rank) if c.name == "metric_class" else c,
+                           kind="stable").reset_index(drop=True)
+
+
 # ---------------------------------------------------------------- predictability
 def prediction_view(pred: pd.DataFrame, form: str, key: list[str]) -> tuple[pd.DataFrame, pd.DataFrame,
                                                                              pd.DataFrame]:
@@ -239,6 +266,7 @@ def add_intervals(points: pd.DataFrame) -> pd.DataFrame:
     y = pd.to_numeric(out["y"], errors="coerce").astype(float)
     use_w = prop & n.gt(0) & y.between(0, 1)
     if use_w.any():
+        # TODO(core): emergence.intervals' Wilson interval once it lands on main (one module per rule)
         from .rescore import wilson_interval   # Wilson (1927), the project's one implementation
         nn = n[use_w].to_numpy()
         lo, hi = wilson_interval(y[use_w].to_numpy() * nn, nn)

@@ -421,3 +421,33 @@ def test_series_page_without_a_task_opens_on_arithmetic():
     assert at.selectbox(key="w_series_task_one").value == "arithmetic"
     names = {t["name"].split(" ")[0] for t in spec(at)["data"] if t.get("name")}
     assert "Pythia" in names          # expemergence's Pythia curve is among the families drawn
+
+
+# ---------------------------------------------------------------- issue 11: the Explorer opens on a question
+def test_a_bare_explorer_link_opens_on_metrics_by_class_against_sources():
+    at = open_page("explorer")
+    assert qp(at, "rows") == ["metric"] and qp(at, "cols") == ["source"]
+    layout = spec(at)["layout"]
+    classes = [t.split(" · ")[0] for t in layout["yaxis"]["ticktext"]]
+    order = ["discontinuous", "nonlinear", "continuous", "unclassified"]
+    assert classes == sorted(classes, key=order.index)            # thresholded first, grouped by class
+    assert {"discontinuous", "continuous"} <= set(classes)
+    # the link it writes reopens the same pivot
+    again = open_page("explorer", **{k: at.query_params[k] for k in at.query_params})
+    assert spec(again)["data"][0]["y"] == spec(at)["data"][0]["y"]
+
+
+def test_an_explorer_link_with_parameters_opens_as_before():
+    at = open_page("explorer", source="expemergence")
+    assert qp(at, "rows") == [] and at.selectbox(key="w_explorer_rows").value == "task"
+    assert "arithmetic" in spec(at)["data"][0]["y"]
+
+
+def test_series_detail_with_many_families_draws_some_and_lists_the_rest():
+    at = open_page("series", task="arithmetic")
+    fig = spec(at)
+    drawn = [t for t in fig["data"] if t.get("visible", True) is True]
+    waiting = [t for t in fig["data"] if t.get("visible") == "legendonly"]
+    assert waiting, "arithmetic has dozens of curves in the real store: the rest wait in the legend"
+    assert len({t["legendgroup"] for t in drawn}) <= 8 and "curves drawn" in fig["layout"]["title"]["text"]
+    assert fig["layout"]["legend"]["orientation"] == "v" and fig["layout"]["legend"]["x"] > 1

@@ -224,3 +224,15 @@ def test_build_progress_is_read_into_fractions():
     p("pythia: 100/400 files")
     p("a plain log line")
     assert b["frac"] == pytest.approx(0.4) and b["fetch"] == pytest.approx(0.25) and b["log"] == ["a plain log line"]
+
+
+def test_score_boxes_are_tukey_boxes_in_class_order():
+    s = pd.DataFrame({"metric": ["brier_score"] * 5 + ["exact_match"] * 6,
+                      "emergence_score": [1, 2, 3, 4, 100, 0, 0, 1, 1, 2, np.nan]})
+    b = pivots.score_boxes(s).set_index("metric")
+    assert b.index.tolist() == ["exact_match", "brier_score"]          # thresholded first
+    assert b.loc["brier_score", ["q1", "median", "q3"]].tolist() == [2, 3, 4]
+    assert b.loc["brier_score", "upperfence"] == 4 and b.loc["brier_score", "lowerfence"] == 1   # 100: an outlier
+    assert b.loc["exact_match", "n"] == 5
+    fig = figures.score_distribution(s)
+    assert [t.name for t in fig.data] == ["discontinuous", "continuous"] and fig.data[1].median == (3.0,)
