@@ -14,7 +14,8 @@ never ``playwright install``) and measures, browser-observed:
   is the number to compare, not the seconds);
 - **interactions** (p95 over ``--n`` each): Explorer pivot rows, cell value and source filter (as
   ``bench/bench_dashboard.py``), a heatmap drill-down (a click on a cell until Series detail has drawn
-  its chart), and a task change on Series detail.
+  its chart), and a task change on Series detail; and the floor of any interaction, a selectbox change on
+  the baseline page (p95 ratios are to it).
 
 Target (issue 11): every page's warm load <= 2x the baseline, interactions p95 < 500 ms.
 """
@@ -47,7 +48,8 @@ import streamlit as st
 st.set_page_config(page_title="baseline", layout="wide")
 st.title("Baseline")
 st.markdown("One chart, as small a Streamlit page as shows something.")
-st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3, 4], y=[1, 3, 2, 4], mode="lines+markers")))
+k = st.selectbox("Curve", [1, 2, 3, 4])
+st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3, 4], y=[1, 3, 2, 4 * k], mode="lines+markers")))
 st.code("http://baseline/?share=link", language=None)
 '''
 
@@ -192,6 +194,19 @@ def drill_downs(page, base: str, n: int, cells: list[tuple[str, str]]) -> list[f
     return times
 
 
+def baseline_changes(page, base: str, n: int) -> list[float]:
+    """The baseline page: pick another value in its one selectbox until its chart is redrawn (the floor of
+    any interaction: a rerun, the websocket round trip and one Plotly redraw)."""
+    load(page, base)
+    times = []
+    for i in range(n):
+        before = page.evaluate(FIRST_CHART)
+        t0 = time.perf_counter()
+        choose(page, "Curve", str((i + 1) % 4 + 1))
+        times.append(settled_after(page, t0, chart_before=before))
+    return times
+
+
 def task_changes(page, base: str, n: int, tasks: list[str]) -> list[float]:
     """Series detail: pick another task in the sidebar until its chart is drawn."""
     load(page, f"{base}/series?source=expemergence&task={tasks[0]}")
@@ -258,6 +273,7 @@ def main(argv=None) -> int:
                     inter["explorer"] = explorer_interactions(page, app_base, args.n, sources)
                     inter["drill-down"] = drill_downs(page, app_base, max(3, args.n // 2), cells)
                     inter["series task"] = task_changes(page, app_base, args.n, tasks)
+                    inter["baseline"] = baseline_changes(page, bl, args.n)
                 browser.close()
         finally:
             stop(app)
@@ -268,13 +284,18 @@ def main(argv=None) -> int:
                     for k, v in loads.items() if k != "baseline"}
     out["interactions"] = {k: {"median_s": statistics.median(v), "p95_s": p95(v), "n": len(v)}
                            for k, v in inter.items()}
+    if "baseline" in out["interactions"]:
+        b95 = out["interactions"]["baseline"]["p95_s"]
+        for v in out["interactions"].values():
+            v["p95_ratio"] = v["p95_s"] / b95
     print(f"store: {db} ({out['fingerprint']}); warm loads: median of {args.reps}; same-run baseline "
           f"{bmed:.2f} s")
     print(f"{'page':<16}{'median s':>10}{'x baseline':>12}")
     for k, v in out["pages"].items():
         print(f"{k:<16}{v['median_s']:>10.2f}{v['ratio']:>12.2f}")
     for k, v in out["interactions"].items():
-        print(f"interactions {k:<14} n={v['n']:<3} median {v['median_s'] * 1000:6.0f} ms   p95 {v['p95_s'] * 1000:6.0f} ms")
+        print(f"interactions {k:<14} n={v['n']:<3} median {v['median_s'] * 1000:6.0f} ms   p95 "
+              f"{v['p95_s'] * 1000:6.0f} ms" + (f"   p95 x baseline {v['p95_ratio']:.2f}" if "p95_ratio" in v else ""))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2))
     return 0
