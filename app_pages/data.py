@@ -1,11 +1,8 @@
 """Data: every source with its provenance, license, counts; data issues; ingest; what is missing."""
-import tempfile
-from pathlib import Path
-
 import streamlit as st
 
 import app_support as sup
-from emergence import catalog
+from emergence import api
 
 sup.header("Data", "Every source in the store with its public origin, license, counts and scale coverage "
            "(`without_scale`: observations with no size, tokens, FLOPs or step, which no series can use), the "
@@ -35,11 +32,7 @@ if fp:
         sup.multiselect(state, "source", "Source", sorted(issues["source"].unique()), where=c1)
         pick_src = list(state.source)
         pick_kind = c2.multiselect("Kind", sorted(issues["kind"].unique()), key="data_issue_kind", placeholder="all")
-        shown = issues
-        if pick_src:
-            shown = shown[shown["source"].isin(pick_src)]
-        if pick_kind:
-            shown = shown[shown["kind"].isin(pick_kind)]
+        shown = api.select_rows(issues, source=pick_src, kind=pick_kind)
         st.dataframe(shown.head(5000), hide_index=True, width="stretch")
         if len(shown) > 5000:
             st.caption(f"showing 5,000 of {len(shown):,}: `emergence issues --csv -` lists them all")
@@ -59,20 +52,11 @@ if sup.env_flag("EMERGENCE_PUBLIC"):
     if served:
         st.warning("This public deployment's store holds sources whose license does not allow redistribution "
                    "(it was built elsewhere): " + "; ".join(n.split(":")[0].strip("*") for n in served))
-missing = [spec for name, spec in catalog.CATALOG.items() if name not in present]
+missing = api.missing_sources(present)
 if not missing:
     st.success("Every catalogue source is in the store.")
-for spec in missing:
-    files = ", ".join(f"`{f}`" for f in spec.files) or "see the docs"   # code: Markdown would eat a glob's * and **
-    if spec.downloadable and spec.fetch == "git":
-        how = (f"`emergence ingest {spec.name}` (a sparse clone of {spec.repo}'s `{spec.ref}`, resolved to one "
-               f"commit: only {files})" + (" — add `--full-logs` for the per-query logs (large)" if spec.lfs_files
-                                           else ""))
-    elif spec.downloadable:
-        how = f"`emergence ingest {spec.name}` (downloads {files} from {spec.repo} at `{spec.commit[:8]}`)"
-    else:
-        how = f"`emergence ingest PATH` with your own copy ({files})"
-    st.markdown(f"- **{spec.name}** — {spec.description}. License: {spec.license}. Add it: {how}.")
+for m in missing:
+    st.markdown(f"- **{m['name']}** — {m['description']}. License: {m['license']}. Add it: {m['how']}.")
 st.markdown("- **Your own results**: a CSV, TSV, Parquet, JSON or JSONL file (or a zip of them) with a mapping: "
             "`emergence ingest FILE --map mapping.toml` (or `--column FIELD=COLUMN`, `--set FIELD=VALUE`, "
             "`--size MODEL=7B`); `emergence ingest --help` lists every field. ZeroEval `result_dirs` and MMLU-Pro "
@@ -99,31 +83,20 @@ else:
 go = st.button("Ingest", key="data_ingest", type="primary", disabled=up is None and not path.strip())
 if go:
     bar, log = st.progress(0.0, text="starting"), st.empty()
-    with tempfile.TemporaryDirectory(prefix="emergence-upload-") as tmp:
-        target = None
-        if up is not None:
-            if up.size > cap * 1024 * 1024:
-                st.error(f"{up.name} is {up.size / 1024 / 1024:.0f} MB: larger than the {cap} MB upload limit "
-                         "(EMERGENCE_MAX_UPLOAD_MB). Ingest it from a path or with `emergence ingest` instead.")
-                st.stop()
-            target = Path(tmp) / Path(up.name).name
-            target.write_bytes(up.getbuffer())
-        elif access.path:
-            target = Path(path.strip()).expanduser()
-        try:
-            out = sup.ingest_path(str(target), bar, log)
-        except Exception as e:
-            st.error(f"Nothing was written. {e}")
-        else:
-            bar.progress(1.0, text="done")
-            done = []
-            for name, status in out["result"].items():
-                c = out["counts"].get(name, {})
-                done.append(f"{name}: {status} — {c.get('observations', 0):,} observations, "
-                            f"{c.get('examples', 0):,} examples, {c.get('issues', 0):,} data issues")
-            st.session_state["_ingested"] = (done + [f"warning: {w}" for w in out.get("warnings", [])]
-                                             + [f"note: {n}" for n in out.get("notes", [])])
-            st.rerun()   # the new store has a new fingerprint: every cached view refreshes
+    try:
+        out = (sup.ingest_upload(up, cap, bar, log) if up is not None else sup.ingest_user_path(path, bar, log))
+    except Exception as e:
+        st.error(f"Nothing was written. {e}")
+    else:
+        bar.progress(1.0, text="done")
+        done = []
+        for name, status in out["result"].items():
+            c = out["counts"].get(name, {})
+            done.append(f"{name}: {status} — {c.get('observations', 0):,} observations, "
+                        f"{c.get('examples', 0):,} examples, {c.get('issues', 0):,} data issues")
+        st.session_state["_ingested"] = (done + [f"warning: {w}" for w in out.get("warnings", [])]
+                                         + [f"note: {n}" for n in out.get("notes", [])])
+        st.rerun()   # the new store has a new fingerprint: every cached view refreshes
 
 if access.remove and present:
     st.subheader("Remove a source")

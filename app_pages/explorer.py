@@ -7,7 +7,9 @@ from emergence.views import CELL_VALUES, DIMENSIONS
 
 sup.header("Explorer", "Each cell summarises the scored series in it: the **median emergence score** (large "
            "positive = a sharp rise with scale, negative = worse with scale) or the **share called emergent**; hover "
-           "for how many series stand behind it. Click a cell (or pick it below) to open its curves.")
+           "for how many series stand behind it. Click a cell (or pick it below) to open its curves. It opens on "
+           "metrics, grouped by class (thresholded first, continuous last), against sources: pick other rows and "
+           "columns in the sidebar.")
 state = sup.view("explorer")
 fp = sup.require_store()
 
@@ -23,8 +25,9 @@ sup.filter_widgets(state)
 
 kind, df = sup.table(state, fp)
 cells = views.pivot(df, state.rows, state.cols, state.cell)
-sup.notice_unscored(df)
-fig = figures.heatmap(cells, state.rows, state.cols, state.cell)
+sup.notice_unscored(df, key=views.table_key(state))
+fig = sup.figure("heatmap", fp, (views.table_key(state), state.rows, state.cols, state.cell), figures.heatmap, cells,
+                 state.rows, state.cols, state.cell)
 event = sup.chart(fig, "explorer_heatmap", "emergence-pivot", on_select="rerun", selection_mode=("points",))
 
 # drill-down: a clicked cell, or the picker below, opens Series detail with the cell's values as filters
@@ -59,7 +62,7 @@ if picked is not None:
 st.subheader("Cells")
 sup.show_table(cells, key="explorer_cells",
                column_config={"value": st.column_config.NumberColumn(sup.CELL_LABELS[state.cell], format="%.3g")})
-with st.expander(f"The {len(df):,} series behind these cells"):
-    sup.show_table(df)
+if st.toggle(f"Show the {len(df):,} series behind these cells", key="explorer_show_series"):
+    sup.show_table(df)       # drawn only when asked for: thousands of rows are slow to send on every rerun
 sup.download_section(state, kind, df, fp)
 sup.share_link(state)

@@ -3,7 +3,7 @@ import streamlit as st
 
 import app_support as sup
 from emergence import figures, views
-from emergence.verdict import FDR_LEVEL, WIDTH_THRESHOLD
+from emergence.api import FDR_LEVEL, WIDTH_THRESHOLD
 
 sup.header("Overview", "Is a sharp jump a property of the models or of the metric? The direct test is the **same "
            "outputs scored two ways**: a thresholded metric (multiple choice grade, exact match) beside a continuous "
@@ -34,7 +34,8 @@ c[3].metric("pairs with a detection lead", f"{head.n_lead:,}", help=f"{head.n_le
 c[4].metric("median detection lead", "–" if head.n_lead == 0 else f"{head.lead_median:+.2g} decades",
             help="log10 of the size where the thresholded metric is first detected minus the continuous metric's: "
                  "positive means the continuous metric sees the ability at smaller models")
-sup.chart(figures.lead_figure(pairs), "overview_leads", "detection-leads")
+key = (filters, state.x)
+sup.chart(sup.figure("leads", fp, key, figures.lead_figure, pairs), "overview_leads", "detection-leads")
 st.caption("Detection scale: the smallest size from which the metric is significantly better than chance (or than "
            "the smallest model, paired per example where examples exist) at every larger size. Pairs from one task "
            "share questions and models: intervals resample whole tasks.")
@@ -45,10 +46,13 @@ st.subheader("Verdicts per metric class and per metric")
 summ = sup.summary(fp, filters, state.x)
 left, right = st.columns(2)
 with left:
-    sup.chart(figures.share_bar(summ["metric_class"], "metric_class"), "overview_class", "share-by-class")
+    sup.chart(sup.figure("share_class", fp, key, figures.share_bar, summ["metric_class"], "metric_class"),
+              "overview_class", "share-by-class")
 with right:
-    sup.chart(figures.verdict_bar(summ["metric_class"], "metric_class"), "overview_class_states", "verdicts-by-class")
-sup.chart(figures.share_bar(summ["metric"], "metric"), "overview_metric", "share-by-metric")
+    sup.chart(sup.figure("verdict_class", fp, key, figures.verdict_bar, summ["metric_class"], "metric_class"),
+              "overview_class_states", "verdicts-by-class")
+sup.chart(sup.figure("share_metric", fp, key, figures.share_bar, summ["metric"], "metric"),
+          "overview_metric", "share-by-metric")
 st.dataframe(summ["metric"], hide_index=True, width="stretch")
 
 c = st.columns(6)
@@ -58,7 +62,7 @@ c[2].metric("series", f"{len(df):,}")
 for i, name in enumerate(("emergent", "smooth", "insufficient", "no signal")):
     if i + 3 < len(c):
         c[i + 3].metric(name, f"{int((df['verdict'] == name).sum()) if len(df) else 0:,}")
-sup.notice_unscored(df)
+sup.notice_unscored(df, key=views.table_key(state))
 
 st.subheader("False discovery rate: one family per question")
 st.markdown("Benjamini–Hochberg runs over **every series of the store** that asks the same question, whatever the "
@@ -71,6 +75,6 @@ with st.expander("The emergence score (Srivastava et al.): descriptive, not the 
     st.markdown("The emergence score grows with the number of sizes (a straight line over k sizes scores k − 1; a "
                 "three-size family can never exceed 2) and its median-step denominator shrinks on any geometric "
                 "decay, so smooth power-law losses score high. It is kept as a description of how abrupt a curve is.")
-    sup.chart(figures.score_distribution(df), "overview_scores", "scores-by-metric")
+    sup.chart(sup.figure("scores", fp, key, figures.score_distribution, df), "overview_scores", "scores-by-metric")
 sup.download_section(state, kind, df, fp)
 sup.share_link(state)

@@ -38,23 +38,17 @@ else:
 if pred is not None and pred.empty:
     st.info("No series with at least 4 scales on this axis matches these filters.")
 elif pred is not None:
-    from emergence.predict import predictability
-    from emergence.series import SERIES_KEY
-    # api.predict names a series by its key columns; predictability() counts series by one id
-    key = [c for c in SERIES_KEY + ["series_model", "scale_axis"] if c in pred.columns]
-    pred = pred.assign(series_id=pred[key].astype(str).agg(" | ".join, axis=1))
-    ok = pred[pred["status"] == "ok"]
-    shown = ok[ok["preferred"].astype(bool)] if state.form == "preferred" else ok[ok["form"] == state.form]
-    shown = shown.assign(label=[views.group_label(r) + f" · {r['metric']}" for _, r in shown.iterrows()])
-    summ = predictability(pred, form=state.form)
-    sup.chart(figures.prediction_scatter(shown), "pred_scatter", "held-out-predictions")
-    sup.chart(figures.error_bar(summ.by_metric), "pred_errors", "held-out-errors")
+    # one id per series, the fits of the chosen form, curvature counts, median errors (emergence.api.prediction_view)
+    pred, shown, counts, summ = sup.prediction_view(fp, state, pred)
+    key = (views.table_key(state), state.form)
+    sup.chart(sup.figure("pred_scatter", fp, key, figures.prediction_scatter, shown),
+              "pred_scatter", "held-out-predictions")
+    sup.chart(sup.figure("pred_errors", fp, key, figures.error_bar, summ.by_metric), "pred_errors", "held-out-errors")
     st.dataframe(summ.by_class, hide_index=True, width="stretch")
     st.dataframe(summ.by_metric, hide_index=True, width="stretch")
-    curv = shown[shown["curvature_class"].notna() & (shown["curvature_class"].astype(str) != "")]
-    if len(curv):
-        counts = curv.groupby(["metric_class", "curvature_class"]).size().rename("n").reset_index()
-        sup.chart(figures.curvature_bar(counts), "pred_curvature", "curvature-classes")
+    if len(counts):
+        sup.chart(sup.figure("pred_curvature", fp, key, figures.curvature_bar, counts),
+                  "pred_curvature", "curvature-classes")
     sup.download_section(state, kind, pred.drop(columns=["series_id"]), fp, title="Export the predictions")
 
 st.subheader("PassUntil task scaling law")
@@ -68,7 +62,8 @@ else:
     pu_kind, laws = sup.table(pu_state, fp, kind="passuntil")
     st.caption(f"From {', '.join(use)}: each problem's pass rate c/n at each model size (final checkpoints), "
                "averaged per task; the law is fitted on all sizes but the largest.")
-    sup.chart(figures.passuntil_figure(sup.pass_rates(fp, use), laws), "passuntil_chart", "passuntil-law")
+    sup.chart(sup.figure("passuntil", fp, use, figures.passuntil_figure, sup.pass_rates(fp, use), laws),
+              "passuntil_chart", "passuntil-law")
     if len(laws):
         cols = [c for c in ["task", "family", "n_sizes", "params_target", "pu_actual", "pu_predicted", "pu_lower",
                             "pu_upper", "rel_error", "pu_predicted_instance", "rel_error_instance", "alpha",

@@ -1,9 +1,9 @@
 """Re-scoring: the same outputs under a thresholded and a continuous metric, and the replications on real outputs."""
 import streamlit as st
 
-import app_bigbench
 import app_support as sup
-from emergence import figures, mirage, views
+from app_support import bigbench
+from emergence import api, figures, views
 
 sup.header("Re-scoring", "The same model outputs scored two ways (Schaeffer et al. 2023, Sec. 3-4): a thresholded "
            "metric beside a continuous one. For each pair: both verdicts, and the **detection lead**, the decades of "
@@ -15,55 +15,43 @@ state = sup.view("rescoring")
 fp = sup.require_store()
 sb = st.sidebar
 if not state.source:
-    present = sup.options(fp, state).get("source", [])
-    default = [s for s in views.RESCORING_SOURCES if s in present]
-    if default:
-        state = sup.set_view(state.with_filters(source=default))
+    default = views.rescoring_default(state, sup.options(fp, state).get("source", []))
+    if default != state:
+        state = sup.set_view(default)
 sup.select(state, "x", "Scale axis", views.api.SCALE_AXES, fmt=sup.AXIS_LABELS.get, where=sb)
 sb.header("Filters")
 sup.filter_widgets(state)
 
 kind, pairs = sup.table(state, fp)
-verdicts = mirage.pair_verdicts(pairs)
+verdicts = views.pair_verdicts(pairs)
 if pairs.empty:
     st.info("No series in these filters has the same outputs under a thresholded and a continuous metric.")
 else:
     names = verdicts["pair"].tolist()
     sup.select(state, "pair", "Metric pair (thresholded | continuous)", names, fmt=lambda p: p.replace("|", "  vs  "))
     pair = state.pair if state.pair in names else names[0]
-    sel = pairs[pairs["pair"] == pair].copy()
-    sel["label"] = [views.group_label(r) for _, r in sel.iterrows()]
+    # the outputs whose verdicts or detection differ most come first
+    sel, groups = api.rank_groups(pairs[pairs["pair"] == pair])
     v = verdicts.set_index("pair").loc[pair]
     a, b = pair.split("|", 1)
     st.markdown(f"**{a}** vs **{b}** on {int(v['n_pairs']):,} sets of outputs: {int(v['decidable']):,} decided on "
                 f"both sides ({int(v['mirage']):,} with {a} emergent and {b} smooth, {int(v['both_smooth']):,} both "
                 f"smooth, {int(v['both_emergent']):,} both emergent); {int(v['with_lead']):,} with a detection lead, "
                 f"{int(v['b_first']):,} of them with {b} first.")
-    sup.chart(figures.lead_figure(sel), "rescoring_leads", "rescoring-leads")
+    sup.chart(sup.figure("leads", fp, (views.table_key(state), pair), figures.lead_figure, sel), "rescoring_leads",
+              "rescoring-leads")
 
     st.subheader("One set of outputs under both metrics")
-    # the outputs whose verdicts or detection differ most come first
-    order = sel.assign(_k=(sel["verdict_a"] != sel["verdict_b"]).astype(int) * 10
-                       + sel["lead_decades"].abs().fillna(-1))
-    groups = order.sort_values("_k", ascending=False)["label"].drop_duplicates().tolist()
     sup.select(state, "group", "Outputs", groups)
     group = state.group if state.group in groups else groups[0]
     g = sel[sel["label"] == group].iloc[0]
     st.markdown(f"{a}: **{g['verdict_a']}** ({g['verdict_reason_a']}). {b}: **{g['verdict_b']}** "
                 f"({g['verdict_reason_b']}). Detection lead: **{g['lead_text'] or 'none'}** decades.")
-    target = views.ViewState(page="series", source=(g["source"],), task=(g["task"],),
-                             subtask=(str(g["subtask"] or ""),), family=(g["family"],),
-                             shots=() if g["shots"] is None or str(g["shots"]) == "<NA>" else (int(g["shots"]),),
-                             x=state.x)
-    metrics = [m.split("[")[0] for m in (a, b)]
-    pts, labels = sup.plot_frame(fp, target.with_filters(metric=metrics))
-    if len(pts) and "variant" in pts.columns:
-        keep = {str(g["variant"] or "")}
-        for m in (a, b):   # a metric read with a variant (e.g. digit tokens) keeps only that reading
-            if "[" in m:
-                keep.add(m.split("[", 1)[1].rstrip("]"))
-        pts = pts[pts["variant"].astype(str).isin(keep | {""})]
-    sup.chart(figures.series_figure(pts, x_label=sup.AXIS_LABELS[state.x], labels=labels), "rescoring_curves",
+    target = views.outputs_view(g, state.x)
+    pts, labels = sup.plot_frame(fp, target.with_filters(metric=views.pair_metrics(pair)))
+    pts = api.pair_points(pts, pair, g["variant"])
+    sup.chart(sup.figure("pair_curves", fp, (target, pair, str(g["variant"])), figures.series_figure, pts,
+                         x_label=sup.AXIS_LABELS[state.x], labels=labels), "rescoring_curves",
               "rescoring-curves")
     st.page_link("app_pages/series.py", label="Open these outputs in Series detail →",
                  query_params=views.to_query_params(target))
@@ -79,7 +67,8 @@ st.markdown("**InstructGPT multiplication, split by operand digits** (Schaeffer 
 if by_digits.empty:
     st.info("gpt3-multiplication-tables is not in this store.")
 else:
-    sup.chart(figures.multiplication_figure(by_digits), "rescoring_multiplication", "multiplication-by-digits")
+    sup.chart(sup.figure("multiplication", fp, None, figures.multiplication_figure, by_digits),
+              "rescoring_multiplication", "multiplication-by-digits")
     st.dataframe(mult, hide_index=True, width="stretch")
 for title, table in sup.replications(fp, state.x):
     st.markdown(f"**{title}**")
@@ -87,6 +76,6 @@ for title, table in sup.replications(fp, state.x):
         st.caption("not in this store, or no pair of these metrics")
     else:
         st.dataframe(table, hide_index=True, width="stretch")
-app_bigbench.fig6_section(state, fp)       # BIG-G's full logs: grade vs Brier (Schaeffer et al. Fig. 6)
+bigbench.fig6_section(state, fp)       # BIG-G's full logs: grade vs Brier (Schaeffer et al. Fig. 6)
 sup.download_section(state, kind, pairs, fp)
 sup.share_link(state)

@@ -55,7 +55,8 @@ if state.norm and len(pts):
 if pts.empty:
     st.info(f"None of the {len(obs):,} observations of this view has a {sup.AXIS_LABELS[state.x]} value. "
             "Try another scale axis.")
-fig = figures.series_figure(pts, x_label=sup.AXIS_LABELS[state.x], labels=labels, y_label=y_label)
+fig = sup.figure("series", fp, (sup.frozen_filters(state), state.x, state.norm), figures.series_figure, pts,
+                 x_label=sup.AXIS_LABELS[state.x], labels=labels, y_label=y_label)
 sup.chart(fig, "series_chart", f"series-{task}")
 
 st.subheader("Verdicts of these curves")
@@ -64,7 +65,7 @@ cols = [c for c in ["source", "subtask", "metric", "metric_class", "family", "sh
                     "emergence_score"]
         if c in scores.columns]
 st.dataframe(scores[cols], hide_index=True, width="stretch")
-sup.notice_unscored(scores)
+sup.notice_unscored(scores, key=("series", sup.frozen_filters(state), state.x))
 pairs, _, _ = sup.pairs(fp, sup.frozen_filters(state), state.x)
 if len(pairs):
     st.subheader("Same outputs: thresholded vs continuous metric")

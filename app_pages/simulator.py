@@ -2,8 +2,7 @@
 import streamlit as st
 
 import app_support as sup
-from emergence import figures
-from emergence.simulate import long_form
+from emergence import api, figures, views
 
 sup.header("Mirage simulator", "Schaeffer et al.'s mathematical model (Sec. 2-3): per-token cross-entropy falls "
            "as a power law in parameters, L(N) = (N/c)^α, so the per-token probability p = exp(-L) rises "
@@ -21,8 +20,9 @@ sup.number(state, "n", "test-set size n", conv=int, min_value=1, max_value=100_0
            widget="number_input")
 
 kind, sim = sup.table(state, "")
-long = long_form(sim)
-sup.chart(figures.simulator_figure(long), "simulator_chart", "mirage-simulator")
+long = api.simulated_long(sim)
+sup.chart(sup.figure("simulator", "", views.table_key(state), figures.simulator_figure, long),
+          "simulator_chart", "mirage-simulator")
 verdicts = sup.simulated_verdicts(sim, state.n, state.choices)
 st.markdown("The store's own verdict on each sampled curve, and the **detection lead**: decades of model size by "
             "which the continuous metric read from the same outputs detects the ability first. The exact match of "
@@ -47,7 +47,8 @@ if vision is None:
     st.info("The vision experiment's results are not available in this build (`emergence.vision` or its "
             "shipped results `data/vision_digits.csv` are missing).")
 else:
-    sup.chart(figures.vision_figure(vision, state.cutoff), "vision_chart", "mirage-vision")
+    sup.chart(sup.figure("vision", "", state.cutoff, figures.vision_figure, vision, state.cutoff),
+              "vision_chart", "mirage-vision")
     with st.expander("Vision results (mean over images, per seed and width)"):
         st.dataframe(vision, hide_index=True, width="stretch")
 sup.share_link(state)

@@ -18,12 +18,23 @@ from typing import Iterable
 
 import pandas as pd
 
+from .pivots import (count_predictable, group_label, insufficient_reasons, pair_points, pivot,  # noqa: F401
+                     pivot_order, rank_groups, select_rows)
 from .keys import SCALE_AXES as _SCALE_AXES
+from .keys import SERIES_KEY
 from .store import Store
+from .verdict import FDR_LEVEL, WIDTH_THRESHOLD  # noqa: F401  (the verdict's thresholds, for the pages' text)
 
 __all__ = ["FILTERS", "SCALE_AXES", "observations", "sources", "data_issues", "series", "compare",
-           "summary", "pairs", "headline", "multiplication_by_digits", "replications", "predict", "passuntil", "rescore",
-           "grade_vs_brier", "simulate", "to_csv", "get_store"]
+           "summary", "pairs", "headline", "pair_summary", "multiplication_by_digits", "replications", "predict", "passuntil", "rescore",
+           "grade_vs_brier", "simulate", "to_csv", "get_store",
+           # the dashboard's reads (each a DataFrame or a named result; the pages call nothing else)
+           "all_series", "filter_values", "scale_coverage", "fdr_families", "series_points", "sampling_sources",
+           "pass_rates", "simulated_verdicts", "simulated_long", "vision_summary", "missing_sources",
+           "prediction_view", "predictability", "PREDICT_KEY", "FDR_LEVEL", "WIDTH_THRESHOLD",
+           # pure helpers over those frames (emergence.pivots)
+           "pivot", "pivot_order", "count_predictable", "rank_groups", "select_rows", "insufficient_reasons",
+           "group_label", "pair_points"]
 
 FILTERS = ("source", "task", "metric", "family", "shots", "subtask")
 #: emergence.keys.SCALE_AXES (``non_embedding_params``: BIG-bench's own size axis, ModelData.non_embedding_params;
@@ -129,6 +140,13 @@ def headline(source=None, task=None, metric=None, family=None, shots=None, *, x:
     return _headline(pairs(source, task, metric, family, shots, x=x, subtask=subtask, db=db))
 
 
+def pair_summary(pairs: pd.DataFrame):
+    """``(verdicts per metric pair, headline)`` of :func:`pairs`' rows (:func:`emergence.mirage.pair_verdicts`,
+    :func:`emergence.mirage.headline`)."""
+    from .mirage import headline as _headline, pair_verdicts
+    return pair_verdicts(pairs), _headline(pairs)
+
+
 def multiplication_by_digits(*, family: str = "InstructGPT", db=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Schaeffer et al. Fig. 3 on real completions: exact match and character edit distance of the same
     InstructGPT multiplication outputs per operand-digit split, and per split the verdicts and the
@@ -155,14 +173,14 @@ def predict(source=None, task=None, metric=None, family=None, shots=None, *, x: 
     scale, error, curvature class (see :func:`emergence.predict.held_out_predictions`).
     """
     from .predict import held_out_predictions
-    from .series import SERIES_KEY, build_series_points
+    from .series import build_series_points
     if x not in SCALE_AXES:
         raise ValueError(f"x must be one of {SCALE_AXES}, got {x!r}")
     obs = get_store(db).observations(_filters(source, task, metric, family, shots, subtask), scoring_only=True)
     points = build_series_points(obs, axis=x)
     if points.empty:
         return pd.DataFrame()
-    return held_out_predictions(points, forms=forms, key=SERIES_KEY + ["series_model", "scale_axis"])
+    return held_out_predictions(points, forms=forms, key=PREDICT_KEY)
 
 
 def passuntil(source=None, task=None, family=None, *, level: str = "task", subtask=None,
@@ -179,16 +197,24 @@ def passuntil(source=None, task=None, family=None, *, level: str = "task", subta
     negative-binomial likelihoods of PU are proportional, so the maximum-likelihood fit does not change.
     """
     from . import passuntil as pu
-    ex = get_store(db).sampling_counts(_filters(source, task, None, family, None, subtask))
+    ex = _sampling(_filters(source, task, None, family, None, subtask), db)
     if ex.empty:
         return pd.DataFrame()
-    ex["task"] = ex["task"].where(ex["subtask"].fillna("") == "", ex["task"] + "/" + ex["subtask"].fillna(""))
-    ex = ex.drop(columns=["subtask"])
     if level == "instance":
         return pu.instance_estimates(ex, design=design, confidence=confidence)
     if level == "task":
         return pu.passuntil_predictions(ex, confidence=confidence, design=design)
     raise ValueError(f"level must be 'instance' or 'task', got {level!r}")
+
+
+def _sampling(filters: dict | None, db) -> pd.DataFrame:
+    """Repeated-sampling records (final checkpoints) with a subtask folded into its task as ``task/subtask``
+    (a subtask is its own experiment: monkeys-powerlaws has one problem set per file)."""
+    ex = get_store(db).sampling_counts(filters or None)
+    if ex.empty:
+        return ex
+    ex["task"] = ex["task"].where(ex["subtask"].fillna("") == "", ex["task"] + "/" + ex["subtask"].fillna(""))
+    return ex.drop(columns=["subtask"])
 
 
 def rescore(source=None, task=None, family=None, *, subtask=None, model=None, n_boot: int = 1000,
@@ -257,3 +283,117 @@ def simulate(**params) -> pd.DataFrame:
 def to_csv(df: pd.DataFrame) -> bytes:
     """The one CSV serialiser (UTF-8, ``\\n`` line ends, no index)."""
     return df.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+# ---------------------------------------------------------------- the dashboard's reads
+#: the columns that name one series of held-out predictions (:func:`predict`'s rows)
+PREDICT_KEY = [*SERIES_KEY, "series_model", "scale_axis"]
+
+
+def all_series(*, db=None) -> pd.DataFrame:
+    """Every series row on every scale axis (the filter options and the coverage tables come from it)."""
+    return get_store(db).series()
+
+
+def filter_values(*, db=None) -> dict[str, list]:
+    """Every value of each filter the store holds (metric and family with the sources' own spellings)."""
+    return _pivots().filter_values(all_series(db=db), FILTERS)
+
+
+def scale_coverage(*, db=None) -> pd.DataFrame:
+    """Per source and scale axis: how many series have >= 3 distinct scales (:func:`emergence.pivots.scale_coverage`)."""
+    return _pivots().scale_coverage(all_series(db=db))
+
+
+def fdr_families(*, db=None) -> pd.DataFrame:
+    """The store's false-discovery families (:func:`emergence.mirage.fdr_families`)."""
+    from .mirage import fdr_families as _fdr
+    return _fdr(all_series(db=db))
+
+
+def series_points(source=None, task=None, metric=None, family=None, shots=None, *, x: str = "params",
+                  subtask=None, db=None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The points of every filtered series on axis ``x`` and a legend per curve (its verdict and score):
+    :func:`emergence.pivots.series_plot_frame` over :func:`observations` and :func:`series`."""
+    obs = observations(source, task, metric, family, shots, subtask=subtask, db=db)
+    scores = series(source, task, metric, family, shots, x=x, subtask=subtask, db=db)
+    return _pivots().series_plot_frame(obs, x, scores)
+
+
+def sampling_sources(*, db=None) -> list[str]:
+    """Sources with repeated-sampling records (n samples and n correct per problem)."""
+    ex = get_store(db).sampling_counts()
+    return sorted(ex["source"].unique()) if len(ex) else []
+
+
+def pass_rates(source=None, *, db=None) -> pd.DataFrame:
+    """Task pass rate per size (mean of c/n over problems) for the PassUntil chart: the same records and
+    task naming as :func:`passuntil` (:func:`emergence.passuntil.task_pass_rates`)."""
+    from .passuntil import task_pass_rates
+    ex = _sampling(_filters(source), db)
+    return pd.DataFrame() if ex.empty else task_pass_rates(ex)
+
+
+def simulated_verdicts(sim: pd.DataFrame, n_examples: int, n_choices: int) -> pd.DataFrame:
+    """The verdict and detection lead of each simulated metric (:func:`emergence.simulate.simulated_verdicts`)."""
+    from .simulate import simulated_verdicts as _verdicts
+    return _verdicts(sim, n_examples, n_choices)
+
+
+def simulated_long(sim: pd.DataFrame) -> pd.DataFrame:
+    """The simulator's table, one row per (scale, metric) (:func:`emergence.simulate.long_form`)."""
+    from .simulate import long_form
+    return long_form(sim)
+
+
+def vision_summary(cutoff: float) -> pd.DataFrame | None:
+    """The vision experiment's shipped results summarised at ``cutoff`` (Schaeffer et al. Sec. 5); None
+    when :mod:`emergence.vision` or its shipped results are not in this build."""
+    import importlib
+    try:
+        vision = importlib.import_module("emergence.vision")
+    except ModuleNotFoundError as e:
+        if e.name and "emergence.vision".startswith(e.name):
+            return None
+        raise
+    if not vision.SHIPPED_RESULTS.exists():
+        return None
+    return vision.summarise(vision.load_results(), cutoffs=[cutoff])
+
+
+def missing_sources(present) -> list[dict]:
+    """The catalogue sources not in ``present``: name, description, license and how to add each (Markdown)."""
+    from . import catalog
+    out = []
+    for name, spec in catalog.CATALOG.items():
+        if name in set(present):
+            continue
+        files = ", ".join(f"`{f}`" for f in spec.files) or "see the docs"  # code: Markdown would eat a glob's *
+        if spec.downloadable and spec.fetch == "git":
+            how = (f"`emergence ingest {spec.name}` (a sparse clone of {spec.repo}'s `{spec.ref}`, resolved to one "
+                   f"commit: only {files})" + (" — add `--full-logs` for the per-query logs (large)"
+                                               if spec.lfs_files else ""))
+        elif spec.downloadable:
+            how = f"`emergence ingest {spec.name}` (downloads {files} from {spec.repo} at `{spec.commit[:8]}`)"
+        else:
+            how = f"`emergence ingest PATH` with your own copy ({files})"
+        out.append({"name": spec.name, "description": spec.description, "license": spec.license, "how": how})
+    return out
+
+
+def prediction_view(pred: pd.DataFrame, form: str = "preferred"):
+    """:func:`predict`'s rows as the Predictability page shows them (:func:`emergence.pivots.prediction_view`):
+    ``(rows with a series_id, the shown fits of ``form``, counts per metric and curvature class)``."""
+    return _pivots().prediction_view(pred, form, PREDICT_KEY)
+
+
+def predictability(pred: pd.DataFrame, form: str = "preferred"):
+    """Median held-out errors per metric and class (:func:`emergence.predict.predictability`; ``pred``
+    with a ``series_id``, as :func:`prediction_view` gives it)."""
+    from .predict import predictability as _predictability
+    return _predictability(pred, form=form)
+
+
+def _pivots():
+    from . import pivots
+    return pivots

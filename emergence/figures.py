@@ -2,9 +2,8 @@
 
 Each builder takes the rows a page shows and returns a ``plotly.graph_objects.Figure``, so
 the same figure can be tested, exported (:func:`to_image`) and shown.  The only
-arithmetic here is presentation: interval bounds and baseline normalisation of points
-already aggregated by :mod:`emergence.series` (Wilson intervals come from
-:func:`emergence.rescore.wilson_interval`).
+arithmetic here is layout: no analysis runs here; the points of a curve, their intervals and
+their normalisation come ready from :mod:`emergence.api` / :mod:`emergence.pivots`.
 """
 from __future__ import annotations
 
@@ -16,11 +15,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .metrics import metric_info
+from .pivots import add_intervals, normalise, pivot_order, score_boxes  # noqa: F401  (add_intervals, normalise: old imports)
 
 __all__ = ["add_intervals", "normalise", "heatmap", "series_figure", "score_distribution",
-           "share_bar", "verdict_bar", "lead_figure", "multiplication_figure", "VERDICT_ORDER", "VERDICT_COLOURS", "compare_scatter", "simulator_figure", "to_image", "static_export_available", "series_plot_frame", "prediction_scatter",
+           "share_bar", "verdict_bar", "lead_figure", "multiplication_figure", "VERDICT_ORDER", "VERDICT_COLOURS", "compare_scatter", "simulator_figure", "to_image", "static_export_available", "prediction_scatter",
            "error_bar", "curvature_bar", "passuntil_figure", "vision_figure", "grade_brier_figure", "CLASS_COLOURS",
-           "CLASS_ORDER"]
+           "CLASS_ORDER", "wrap_title", "fit_titles", "curve_order"]
 
 CLASS_ORDER = ("discontinuous", "nonlinear", "continuous", "unclassified")
 CLASS_COLOURS = {"discontinuous": "#d62728", "nonlinear": "#ff7f0e", "continuous": "#1f77b4",
@@ -30,56 +30,50 @@ _PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#
             "#756bb1", "#636363"]
 
 
-def add_intervals(points: pd.DataFrame) -> pd.DataFrame:
-    """Add ``lo, hi, interval`` to points (``metric, y`` and optional ``n_examples, stderr``).
-
-    Proportion metrics with a known test-set size get a 95 % Wilson interval ('wilson');
-    otherwise a reported standard error gives y +- 1.96 stderr ('stderr'); else none.
-    """
-    out = points.copy()
-    out["lo"], out["hi"], out["interval"] = np.nan, np.nan, ""
-    if out.empty:
-        return out
-    prop = out["metric"].map(lambda m: metric_info(str(m)).proportion).astype(bool)
-    nan = pd.Series(np.nan, index=out.index)
-    n = pd.to_numeric(out["n_examples"], errors="coerce").astype(float) if "n_examples" in out else nan
-    se = pd.to_numeric(out["stderr"], errors="coerce").astype(float) if "stderr" in out else nan
-    y = pd.to_numeric(out["y"], errors="coerce").astype(float)
-    use_w = prop & n.gt(0) & y.between(0, 1)
-    if use_w.any():
-        from .rescore import wilson_interval   # Wilson (1927), the project's one implementation
-        nn = n[use_w].to_numpy()
-        lo, hi = wilson_interval(y[use_w].to_numpy() * nn, nn)
-        out.loc[use_w, "lo"], out.loc[use_w, "hi"], out.loc[use_w, "interval"] = lo, hi, "wilson"
-    use_s = ~use_w & se.notna()
-    out.loc[use_s, "lo"] = y[use_s] - 1.96 * se[use_s]
-    out.loc[use_s, "hi"] = y[use_s] + 1.96 * se[use_s]
-    out.loc[use_s, "interval"] = "stderr"
-    return out
+def wrap_title(text: str, width: int = 90, max_lines: int = 3) -> str:
+    """A chart title broken into lines of at most ``width`` characters at spaces (Plotly does not wrap, and
+    clips a long title at the chart's edge); past ``max_lines`` it ends in '…' (the full text goes in the
+    caller's caption or hover)."""
+    words, lines, cur = str(text).replace("<br>", " <br> ").split(" "), [], ""
+    for w in words:
+        if w == "<br>":
+            lines.append(cur)
+            cur = ""
+            continue
+        if cur and len(cur) + 1 + len(w) > width:
+            lines.append(cur)
+            cur = w
+        else:
+            cur = f"{cur} {w}" if cur else w
+    if cur:
+        lines.append(cur)
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = lines[-1][: max(0, width - 1)].rstrip() + "…"
+    return "<br>".join(lines)
 
 
-def normalise(points: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Baseline-normalise ``y`` (and ``lo, hi``) where a random baseline is known.
-
-    BIG-bench's normalised preferred score without the factor 100 (Srivastava et al. 2022):
-    ``(y - baseline) / (1 - baseline)`` for higher-is-better proportion metrics whose
-    ``random_baseline`` is known: 0 = chance, 1 = perfect.  Other curves stay raw; their
-    metric names are returned so the page can say so.
-    """
-    out = points.copy()
-    if out.empty or "random_baseline" not in out.columns:
-        return out, sorted(out["metric"].astype(str).unique()) if len(out) else []
-    info = out["metric"].map(lambda m: metric_info(str(m)))
-    b = pd.to_numeric(out["random_baseline"], errors="coerce")
-    ok = info.map(lambda i: i.proportion and i.higher_is_better).astype(bool) & b.notna() & (b < 1)
-    for c in ("y", "lo", "hi", "band_hi"):
-        if c in out.columns:
-            v = pd.to_numeric(out[c], errors="coerce")
-            out.loc[ok, c] = (v[ok] - b[ok]) / (1 - b[ok])
-    if "band_hi" in out.columns:
-        out.loc[ok, "band_lo"] = (0 - b[ok]) / (1 - b[ok])
-    raw = sorted(out.loc[~ok, "metric"].astype(str).unique())
-    return out, raw
+def fit_titles(fig: go.Figure, width: int = 80, subplot_width: int | None = None) -> go.Figure:
+    """Wrap the figure's title (and its subplot titles) so none clips at the chart's edge, and make room
+    for the extra lines above the plot.  The full title stays in the figure (only line breaks are added,
+    up to three lines; see :func:`wrap_title`)."""
+    title = fig.layout.title.text if fig.layout.title is not None else None
+    lines = 1
+    if title:
+        wrapped = wrap_title(title, width)
+        lines = wrapped.count("<br>") + 1
+        fig.update_layout(title=dict(text=wrapped, font=dict(size=15)))
+    ann = list(fig.layout.annotations or [])
+    if ann:
+        ncols = max(1, len({round(a.x, 3) for a in ann if a.x is not None}))
+        sw = subplot_width or max(30, width // ncols)
+        for a in ann:
+            if a.text and "<br>" not in a.text and len(a.text) > sw:
+                a.text = wrap_title(a.text, sw, max_lines=2)
+    top = 50 + 20 * (lines - 1) + (18 if ann else 0)
+    margin_t = fig.layout.margin.t if fig.layout.margin is not None and fig.layout.margin.t is not None else 0
+    fig.update_layout(margin=dict(t=max(top, margin_t)))
+    return fig
 
 
 def _fmt(v, digits=2):
@@ -102,11 +96,8 @@ def heatmap(cells: pd.DataFrame, rows: str, cols: str, cell: str, *, max_rows: i
     if cells is None or cells.empty:
         fig.update_layout(title="no series match these filters")
         return fig
-    order = cells.groupby(rows)["n_series"].sum().sort_values(ascending=False)
-    kept = list(order.index[:max_rows])
-    c = cells[cells[rows].isin(kept)]
-    ylabels = sorted(kept, key=str)
-    xlabels = sorted(c[cols].unique().tolist(), key=str)
+    ylabels, xlabels, ytext, n_rows = pivot_order(cells, rows, cols, max_rows=max_rows)
+    c = cells[cells[rows].isin(ylabels)]
     z = c.pivot_table(index=rows, columns=cols, values="value", aggfunc="first", dropna=False)
     z = z.reindex(index=ylabels, columns=xlabels)
     n = c.pivot_table(index=rows, columns=cols, values="n_series", aggfunc="first").reindex(index=ylabels,
@@ -142,23 +133,47 @@ def heatmap(cells: pd.DataFrame, rows: str, cols: str, cell: str, *, max_rows: i
         customdata=np.column_stack([c["value"].to_numpy(dtype=float), c["n_series"], c[dec], c["n_emergent"]]),
         hovertemplate=f"{rows}=%{{y}}<br>{cols}=%{{x}}<br>{title}=%{{customdata[0]:.3g}}<br>series=%{{customdata[1]}}, "
                       "decided=%{customdata[2]}, emergent=%{customdata[3]}<extra>click to open</extra>"))
-    more = f" (the {max_rows} {rows} values with most series of {len(order)})" if len(order) > max_rows else ""
-    fig.update_layout(title=f"{title} by {rows} × {cols}{more}", xaxis_title=cols, yaxis_title=rows,
-                      height=height, yaxis=dict(type="category", categoryorder="array",
-                                                categoryarray=[str(v) for v in ylabels]),
+    more = f" (the {max_rows} {rows} values with most series of {n_rows})" if n_rows > max_rows else ""
+    ycats = [str(v) for v in ylabels]
+    fig.update_layout(title=wrap_title(f"{title} by {rows} × {cols}{more}"), xaxis_title=cols,
+                      yaxis_title="metric class · metric" if rows == "metric" else rows,
+                      height=height, yaxis=dict(type="category", categoryorder="array", categoryarray=ycats,
+                                                tickmode="array", tickvals=ycats, ticktext=[ytext[v] for v in ycats],
+                                                autorange="reversed"),
                       xaxis=dict(type="category", categoryorder="array", categoryarray=[str(v) for v in xlabels]),
                       clickmode="event+select", dragmode=False)
     return fig
 
 
+def curve_order(points: pd.DataFrame) -> list[str]:
+    """Curves in the order a reader needs them: emergent first, then by how much of its panel's range the
+    curve spans (its largest rise or fall over any metric), then by name."""
+    if points is None or points.empty:
+        return []
+    y = pd.to_numeric(points["y"], errors="coerce")
+    p = points.assign(_y=y)
+    span = p.groupby("metric")["_y"].agg(lambda v: (v.max() - v.min()) or 1.0)
+    per = p.groupby(["curve", "metric"])["_y"].agg(lambda v: v.max() - v.min()).reset_index()
+    per["_rel"] = per["_y"] / per["metric"].map(span).astype(float)
+    rel = per.groupby("curve")["_rel"].max()
+    em = (p.groupby("curve")["emergent"].any() if "emergent" in p.columns
+          else pd.Series(False, index=rel.index))
+    return sorted(rel.index.astype(str), key=lambda c: (not bool(em.get(c, False)), -float(rel.get(c, 0) or 0), c))
+
+
 def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: dict | None = None,
-                  y_label: str = "value", resolution_band: bool = True, ncols: int = 3) -> go.Figure:
+                  y_label: str = "value", resolution_band: bool = True, ncols: int = 3,
+                  max_visible: int = 8, max_listed: int = 40) -> go.Figure:
     """Every metric of one task on a shared log scale axis: one panel per metric, one colour per curve.
 
     ``points``: one row per plotted point with ``metric, curve, x, y`` and optional ``lo, hi``
     (interval), ``band_lo, band_hi`` (the 1/n resolution band).  Panels are ordered
     discontinuous -> nonlinear -> continuous, so the same outputs under a thresholded and a
     smooth metric stand side by side.  ``labels`` maps a curve to its legend text (its score).
+    With more than ``max_visible`` curves (30 families of a task), the first ``max_visible`` of
+    :func:`curve_order` are drawn and the rest wait in the legend, one click away (up to ``max_listed``
+    curves; beyond, the title says how many the filters leave out); the legend stands at the right of
+    the panels, never over them.
     """
     labels = labels or {}
     if points is None or points.empty:
@@ -173,7 +188,10 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
               for m in metrics]
     fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles, shared_xaxes="all",
                         horizontal_spacing=0.07, vertical_spacing=min(0.12, 0.3 / max(nrows, 1)))
-    curves = sorted(points["curve"].astype(str).unique())
+    curves = curve_order(points)
+    visible = set(curves[:max_visible])
+    listed = set(curves[:max_listed])
+    traces, at = [], []
     colour = {c: _PALETTE[i % len(_PALETTE)] for i, c in enumerate(curves)}
     shown = set()
     for i, m in enumerate(metrics):
@@ -185,20 +203,25 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
             hi = float(pd.to_numeric(pm["band_hi"], errors="coerce").median())
             fig.add_hrect(y0=lo, y1=hi, fillcolor="grey", opacity=0.15, line_width=0, row=r + 1, col=c + 1)
         for curve, g in pm.groupby("curve", sort=True):
+            if str(curve) not in listed:
+                continue
             g = g.sort_values("x")
             err = None
             if "lo" in g.columns and g["lo"].notna().any():
                 err = dict(type="data", symmetric=False, array=(g["hi"] - g["y"]).clip(lower=0).tolist(),
                            arrayminus=(g["y"] - g["lo"]).clip(lower=0).tolist(), thickness=1, width=2)
             name = labels.get(curve, curve)
-            fig.add_trace(go.Scatter(
-                x=g["x"], y=g["y"], mode="lines+markers", name=name, legendgroup=curve,
+            traces.append(go.Scatter(
+                x=g["x"].tolist(), y=g["y"].tolist(), mode="lines+markers", name=name, legendgroup=curve,
                 showlegend=curve not in shown, line=dict(color=colour[str(curve)]), error_y=err,
+                visible=True if str(curve) in visible else "legendonly", legendrank=curves.index(str(curve)) + 1,
                 customdata=g[["model"]].astype(str).to_numpy() if "model" in g.columns else None,
                 hovertemplate=(f"{curve}<br>%{{customdata[0]}}<br>x=%{{x:.3s}}<br>y=%{{y:.4g}}<extra>{m}</extra>"
-                               if "model" in g.columns else None)),
-                row=r + 1, col=c + 1)
+                               if "model" in g.columns else None)))
+            at.append((r + 1, c + 1))
             shown.add(curve)
+    if traces:    # one call: adding traces one by one to a subplot grid costs seconds with hundreds of curves
+        fig.add_traces(traces, rows=[a[0] for a in at], cols=[a[1] for a in at])
     for i, m in enumerate(metrics):
         # losses and perplexities span orders of magnitude: log y where every value is positive and spread wide
         y = pd.to_numeric(points.loc[points["metric"].astype(str) == m, "y"], errors="coerce").dropna()
@@ -208,36 +231,46 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
     fig.update_xaxes(type="log")
     fig.update_xaxes(title_text=x_label, row=nrows)
     fig.update_yaxes(title_text=y_label, col=1)
-    fig.update_layout(height=max(420, 330 * nrows), legend=dict(orientation="h", yanchor="top", y=-0.21 / nrows),
-                      margin=dict(t=60))
+    hidden = len(curves) - len(visible)
+    title = None
+    if hidden > 0:
+        title = (f"{len(visible)} of {len(curves)} curves drawn (emergent first, then the largest change); "
+                 + ("the others are in the legend: click one to draw it" if len(curves) <= max_listed else
+                    f"the next {max_listed - len(visible)} are in the legend (click one to draw it), the other "
+                    f"{len(curves) - max_listed} by narrowing the filters"))
+    fig.update_layout(height=max(420, 330 * nrows), title=title,
+                      legend=dict(orientation="v", x=1.01, xanchor="left", y=1, yanchor="top", font=dict(size=11),
+                                  groupclick="togglegroup"),
+                      margin=dict(t=80 if title else 60, r=10))
     return fig
 
 
 def score_distribution(series: pd.DataFrame, *, max_metrics: int = 40) -> go.Figure:
-    """Emergence scores per metric (box + points), coloured by metric class.  Descriptive only: the score
-    grows with the number of sizes (a line over k sizes scores k - 1), so it is not the verdict."""
+    """Emergence scores per metric (one box each, from :func:`emergence.pivots.score_boxes`), coloured by
+    metric class.  Descriptive only: the score grows with the number of sizes (a line over k sizes scores
+    k - 1), so it is not the verdict."""
     fig = go.Figure()
-    s = series[pd.to_numeric(series.get("emergence_score"), errors="coerce").notna()] if len(series) else series
-    if s is None or s.empty:
+    boxes = score_boxes(series, max_metrics)
+    if boxes.empty:
         fig.update_layout(title="no scored series match these filters")
         return fig
-    counts = s.groupby("metric").size().sort_values(ascending=False)
-    metrics = list(counts.index[:max_metrics])
-    metrics.sort(key=lambda m: (CLASS_ORDER.index(metric_info(m).metric_class), m))
     for cls in CLASS_ORDER:
-        ms = [m for m in metrics if metric_info(m).metric_class == cls]
-        if not ms:
+        b = boxes[boxes["metric_class"] == cls]
+        if b.empty:
             continue
-        d = s[s["metric"].isin(ms)]
-        fig.add_trace(go.Box(x=d["metric"], y=d["emergence_score"], name=cls, marker_color=CLASS_COLOURS[cls],
-                             boxpoints="outliers"))
-    v = pd.to_numeric(s["emergence_score"], errors="coerce").to_numpy(dtype=float)
-    lo, hi = np.percentile(v, [1, 99])
+        fig.add_trace(go.Box(x=b["metric"].tolist(), q1=b["q1"].tolist(), median=b["median"].tolist(),
+                             q3=b["q3"].tolist(), lowerfence=b["lowerfence"].tolist(),
+                             upperfence=b["upperfence"].tolist(), name=cls, marker_color=CLASS_COLOURS[cls],
+                             boxpoints=False, customdata=b[["n"]].to_numpy(),
+                             hovertemplate="%{x}<br>median %{median:.3g}, quartiles %{q1:.3g}–%{q3:.3g}"
+                                           "<br>series: %{customdata[0]}<extra></extra>"))
+    lo, hi = float(boxes["lowerfence"].min()), float(boxes["upperfence"].max())
     pad = 0.05 * (hi - lo) + 0.5
     fig.update_layout(title="emergence score per metric (Srivastava et al.; descriptive: a line over k sizes scores "
-                            "k - 1)<br><sup>one box per metric; the y axis shows the 1st-99th percentile</sup>",
+                            "k - 1)<br><sup>one box per metric: quartiles, whiskers to the most extreme score within "
+                            "1.5 IQR</sup>",
                       yaxis=dict(title="emergence score", range=[lo - pad, hi + pad]),
-                      xaxis=dict(type="category", categoryorder="array", categoryarray=metrics),
+                      xaxis=dict(type="category", categoryorder="array", categoryarray=boxes["metric"].tolist()),
                       legend_title="metric class", height=480)
     return fig
 
@@ -455,83 +488,6 @@ def to_image(fig: go.Figure, fmt: str = "png") -> bytes:
     if fmt not in ("png", "svg"):
         raise ValueError(f"format must be png or svg, got {fmt!r}")
     return pio.to_image(fig, format=fmt, width=1200, height=int(fig.layout.height or 600), scale=2 if fmt == "png" else 1)
-
-
-_CURVE_PARTS = ["source", "family", "subtask", "shots", "prompt_variant", "variant", "series_model"]
-_PART_LABEL = {"series_model": "model", "prompt_variant": "prompt"}
-
-
-def series_plot_frame(obs: pd.DataFrame, axis: str, scores: pd.DataFrame | None = None
-                      ) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Points of every series in ``obs`` on ``axis``, ready for :func:`series_figure`.
-
-    Points come from :func:`emergence.series.build_series_points` (final checkpoints on a
-    size axis, ties averaged); this adds the random baseline (median of the rows'), the 1/n
-    resolution band (``band_hi`` = resolution), intervals (:func:`add_intervals`) and a
-    ``curve`` name built from the key parts that vary.  ``scores`` (series table rows)
-    give each curve's legend: its verdict and (descriptive) emergence score, ★ when emergent.
-    """
-    from .series import SERIES_KEY, build_series_points
-    if obs is None or obs.empty:
-        return pd.DataFrame(columns=["metric", "curve", "x", "y"]), {}
-    pts = build_series_points(obs, axis)
-    pts = pts[pts["x"].notna()].copy()
-    if pts.empty:
-        return pd.DataFrame(columns=["metric", "curve", "x", "y"]), {}
-    if "random_baseline" in obs.columns:
-        pts = pts.drop(columns=["random_baseline"], errors="ignore")     # per point; the curve's median follows
-        rb = obs.assign(_b=pd.to_numeric(obs["random_baseline"], errors="coerce"))
-        key = [k for k in SERIES_KEY if k in rb.columns]
-        for k in key:
-            if k == "shots":
-                rb[k] = pd.to_numeric(rb[k], errors="coerce").astype("Int64")
-            else:
-                rb[k] = rb[k].astype(object).where(rb[k].notna(), "").astype(str)
-                pts[k] = pts[k].astype(object).where(pts[k].notna(), "").astype(str)
-        pts["shots"] = pd.to_numeric(pts["shots"], errors="coerce").astype("Int64")
-        base = rb.groupby(key, dropna=False)["_b"].median().rename("random_baseline").reset_index()
-        pts = pts.merge(base, on=key, how="left")
-    pts["band_hi"] = pts["resolution"]
-    pts["band_lo"] = np.where(pts["resolution"].notna(), 0.0, np.nan)
-    pts["model"] = pts["point_model"]
-    vary = [c for c in _CURVE_PARTS if c in pts.columns and pts[c].astype(str).nunique() > 1]
-    if "family" not in vary:
-        vary = ["family"] + vary
-
-    def name(r) -> str:
-        bits = []
-        for c in vary:
-            v = r[c]
-            if v is None or (isinstance(v, float) and math.isnan(v)) or str(v) in ("", "<NA>"):
-                v = "(none)" if c != "family" else "?"
-            bits.append(f"{v}" if c in ("family", "source") else f"{_PART_LABEL.get(c, c)}={v}")
-        return " · ".join(bits)
-
-    keys = pts[vary].drop_duplicates()
-    keys["curve"] = [name(r) for _, r in keys.iterrows()]
-    pts = pts.merge(keys, on=vary, how="left")
-    pts = add_intervals(pts)
-    labels: dict[str, str] = {}
-    if scores is not None and len(scores):
-        sc = scores.copy()
-        if "model" in sc.columns:
-            sc["series_model"] = sc["model"].fillna("").astype(str)
-        join = [c for c in SERIES_KEY + ["series_model"] if c in sc.columns and c in pts.columns]
-        for c in join:
-            if c == "shots":
-                sc[c] = pd.to_numeric(sc[c], errors="coerce").astype("Int64")
-                pts[c] = pd.to_numeric(pts[c], errors="coerce").astype("Int64")
-            else:
-                sc[c] = sc[c].astype(object).where(sc[c].notna(), "").astype(str)
-                pts[c] = pts[c].astype(object).where(pts[c].notna(), "").astype(str)
-        want = [c for c in ("verdict", "emergence_score", "q_value", "emergent") if c in sc.columns]
-        per_curve = pts[join + ["curve"]].drop_duplicates().merge(sc[join + want], on=join, how="left")
-        for curve, g in per_curve.groupby("curve"):
-            r = g.iloc[0]
-            mark = " ★" if bool(r.get("emergent")) is True else ""
-            verdict = str(r.get("verdict")) if pd.notna(r.get("verdict")) else "?"
-            labels[curve] = f"{curve} ({verdict}; ES {_fmt(r.get('emergence_score'))}){mark}"
-    return pts, labels
 
 
 def prediction_scatter(pred: pd.DataFrame, *, title: str = "") -> go.Figure:

@@ -37,7 +37,7 @@ from .sources.base import Progress
 from .store import REPO_ROOT, Finalize, Store
 
 __all__ = ["data_dir", "SourceMissing", "ingest", "remove", "parse_source", "check_user_path", "MAX_UNPACKED_BYTES",
-           "MAX_WALK_ENTRIES", "safe_extract", "download", "fetch_lfs_files", "progress_fraction", "as_progress",
+           "MAX_WALK_ENTRIES", "safe_extract", "download", "fetch_lfs_files", "as_progress",
            "progress_events", "Progress"]
 
 MAX_UNPACKED_BYTES = int(os.environ.get("EMERGENCE_MAX_UNPACKED_BYTES", 4 * 1024 ** 3))
@@ -113,22 +113,6 @@ def _archive_stem(path: Path) -> str:
         if name.lower().endswith(ext):
             return name[:-len(ext)]
     return path.stem
-
-
-def progress_fraction(msg: str) -> tuple[str, float] | None:
-    """Where a progress event stands: ``('source', f)`` when source i of n starts (f = (i-1)/n),
-    ``('fetch', f)`` for a step inside the current source (a download's files or percent, a
-    parser's files); None otherwise.
-
-    Reads a :class:`~emergence.sources.base.Progress` event's fields.  Kept for consumers of the
-    text messages (the app's first-start page); a plain string is first read as an event
-    (:func:`as_progress`).  New code reads ``event.stage`` and ``event.fraction`` itself."""
-    e = as_progress(msg)
-    if e.fraction is None:
-        return None
-    if e.stage == "source":
-        return "source", e.fraction
-    return ("fetch", e.fraction) if e.stage in ("fetch", "parse") else None
 
 
 def as_progress(msg: str) -> Progress:
@@ -598,3 +582,7 @@ def remove(names: list[str], *, db: str | os.PathLike | None = None,
     removed = store.remove(list(names), score=score_observations, finalize=fdr_step(apply_fdr),
                            progress=progress_events(progress))
     return {"removed": removed, "db": str(store.path)}
+
+
+# the first-start build (which catalogue sources, a background build any caller can watch): emergence.build
+from .build import build_store, new_build_state, public_sources, start_build  # noqa: E402,F401

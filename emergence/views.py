@@ -18,8 +18,9 @@ notice, and filter values only ever reach the store as bound parameters.
 :func:`table_for` returns exactly the rows a view shows, through the same
 :mod:`emergence.api` call the CLI makes, so ``api.to_csv(table_for(state)[1])`` is
 byte-identical to the output of :func:`cli_command` (``emergence observations|series|compare|
-predict|passuntil|simulate|sources ... --csv -``) for the same filters.  :func:`pivot` and :func:`drill_down` are the explorer's
-pure helpers.
+predict|passuntil|simulate|sources ... --csv -``) for the same filters.  :func:`drill_down` turns an
+Explorer cell into a Series view; the analysis of tables (the pivot, the pairs, the plot points) is
+:mod:`emergence.pivots`' and :mod:`emergence.mirage`'s, re-exported here for old imports.
 """
 from __future__ import annotations
 
@@ -32,6 +33,13 @@ import numpy as np
 import pandas as pd
 
 from . import api
+from .pivots import ALT_COLUMNS, CELL_VALUES, DIMENSIONS, group_label, pivot  # noqa: F401  (the pages' names)
+from .keys import FILTERS, match
+from .simulate import DEFAULTS as _SIM
+
+#: a bare Explorer link (no parameter but ``page``) opens on this pivot: metrics, grouped by class,
+#: against sources; a link that names its rows or columns opens exactly those (README, 'Explorer').
+EXPLORER_DEFAULT = {"rows": "metric", "cols": "source"}
 
 __all__ = ["PAGES", "PAGE_TITLES", "PAGE_TABLE", "DIMENSIONS", "FORMS", "PREDICT_FORMS", "SIM_SCALES", "FILTER_FIELDS", "CELL_VALUES", "MAX_VALUE_LEN",
            "MAX_VALUES", "ViewState", "from_query_params", "to_query_params", "table_kind", "table_for",
@@ -64,12 +72,8 @@ PAGE_TABLE: dict[str, str | None] = {
     "data": "sources",
 }
 
-#: what a pivot can put on rows or columns.
-DIMENSIONS = ("task", "metric", "family", "source", "shots")
 #: the filters a view carries (all lists; repeated values are OR-ed, as on the CLI).
-FILTER_FIELDS = ("source", "task", "subtask", "metric", "family", "shots")
-#: cell value of the pivot: median (descriptive) emergence score, or share of decided series called emergent.
-CELL_VALUES = ("score", "share")
+FILTER_FIELDS = FILTERS
 
 MAX_VALUE_LEN = 200
 #: sources whose outputs are re-scored per example, or that report two metrics of the same outputs
@@ -104,11 +108,11 @@ class ViewState:
     norm: bool = False
     pair: str = ""
     group: str = ""
-    alpha: float = -0.3
-    log10c: float = 7.7
-    length: int = 5
-    choices: int = 4
-    n: int = 1000
+    alpha: float = float(_SIM["alpha"])
+    log10c: float = float(_SIM["log10c"])
+    length: int = int(_SIM["length"])
+    choices: int = int(_SIM["n_choices"])
+    n: int = int(_SIM["n_examples"])
     cutoff: float = 1.0
     form: str = "preferred"
     fp: str = ""
@@ -136,7 +140,7 @@ PREDICT_FORMS = ("linear", "loglog", "power_law")
 #: the predictability page's summary: each series' preferred form, or one form for all
 FORMS = ("preferred",) + PREDICT_FORMS
 #: the simulator's scales, as `emergence simulate` makes them by default: logspace(min, max, n)
-SIM_SCALES = (1e7, 1e12, 20)
+SIM_SCALES = (float(_SIM["min_scale"]), float(_SIM["max_scale"]), int(_SIM["n_scales"]))
 _CHOICES = {"page": PAGES, "rows": DIMENSIONS, "cols": DIMENSIONS, "cell": CELL_VALUES, "x": api.SCALE_AXES,
             "form": FORMS}
 #: numeric options: field -> (type, min, max)
@@ -301,8 +305,7 @@ def table_kind(state: ViewState) -> str | None:
 def _simulate_args(state: ViewState) -> dict:
     """The simulator call of a view, exactly as ``emergence simulate`` makes it (its default scales)."""
     return dict(c=float(10 ** state.log10c), alpha=state.alpha, length=state.length, n_choices=state.choices,
-                n_examples=state.n, scales=np.logspace(np.log10(SIM_SCALES[0]), np.log10(SIM_SCALES[1]),
-                                                       SIM_SCALES[2]), seed=0)
+                n_examples=state.n, scales=_SIM["scales"], seed=int(_SIM["seed"]))
 
 
 def table_for(state: ViewState, db=None, kind: str | None = None) -> tuple[str | None, pd.DataFrame]:
@@ -382,44 +385,9 @@ def citations(frame: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
     cols = ["source", "citation", "license", "url"]
     if frame is None or "source" not in getattr(frame, "columns", []) or sources is None or sources.empty:
         return pd.DataFrame(columns=cols)
-    names = set(frame["source"].dropna().astype(str))
+    names = {str(v) for v in frame["source"].dropna().unique()}
     out = sources[sources["source"].isin(names)]
     return out[[c for c in cols if c in out.columns]].reset_index(drop=True)
-
-
-def pivot(series: pd.DataFrame, rows: str, cols: str, cell: str = "score") -> pd.DataFrame:
-    """The explorer's cells: one row per (rows value, cols value) with the cell value and its counts.
-
-    ``cell='score'``: the median (descriptive) emergence score of the scored series in the cell;
-    ``cell='share'``: the share called emergent of the series the verdict could decide (emergent or
-    smooth).  ``n_series`` counts every series, ``n_scored`` those with a score (>= 3 scales),
-    ``n_decidable`` the decided ones, ``n_emergent`` the emergent ones, so a cell says how much
-    stands behind it.
-    """
-    if rows not in DIMENSIONS or cols not in DIMENSIONS or rows == cols:
-        raise ValueError(f"rows and cols must be two different ones of {DIMENSIONS}, got {rows!r}, {cols!r}")
-    if cell not in CELL_VALUES:
-        raise ValueError(f"cell must be one of {CELL_VALUES}, got {cell!r}")
-    out_cols = [rows, cols, "value", "n_series", "n_scored", "n_decidable", "n_emergent"]
-    if series is None or series.empty:
-        return pd.DataFrame(columns=out_cols)
-    df = series[[rows, cols]].copy()
-    score = pd.to_numeric(series["emergence_score"], errors="coerce")
-    df["_scored"] = score.notna()
-    df["_score"] = score
-    df["_emergent"] = series["emergent"].astype("boolean").fillna(False).astype(bool)
-    df["_decided"] = series["verdict"].isin(["emergent", "smooth"]) if "verdict" in series.columns else df["_scored"]
-    g = df.groupby([rows, cols], dropna=False, sort=True)
-    out = g.agg(n_series=("_scored", "size"), n_scored=("_scored", "sum"), n_decidable=("_decided", "sum"),
-                n_emergent=("_emergent", "sum"), median_score=("_score", "median")).reset_index()
-    if cell == "score":
-        out["value"] = out["median_score"]
-    else:
-        out["value"] = np.where(out["n_decidable"] > 0,
-                                out["n_emergent"] / out["n_decidable"].where(out["n_decidable"] > 0), np.nan)
-    for c in ("n_series", "n_scored", "n_decidable", "n_emergent"):
-        out[c] = out[c].astype(int)
-    return out[out_cols]
 
 
 def drill_down(state: ViewState, row_value, col_value) -> ViewState:
@@ -452,15 +420,7 @@ def filter_options(series_keys: pd.DataFrame, state: ViewState) -> dict[str, lis
     return out
 
 
-def _match(df: pd.DataFrame, name: str, values: Iterable) -> pd.Series:
-    values = list(values)
-    if name == "shots":
-        return pd.to_numeric(df["shots"], errors="coerce").isin([int(v) for v in values])
-    m = df[name].astype(str).isin([str(v) for v in values])
-    alt = {"metric": "source_metric", "family": "source_family"}.get(name)
-    if alt and alt in df.columns:
-        m |= df[alt].astype(str).isin([str(v) for v in values])
-    return m
+_match = match    # emergence.keys: the one metric/family alternate-column rule
 
 
 def restrict(state: ViewState, known: Mapping[str, Iterable]) -> tuple[ViewState, list[str]]:
@@ -480,19 +440,28 @@ def restrict(state: ViewState, known: Mapping[str, Iterable]) -> tuple[ViewState
     return (replace(state, **kw) if kw else state), notices
 
 
+def rescoring_default(state: ViewState, present: Iterable[str]) -> ViewState:
+    """The Re-scoring page with no source filter: the sources re-scored per example that the store holds
+    (:data:`RESCORING_SOURCES`); unchanged when it has a filter or none of them is present."""
+    if state.source:
+        return state
+    default = [s for s in RESCORING_SOURCES if s in set(present)]
+    return state.with_filters(source=default) if default else state
+
+
+def pair_metrics(pair: str) -> list[str]:
+    """The two metric names of a pair ``'a|b'`` as filters (a reading such as ``edit_distance[tokens=digits]``
+    filters by its metric, ``edit_distance``)."""
+    return [m.split("[")[0] for m in pair.split("|", 1)]
+
+
+def outputs_view(group, x: str) -> ViewState:
+    """The Series detail view of one set of outputs (a compare group row: source, task, subtask, family, shots)."""
+    shots = group.get("shots")
+    return ViewState(page="series", source=(str(group["source"]),), task=(str(group["task"]),),
+                     subtask=(str(group.get("subtask") or ""),), family=(str(group["family"]),),
+                     shots=() if shots is None or str(shots) in ("<NA>", "nan", "None") else (int(shots),), x=x)
+
+
 # the pairs live in the pure analysis layer; kept importable from here for the pages
 from .mirage import metric_pairs, pair_verdicts  # noqa: E402
-
-
-def group_label(row) -> str:
-    """A readable name of one set of outputs (a compare group): source · task · subtask · family · shots."""
-    parts = [str(row["source"]), str(row["task"])]
-    if str(row.get("subtask") or ""):
-        parts.append(str(row["subtask"]))
-    parts.append(str(row["family"]))
-    parts.append(f"{row['shots']}-shot" if pd.notna(row.get("shots")) else "shots unknown")
-    if str(row.get("prompt_variant") or ""):
-        parts.append(str(row["prompt_variant"]))
-    if str(row.get("variant") or ""):
-        parts.append(str(row["variant"]))
-    return " · ".join(parts)[:MAX_VALUE_LEN]

@@ -23,6 +23,12 @@ def app_env(fixture_store):
         yield db
 
 
+def boxes(fig: dict) -> list:
+    """The box statistics of a box chart drawn from precomputed quartiles (emergence.pivots.score_boxes)."""
+    return [v for t in fig["data"] for k in ("q1", "median", "q3", "lowerfence", "upperfence")
+            for v in arr(t.get(k))]
+
+
 # ---------------------------------------------------------------- every page renders, says what it shows
 PAGES = [("overview", {}, 5), ("explorer", {}, 1), ("series", {"source": "expemergence"}, 1),
          ("rescoring", {}, 3), ("predictability", {"source": "pythia", "task": "lambada_openai"}, 2),
@@ -140,9 +146,9 @@ def test_overview_leads_with_the_paired_evidence_and_filters_change_it():
     at.multiselect(key="w_overview_source").set_value(["inverse-scaling-eval-pipeline"]).run()
     assert at.markdown[1].value != sentence
     assert {t["name"]: arr(t["y"]) for t in spec(at, 2)["data"]} != states
-    scores = sorted(ys(spec(at, 4)))
+    scores = sorted(boxes(spec(at, 4)))
     at.selectbox(key="w_overview_x").set_value("step").run()
-    assert sorted(ys(spec(at, 4))) != scores and qp(at, "x") == ["step"]
+    assert sorted(boxes(spec(at, 4))) != scores and qp(at, "x") == ["step"]
 
 
 def test_overview_shows_one_fdr_family_per_question():
@@ -348,3 +354,24 @@ def test_series_page_without_a_task_opens_on_arithmetic():
     assert at.selectbox(key="w_series_task_one").value == "arithmetic"
     names = {t["name"].split(" ")[0] for t in spec(at)["data"] if t.get("name")}
     assert "Pythia" in names          # expemergence's Pythia curve is among the families drawn
+
+
+# ---------------------------------------------------------------- issue 11: the Explorer opens on a question
+def test_a_bare_explorer_link_opens_on_metrics_by_class_against_sources():
+    at = open_page("explorer")
+    assert qp(at, "rows") == ["metric"] and qp(at, "cols") == ["source"]
+    layout = spec(at)["layout"]
+    classes = [t.split(" · ")[0] for t in layout["yaxis"]["ticktext"]]
+    order = ["discontinuous", "nonlinear", "continuous", "unclassified"]
+    assert classes == sorted(classes, key=order.index)            # thresholded first, grouped by class
+    assert {"discontinuous", "continuous"} <= set(classes)
+    # the link it writes reopens the same pivot
+    again = open_page("explorer", **{k: at.query_params[k] for k in at.query_params if k != "page"})
+    assert spec(again)["data"][0]["y"] == spec(at)["data"][0]["y"]
+
+
+def test_an_explorer_link_with_parameters_opens_as_before():
+    at = open_page("explorer", source="expemergence")
+    assert qp(at, "rows") == [] and at.selectbox(key="w_explorer_rows").value == "task"
+    assert "arithmetic" in spec(at)["data"][0]["y"]
+

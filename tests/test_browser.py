@@ -120,6 +120,17 @@ def test_drill_down_by_clicking_a_cell(page, app_url):
     page.goto(f"{app_url}/explorer?source=expemergence&rows=family&cols=task")
     settle(page)
     page.wait_for_selector('[data-testid="stPlotlyChart"] .nsewdrag')
+    # the cell may lie below the fold (the first rows are drawn at the top): wheel it to mid-screen first
+    below = page.evaluate("""() => {
+        const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+        const ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
+        return r.top + ya._offset + ya.d2p('Pythia') - window.innerHeight / 2;
+    }""")
+    if abs(below) > 100:
+        vp = page.viewport_size
+        page.mouse.move(vp["width"] * 0.6, vp["height"] / 2)
+        page.mouse.wheel(0, below)
+        page.wait_for_timeout(500)
     x, y = page.evaluate("""() => {
         const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
         const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();

@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from emergence.cli import Progress as Bar
-from emergence.ingest import as_progress, ingest, progress_fraction
+from emergence.ingest import as_progress, ingest
 from emergence.sources.base import STAGES, Progress
 
 CSV = "model,HFV1_ARC,HFV1_MMLU\nEleutherAI/pythia-160m,25.0,26.5\nEleutherAI/pythia-1.4b,31.0,27.0\n" \
@@ -35,9 +35,21 @@ def test_plain_download_text_becomes_a_fetch_event():
     assert (e.stage, e.i, e.n) == ("fetch", 1000, 2000)
     assert as_progress("x: log.tar.lrz (40%)").fraction == 0.4
     assert as_progress("hello").stage == "note"
-    assert progress_fraction(Progress("a", "source", 1, 2)) == ("source", 0.0)
-    assert progress_fraction(Progress("a", "parse", 1, 2)) == ("fetch", 0.5)
-    assert progress_fraction(Progress("a", "score", 1, 2)) is None
+
+
+def test_the_first_start_page_routes_events_by_their_fields():
+    """A source's start moves the main bar, a step inside it the second bar, the rest goes to the log."""
+    from emergence.build import _progress_into, new_build_state
+    b = new_build_state()
+    cb = _progress_into(b)
+    cb(Progress("parsing pythia", "source", 2, 4))
+    assert (b["frac"], b["text"], b["fetch"]) == (0.25, "[2/4] parsing pythia", None)
+    cb(Progress("files", "parse", 1, 2))
+    cb("x: log.tar.lrz (40%)")
+    assert b["fetch"] == 0.4 and b["fetch_text"] == "x: log.tar.lrz (40%)" and b["frac"] == 0.25
+    cb(Progress("scored 10 series", "score", 1, 2))
+    cb("a note")
+    assert b["log"] == ["scored 10 series", "a note"]
 
 
 def test_ingest_emits_only_events(tmp_path):

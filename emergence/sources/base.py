@@ -71,7 +71,7 @@ class Progress(str):
     Consumers read the fields (and :attr:`fraction`); nobody parses text.  The event is also a
     ``str``, its :attr:`text`: the message, prefixed ``"[i/n] "`` for the ``source`` stage, which
     is what progress callbacks received before events existed, so a consumer written for those
-    strings keeps working (:func:`emergence.ingest.progress_fraction` reads either).  Immutable.
+    strings keeps working (:func:`emergence.ingest.as_progress` reads either).  Immutable.
 
     >>> e = Progress("parsing pythia from data/pythia", "source", 2, 4)
     >>> e, e.stage, e.fraction

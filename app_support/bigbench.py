@@ -9,9 +9,11 @@ import shlex
 
 import streamlit as st
 
-import app_support as sup
 from emergence import api, figures
 from emergence.views import ViewState
+
+from .furniture import AXIS_LABELS, chart, show_table
+from .queries import figure, store
 
 __all__ = ["fig6_section"]
 
@@ -21,7 +23,7 @@ MAX_CURVES = 8
 @st.cache_data(show_spinner="re-scoring the BIG-G full logs…", max_entries=32)
 def _rows(fp: str, task: tuple, family: tuple, shots: tuple):
     return api.grade_vs_brier(task=list(task) or None, family=list(family) or None, shots=list(shots) or None,
-                              db=sup.store().path)
+                              db=store().path)
 
 
 def cli_command(state: ViewState) -> str:
@@ -46,17 +48,18 @@ def fig6_section(state: ViewState, fp: str, where=st):
             where.caption("No BIG-G full log matches the task, family and shots filters in the sidebar.")
         return
     x = "non_embedding_params" if state.x == "non_embedding_params" else "params"
-    fig = figures.grade_brier_figure(rows, x=x, x_label=sup.AXIS_LABELS[x], max_curves=MAX_CURVES)
-    sup.chart(fig, "bigbench_fig6", "grade-vs-brier", where=where)
+    fig = figure("grade_brier", fp, (tuple(state.task), tuple(state.family), tuple(state.shots), x),
+                 figures.grade_brier_figure, rows, x=x, x_label=AXIS_LABELS[x], max_curves=MAX_CURVES)
+    chart(fig, "bigbench_fig6", "grade-vs-brier", where=where)
     n_curves = rows.groupby(["task", "family", "shots"], dropna=False).ngroups
     where.caption(
         f"The same outputs under both metrics, re-computed from the per-choice log-probabilities of the full logs "
         f"(every multiple-choice example of a task, its subtasks pooled). {min(n_curves, MAX_CURVES)} of {n_curves:,} "
         "task · family · shots curves: those whose grade rises most with size; choose tasks, family and shots in the "
-        f"sidebar. Size axis: {sup.AXIS_LABELS[x]} (pick *non-embedding parameters*, BIG-bench's own axis, as the "
+        f"sidebar. Size axis: {AXIS_LABELS[x]} (pick *non-embedding parameters*, BIG-bench's own axis, as the "
         "scale axis to switch).")
     with where.expander(f"All {len(rows):,} rows"):
-        sup.show_table(rows, where=where)
+        show_table(rows, where=where)
         where.download_button(f"Download CSV ({len(rows):,} rows)", data=lambda r=rows: api.to_csv(r),
                               file_name="emergence-grade-brier.csv", mime="text/csv", key="dl_grade_brier",
                               on_click="ignore")

@@ -1,0 +1,119 @@
+"""Page furniture: the header, the store check, charts with exports, tables, downloads, the share link."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pandas as pd
+import streamlit as st
+
+from emergence import api, figures, views
+from emergence.views import ViewState
+
+from .queries import fingerprint, sources, store
+
+PAPERS = ("[Schaeffer et al. 2023, *Are Emergent Abilities of LLMs a Mirage?*](https://arxiv.org/abs/2304.15004) · "
+          "[Hu et al. 2023, *Predicting Emergent Abilities with Infinite Resolution Evaluation* (PassUntil)]"
+          "(https://arxiv.org/abs/2310.03262)")
+
+AXIS_LABELS = {"params": "parameters", "non_embedding_params": "non-embedding parameters",
+               "tokens": "training tokens", "flops": "training FLOPs", "step": "checkpoint step"}
+CELL_LABELS = {"score": "median emergence score (descriptive)", "share": "share emergent (of decidable series)"}
+
+
+def show_table(df: pd.DataFrame, where=st, limit: int = 2000, **kw):
+    """st.dataframe of at most ``limit`` rows (the download has them all)."""
+    if len(df) > limit:
+        where.caption(f"showing the first {limit:,} of {len(df):,} rows: the CSV download has them all")
+        df = df.head(limit)
+    where.dataframe(df, hide_index=True, width="stretch", **kw)
+
+
+def header(title: str, what: str):
+    st.title(title)
+    st.markdown(what)
+    st.caption(PAPERS)
+
+
+def require_store() -> str:
+    """The store fingerprint; stops the page with a clear message when there is no store."""
+    s = store()
+    if not s.exists():
+        st.error(f"No store at `{s.path}` yet. Build it on the **Data** page (or `emergence ingest`).")
+        st.stop()
+    return fingerprint()
+
+
+def share_link(state: ViewState, where=st):
+    """The whole view as a URL, with a copy button (st.code's)."""
+    q = urlencode(views.to_query_params(state), doseq=True)
+    try:
+        base = st.context.url or ""
+    except Exception:
+        base = ""
+    base = base.split("?")[0]
+    url = f"{base}?{q}" if q else base
+    where.caption("Share link (the copy button is at the right of the box): opens this exact view")
+    where.code(url, language=None)
+    return url
+
+
+def chart(fig, key: str, name: str, where=st, on_select=None, selection_mode=None):
+    """A plotly chart with PNG export in its toolbar and PNG/SVG downloads (kaleido, on click)."""
+    config = {"displaylogo": False,
+              "toImageButtonOptions": {"format": "png", "filename": name, "scale": 2}}
+    kw = {}
+    if on_select is not None:
+        kw.update(on_select=on_select, selection_mode=selection_mode or ("points",))
+    if not getattr(fig, "_emergence_fitted", False):
+        figures.fit_titles(fig)      # long titles wrap instead of clipping (a cached figure has them wrapped)
+    event = where.plotly_chart(fig, key=key, config=config, **kw)
+    if _static_export():
+        c1, c2, _ = where.columns([1, 1, 8])
+        c1.download_button("PNG", data=lambda: figures.to_image(fig, "png"), file_name=f"{name}.png",
+                           mime="image/png", key=f"{key}_png", on_click="ignore", icon=":material/download:")
+        c2.download_button("SVG", data=lambda: figures.to_image(fig, "svg"), file_name=f"{name}.svg",
+                           mime="image/svg+xml", key=f"{key}_svg", on_click="ignore", icon=":material/download:")
+    else:
+        where.caption("PNG: the camera icon in the chart's toolbar (SVG export needs kaleido and Chromium here).")
+    return event
+
+
+@st.cache_resource(show_spinner=False)
+def _static_export() -> bool:
+    return figures.static_export_available()
+
+
+def download_section(state: ViewState, kind: str | None, df: pd.DataFrame, fp: str, where=st, title="Export"):
+    """CSV of exactly the rows on screen, the equivalent CLI command, and the sources' citations."""
+    if kind is None:
+        return
+    if title:
+        where.subheader(title)
+    name = f"emergence-{kind}.csv"
+    # deferred: the CSV is built only when the button is clicked
+    where.download_button(f"Download CSV ({len(df):,} {kind} rows)", data=lambda df=df: api.to_csv(df),
+                          file_name=name, mime="text/csv", key=f"dl_{state.page}_{kind}", on_click="ignore")
+    where.caption("The same bytes from the command line:")
+    where.code(views.cli_command(state, kind=kind), language="bash")
+    if "source" not in df.columns:
+        return
+    cites = views.citations(df, sources(fp))
+    if len(cites):
+        where.caption("Cite and respect the license of every source in these rows:")
+        where.dataframe(cites, hide_index=True, width="stretch")
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _reasons(fp: str, key, _df: pd.DataFrame):
+    return api.insufficient_reasons(_df)
+
+
+def notice_unscored(df: pd.DataFrame, where=st, key=None):
+    """Say how many series the verdict could not decide, and why (grouped by the reason's first words);
+    ``key``: what decides ``df`` (e.g. :func:`emergence.views.table_key`), to count once per store and view."""
+    n, reasons = api.insufficient_reasons(df) if key is None else _reasons(fingerprint(), key, df)
+    if n:
+        text = ", ".join(f"{k} ({v:,})" for k, v in reasons)
+        where.caption(f"{n:,} of {len(df):,} series are **insufficient** to decide: {text}. A series needs at "
+                      f"least 4 sizes (a family of three sizes can never be called), sizes close enough to resolve a "
+                      f"transition, and a noise model; the Series detail page gives each one's reason.")

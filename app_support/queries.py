@@ -1,0 +1,199 @@
+"""Cached reads for the pages: ``st.cache_data`` over :mod:`emergence.api` (never the store's methods).
+
+Each is keyed on the store fingerprint, so a re-ingest (a new fingerprint) refreshes them; the
+first argument of every function is that fingerprint.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+import streamlit as st
+
+from emergence import api, views
+from emergence.views import ViewState
+
+#: held-out fits per view are capped (each series costs ~10 ms with the closed forms)
+MAX_PREDICTED_SERIES = 1500
+
+
+def store():
+    """The store at ``$EMERGENCE_DB`` (else data/emergence.duckdb): one per path per process."""
+    from emergence.store import db_path
+    return _store(str(db_path()))
+
+
+@st.cache_resource(show_spinner=False)
+def _store(path: str):
+    return api.get_store(path)
+
+
+def fingerprint() -> str:
+    """The store's fingerprint, read once per version of its file (an ingest swaps in a new file)."""
+    import os
+    s = store()
+    try:
+        f = os.stat(s.path)
+    except FileNotFoundError:
+        return ""
+    return _fingerprint(str(s.path), (f.st_ino, f.st_mtime_ns, f.st_size))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _fingerprint(path: str, identity: tuple) -> str:
+    return api.get_store(path).fingerprint()
+
+
+def table(state: ViewState, fp: str, kind: str | None = None) -> tuple[str | None, pd.DataFrame]:
+    """The view's rows (cached per store fingerprint and the part of the view that decides them)."""
+    return _table(views.table_key(state, kind), fp, kind)
+
+
+@st.cache_data(show_spinner="querying the store…", max_entries=128)
+def _table(key: ViewState, fp: str, kind: str | None) -> tuple[str | None, pd.DataFrame]:
+    import warnings
+    with warnings.catch_warnings():     # fits that overflow on the way to a failed status are reported per row
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return views.table_for(key, store().path, kind)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def series_all(fp: str) -> pd.DataFrame:
+    """Every series row (all axes): the filter options come from it."""
+    return api.all_series(db=store().path)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def known_values(fp: str) -> dict[str, list]:
+    return api.filter_values(db=store().path)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def scale_coverage(fp: str) -> pd.DataFrame:
+    """Per source and scale axis: series with >= 3 scales (scorable)."""
+    return api.scale_coverage(db=store().path)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def sources(fp: str) -> pd.DataFrame:
+    return api.sources(db=store().path)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def data_issues(fp: str) -> pd.DataFrame:
+    return api.data_issues(db=store().path)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def series(fp: str, filters: tuple, x: str) -> pd.DataFrame:
+    return api.series(**dict(filters), x=x, db=store().path)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def summary(fp: str, filters: tuple, x: str) -> dict:
+    return api.summary(**dict(filters), x=x, db=store().path)
+
+
+def options(fp: str, state: ViewState) -> dict[str, list]:
+    """Faceted filter options of a view (cached on its filters: the series table has ~10^5 rows)."""
+    return _options(fp, ViewState().with_filters(**state.filters()))
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _options(fp: str, filters_only: ViewState) -> dict[str, list]:
+    return views.filter_options(series_all(fp), filters_only)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def pairs(fp: str, filters: tuple, x: str):
+    """(metric pairs, verdicts per pair, headline) of the filtered series (emergence.mirage)."""
+    p = api.pairs(**dict(filters), x=x, db=store().path)
+    return (p, *api.pair_summary(p))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def multiplication_by_digits(fp: str):
+    return api.multiplication_by_digits(db=store().path)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def replications(fp: str, x: str):
+    return api.replications(x=x, db=store().path)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def fdr_families(fp: str) -> pd.DataFrame:
+    return api.fdr_families(db=store().path)
+
+
+def frozen_filters(state: ViewState, **override) -> tuple:
+    f = state.filters()
+    f.update({k: v for k, v in override.items()})
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in f.items() if v is not None))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _plot_frame(fp: str, filters: tuple, x: str):
+    return api.series_points(**dict(filters), x=x, db=store().path)
+
+
+def plot_frame(fp: str, state: ViewState):
+    """Points and curve labels of the series page (cached per store and view)."""
+    return _plot_frame(fp, frozen_filters(state), state.x)
+
+
+def n_predictable(fp: str, state: ViewState) -> int:
+    """How many series of the view have the >= 4 scales a held-out prediction needs."""
+    _, s = table(replace(state, page="explorer"), fp)
+    return api.count_predictable(s)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def pass_rates(fp: str, sources: tuple) -> pd.DataFrame:
+    """Task pass rate per size for the PassUntil chart (:func:`emergence.api.pass_rates`)."""
+    return api.pass_rates(list(sources) or None, db=store().path)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def repeated_sampling_sources(fp: str) -> list[str]:
+    """Sources with repeated-sampling records (n samples and n correct per problem)."""
+    return api.sampling_sources(db=store().path)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def simulated_verdicts(sim: pd.DataFrame, n: int, choices: int) -> pd.DataFrame:
+    """The verdict and detection lead of each simulated metric (emergence.api.simulated_verdicts)."""
+    return api.simulated_verdicts(sim, n, choices)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def vision_summary(cutoff: float) -> pd.DataFrame | None:
+    """The vision experiment's shipped results summarised at ``cutoff`` (None if unavailable)."""
+    return api.vision_summary(cutoff)
+
+
+def prediction_view(fp: str, state: ViewState, pred: pd.DataFrame):
+    """(rows with series ids, shown fits, curvature counts, predictability summary) of the view's predictions
+    (``pred`` = its :func:`table`), cached on the view's table key and form."""
+    return _prediction_view(fp, views.table_key(state), state.form, pred)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _prediction_view(fp: str, key: ViewState, form: str, _pred: pd.DataFrame):
+    p, shown, curv = api.prediction_view(_pred, form)
+    return p, shown, curv, api.predictability(p, form=form)
+
+
+def figure(name: str, fp: str, key, build, *args, **kw):
+    """``build(*args, **kw)`` (a :mod:`emergence.figures` builder), built once per ``(name, fp, key)``
+    and shared by every rerun and session: ``key`` must decide the figure (the part of the view its
+    frames come from).  Plotly spends far longer building a figure than Streamlit spends sending it."""
+    return _figure(name, fp, key, build, args, kw)
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _figure(name: str, fp: str, key, _build, _args, _kw):
+    from emergence.figures import fit_titles
+    fig = fit_titles(_build(*_args, **_kw))
+    fig._emergence_fitted = True
+    return fig

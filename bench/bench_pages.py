@@ -1,0 +1,305 @@
+"""Warm page loads and interactions of the dashboard in Chromium, against a one-chart Streamlit page.
+
+    python bench/bench_pages.py [--db PATH] [--reps 5] [--n 20] [--json out.json]
+
+Starts two Streamlit servers in the same run: ``streamlit run app.py`` on the store (``--db``, else
+``$EMERGENCE_DB``, else ``data/emergence.duckdb``: build it with ``emergence ingest --offline``) and a
+baseline, a page with a title, one Plotly chart and a code box.  Drives Debian's Chromium (Playwright;
+never ``playwright install``) and measures, browser-observed:
+
+- **warm load** of every page and of the baseline: the page is opened once (caches fill), then
+  ``--reps`` times more; each time from navigation until the title is drawn, every chart is drawn,
+  the last element (the share link) is there and no script run is in progress.  Reported: the median,
+  and its ratio to the baseline's median measured in the same run (the machine may be shared: the ratio
+  is the number to compare, not the seconds);
+- **interactions** (p95 over ``--n`` each): Explorer pivot rows, cell value and source filter (as
+  ``bench/bench_dashboard.py``), a heatmap drill-down (a click on a cell until Series detail has drawn
+  its chart), and a task change on Series detail; and the floor of any interaction, a selectbox change on
+  the baseline page (p95 ratios are to it).
+
+Target (issue 11): every page's warm load <= 2x the baseline, interactions p95 < 500 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+TIMEOUT = 120_000   # ms per wait
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+PAGES = ("overview", "explorer", "series", "rescoring", "predictability", "simulator", "data")
+
+BASELINE = '''import plotly.graph_objects as go
+import streamlit as st
+
+st.set_page_config(page_title="baseline", layout="wide")
+st.title("Baseline")
+st.markdown("One chart, as small a Streamlit page as shows something.")
+k = st.selectbox("Curve", [1, 2, 3, 4])
+st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3, 4], y=[1, 3, 2, 4 * k], mode="lines+markers")))
+st.code("http://baseline/?share=link", language=None)
+'''
+
+#: done: a title, no run in progress, every chart drawn, the share link (each page's last element) present
+DONE = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+    if (!document.querySelector('[data-testid="stMain"] h1')) return false;
+    if (document.querySelector('[data-testid="stSpinner"]')) return false;
+    const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]');
+    for (const c of charts) { if (!c.querySelector('.main-svg')) return false; }
+    return Array.from(document.querySelectorAll('[data-testid=stCode]'))
+        .some(e => e.innerText.trim().startsWith('http'));
+}"""
+FIRST_CHART = """() => {
+    const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+    // y and z as sent (typed arrays arrive as {dtype, bdata} specs, which Array.from would read as empty)
+    return gd && gd.data ? JSON.stringify(gd.data.map(t => [t.name, t.y, t.z])) : null;
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(script: Path, port: int, env: dict, cwd: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
+                             "--server.port", str(port), "--server.address", "127.0.0.1",
+                             "--browser.gatherUsageStats", "false"],
+                            cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.3)
+    stop(proc)
+    raise SystemExit(f"streamlit did not start: {script}")
+
+
+def stop(proc: subprocess.Popen):
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def done(page, timeout=TIMEOUT):
+    page.wait_for_function(DONE, timeout=timeout, polling=20)
+
+
+def load(page, url: str, timeout: int = TIMEOUT) -> float:
+    t0 = time.perf_counter()
+    page.goto(url, wait_until="commit")
+    page.wait_for_selector('[data-testid="stMain"] h1', timeout=timeout)
+    done(page, timeout)
+    return time.perf_counter() - t0
+
+
+def p95(xs: list[float]) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))]
+
+
+def settled_after(page, t0: float, *, url_has: str | None = None, chart_before: str | None = None) -> float:
+    if url_has is not None:
+        page.wait_for_function("(s) => decodeURIComponent(location.href.replace(/\\+/g, ' ')).includes(s)",
+                               arg=url_has, timeout=TIMEOUT, polling=10)
+    if chart_before is not None:
+        page.wait_for_function("(before) => (" + FIRST_CHART + ")() !== before", arg=chart_before, timeout=TIMEOUT,
+                               polling=10)
+    done(page)
+    return time.perf_counter() - t0
+
+
+def choose(page, label: str, option: str):
+    page.get_by_test_id("stSelectbox").filter(has=page.get_by_text(label, exact=True)).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def explorer_interactions(page, base: str, n: int, sources: list[str]) -> list[float]:
+    """Pivot rows, cell value and a source filter, in turn (the interactions bench_dashboard.py times)."""
+    load(page, f"{base}/explorer?rows=task&cols=metric")
+    rows, cur, times = ["family", "metric", "source", "shots"], "task", []
+    cells = ["share emergent (of decidable series)", "median emergence score (descriptive)"]
+    for i in range(n):
+        before = page.evaluate(FIRST_CHART)
+        step = i % 3
+        t0 = time.perf_counter()
+        if step == 0:
+            value = rows[(i // 3) % len(rows)]
+            if value == cur:
+                value = "task"
+            choose(page, "Rows", value)
+            cur = value
+            times.append(settled_after(page, t0, url_has=f"rows={value}" if value != "task" else None,
+                                       chart_before=before))
+        elif step == 1:
+            page.get_by_test_id("stRadio").get_by_text(cells[(i // 3) % 2]).click()
+            times.append(settled_after(page, t0, chart_before=before))
+        else:
+            box = page.get_by_test_id("stMultiSelect").filter(has=page.get_by_text("Source", exact=True))
+            if (i // 3) % 2 == 0:
+                value = sources[(i // 6) % len(sources)]
+                box.click()
+                page.get_by_role("option", name=value, exact=True).click()
+                page.keyboard.press("Escape")
+                times.append(settled_after(page, t0, url_has=f"source={value}", chart_before=before))
+            else:
+                box.get_by_role("button", name="Clear all").click()
+                times.append(settled_after(page, t0, chart_before=before))
+        print(f"  explorer {['rows', 'cell', 'source'][step]}: {times[-1]:.2f} s", file=sys.stderr)
+    return times
+
+
+def drill_downs(page, base: str, n: int, cells: list[tuple[str, str]]) -> list[float]:
+    """Click a heatmap cell (family x task of expemergence) until Series detail has drawn its chart."""
+    times = []
+    for i in range(n):
+        fam, task = cells[i % len(cells)]
+        load(page, f"{base}/explorer?source=expemergence&rows=family&cols=task")
+        page.wait_for_selector('[data-testid="stPlotlyChart"] .nsewdrag', timeout=TIMEOUT)
+        x, y = page.evaluate("""([t, f]) => {
+            const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
+            return [r.left + xa._offset + xa.d2p(t), r.top + ya._offset + ya.d2p(f)];
+        }""", [task, fam])
+        t0 = time.perf_counter()
+        page.mouse.click(x, y)
+        page.wait_for_url("**/series?**", timeout=TIMEOUT)
+        page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText"
+                               " === 'Series detail'", timeout=TIMEOUT)
+        times.append(settled_after(page, t0))
+        print(f"  drill-down {fam} x {task}: {times[-1]:.2f} s", file=sys.stderr)
+    return times
+
+
+def baseline_changes(page, base: str, n: int) -> list[float]:
+    """The baseline page: pick another value in its one selectbox until its chart is redrawn (the floor of
+    any interaction: a rerun, the websocket round trip and one Plotly redraw)."""
+    load(page, base)
+    times = []
+    for i in range(n):
+        before = page.evaluate(FIRST_CHART)
+        t0 = time.perf_counter()
+        choose(page, "Curve", str((i + 1) % 4 + 1))
+        times.append(settled_after(page, t0, chart_before=before))
+    return times
+
+
+def task_changes(page, base: str, n: int, tasks: list[str]) -> list[float]:
+    """Series detail: pick another task in the sidebar until its chart is drawn."""
+    load(page, f"{base}/series?source=expemergence&task={tasks[0]}")
+    times = []
+    for i in range(n):
+        task = tasks[(i + 1) % len(tasks)]
+        before = page.evaluate(FIRST_CHART)
+        t0 = time.perf_counter()
+        choose(page, "Task", task)
+        times.append(settled_after(page, t0, url_has=f"task={task}", chart_before=before))
+        print(f"  series task {task}: {times[-1]:.2f} s", file=sys.stderr)
+    return times
+
+
+def main(argv=None) -> int:
+    from emergence.store import Store, db_path
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--db", help="store (default $EMERGENCE_DB or data/emergence.duckdb)")
+    ap.add_argument("--reps", type=int, default=5, help="warm loads per page (default 5; median reported)")
+    ap.add_argument("--n", type=int, default=12, help="interactions of each kind (default 12)")
+    ap.add_argument("--pages", nargs="*", default=list(PAGES), help="pages to load (default all)")
+    ap.add_argument("--json", help="write the numbers here too")
+    args = ap.parse_args(argv)
+    db = db_path(args.db)
+    if not db.exists():
+        print(f"no store at {db}: build it with `emergence ingest --offline` (or pass --db)", file=sys.stderr)
+        return 2
+    from playwright.sync_api import sync_playwright
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    ser = Store(db).series()
+    ser = ser[(ser["scale_axis"] == "params") & (ser["n_scales"] >= 3)]
+    sources = ser["source"].value_counts().index.tolist()[:4]
+    exp = ser[ser["source"] == "expemergence"]
+    tasks = exp["task"].value_counts().index.tolist()[:4]
+    fams = exp["family"].value_counts().index.tolist()[:3]
+    cells = [(f, t) for f in fams for t in tasks[:2]]
+    env = {**os.environ, "EMERGENCE_DB": str(db), "EMERGENCE_AUTOBUILD": "0"}
+    env.pop("EMERGENCE_PUBLIC", None)
+    out: dict = {"store": str(db), "fingerprint": Store(db).fingerprint(), "reps": args.reps, "n": args.n}
+    with tempfile.TemporaryDirectory(prefix="emergence-bench-") as tmp:
+        base_script = Path(tmp) / "baseline.py"
+        base_script.write_text(BASELINE)
+        app_port, base_port = free_port(), free_port()
+        app = start(REPO / "app.py", app_port, env, REPO)
+        baseline = start(base_script, base_port, env, Path(tmp))
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium, args=ARGS)
+                page = browser.new_page(viewport={"width": 1500, "height": 1100})
+                app_base, bl = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{base_port}"
+                loads: dict[str, list[float]] = {}
+                # cold loads fill the caches; then the pages and the baseline take turns, so both see the same load
+                load(page, bl)
+                for name in args.pages:
+                    cold = load(page, f"{app_base}/{name}", timeout=900_000)   # cold: fits, first queries
+                    print(f"  cold {name}: {cold:.2f} s", file=sys.stderr)
+                for _ in range(args.reps):
+                    loads.setdefault("baseline", []).append(load(page, bl))
+                    for name in args.pages:
+                        loads.setdefault(name, []).append(load(page, f"{app_base}/{name}"))
+                        print(f"  warm {name}: {loads[name][-1]:.2f} s", file=sys.stderr)
+                inter = {}
+                if args.n:
+                    inter["explorer"] = explorer_interactions(page, app_base, args.n, sources)
+                    inter["drill-down"] = drill_downs(page, app_base, max(3, args.n // 2), cells)
+                    inter["series task"] = task_changes(page, app_base, args.n, tasks)
+                    inter["baseline"] = baseline_changes(page, bl, args.n)
+                browser.close()
+        finally:
+            stop(app)
+            stop(baseline)
+    bmed = statistics.median(loads["baseline"])
+    out["baseline_median_s"] = bmed
+    out["pages"] = {k: {"median_s": statistics.median(v), "ratio": statistics.median(v) / bmed}
+                    for k, v in loads.items() if k != "baseline"}
+    out["interactions"] = {k: {"median_s": statistics.median(v), "p95_s": p95(v), "n": len(v)}
+                           for k, v in inter.items()}
+    if "baseline" in out["interactions"]:
+        b95 = out["interactions"]["baseline"]["p95_s"]
+        for v in out["interactions"].values():
+            v["p95_ratio"] = v["p95_s"] / b95
+    print(f"store: {db} ({out['fingerprint']}); warm loads: median of {args.reps}; same-run baseline "
+          f"{bmed:.2f} s")
+    print(f"{'page':<16}{'median s':>10}{'x baseline':>12}")
+    for k, v in out["pages"].items():
+        print(f"{k:<16}{v['median_s']:>10.2f}{v['ratio']:>12.2f}")
+    for k, v in out["interactions"].items():
+        print(f"interactions {k:<14} n={v['n']:<3} median {v['median_s'] * 1000:6.0f} ms   p95 "
+              f"{v['p95_s'] * 1000:6.0f} ms" + (f"   p95 x baseline {v['p95_ratio']:.2f}" if "p95_ratio" in v else ""))
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""emergence.pivots: the dashboard's pure analysis of the API's frames (and the views / figures helpers
+that use it)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emergence import figures, pivots, views
+from emergence.simulate import DEFAULTS
+
+
+def _cells(rows):
+    return pd.DataFrame(rows, columns=["metric", "source", "value", "n_series", "n_scored", "n_decidable",
+                                       "n_emergent"])
+
+
+def test_pivot_order_groups_metrics_by_class_and_sorts_by_series():
+    cells = _cells([
+        ("brier_score", "a", 0.1, 50, 50, 40, 0),
+        ("exact_match", "a", 3.0, 10, 10, 8, 2),
+        ("exact_match", "b", 1.0, 5, 5, 5, 0),
+        ("multiple_choice_grade", "b", 2.0, 40, 40, 30, 3),
+        ("weird", "b", 0.0, 100, 1, 0, 0),
+    ])
+    rows, cols, labels, n = pivots.pivot_order(cells, "metric", "source")
+    # thresholded (discontinuous) first, most series first within a class; unclassified last
+    assert rows == ["multiple_choice_grade", "exact_match", "brier_score", "weird"]
+    assert cols == ["b", "a"]                        # 145 series in b, 60 in a
+    assert labels["exact_match"] == "discontinuous · exact_match"
+    assert n == 4
+
+
+def test_pivot_order_keeps_the_rows_with_most_series():
+    cells = _cells([(f"m{i}", "a", 0.0, i + 1, 0, 0, 0) for i in range(10)])
+    rows, _, _, n = pivots.pivot_order(cells.rename(columns={"metric": "task"}), "task", "source", max_rows=3)
+    assert sorted(rows) == ["m7", "m8", "m9"] and n == 10
+
+
+def test_heatmap_shows_class_labels_and_keeps_raw_values_for_the_click():
+    cells = views.pivot(pd.DataFrame({
+        "metric": ["exact_match", "brier_score"], "source": ["s", "s"], "task": ["t", "t"], "family": ["f", "f"],
+        "shots": [0, 0], "emergence_score": [1.0, 2.0], "emergent": [False, False],
+        "verdict": ["smooth", "smooth"]}), "metric", "source")
+    fig = figures.heatmap(cells, "metric", "source", "score")
+    assert list(fig.data[0].y) == ["exact_match", "brier_score"]
+    assert list(fig.layout.yaxis.ticktext) == ["discontinuous · exact_match", "continuous · brier_score"]
+    assert set(fig.data[1].y) == {"exact_match", "brier_score"}       # the clickable markers: raw values
+
+
+def test_filter_values_include_the_sources_spellings():
+    s = pd.DataFrame({"source": ["a", "b"], "metric": ["acc", "em"], "source_metric": ["accuracy", None],
+                      "family": ["F", "G"], "source_family": ["f", "g"], "shots": [0.0, 5.0]})
+    out = pivots.filter_values(s, ("source", "metric", "family", "shots", "task"))
+    assert out == {"source": ["a", "b"], "metric": ["acc", "accuracy", "em"], "family": ["F", "G", "f", "g"],
+                   "shots": [0, 5]}
+
+
+def test_scale_coverage_counts_series_with_three_scales():
+    s = pd.DataFrame({"source": ["a", "a", "a", "b"], "scale_axis": ["params", "params", "tokens", "params"],
+                      "n_scales": [3, 2, 5, None]})
+    out = pivots.scale_coverage(s).set_index("source")
+    assert out.loc["a", "params (≥3 scales)"] == 1 and out.loc["a", "tokens (≥3 scales)"] == 1
+    assert out.loc["b", "params (≥3 scales)"] == 0
+
+
+def test_count_predictable_needs_four_scales():
+    assert pivots.count_predictable(pd.DataFrame({"n_scales": [3, 4, 9, None]})) == 2
+    assert pivots.count_predictable(pd.DataFrame()) == 0
+
+
+def test_insufficient_reasons_group_by_first_words():
+    s = pd.DataFrame({"verdict": ["insufficient", "insufficient", "smooth", "insufficient"],
+                      "verdict_reason": ["tested on its primary axis (params): 3 sizes: needs 4",
+                                         "3 sizes: needs 4", "", "no noise model (no stderr)"]})
+    n, reasons = pivots.insufficient_reasons(s)
+    assert n == 3 and reasons == [("3 sizes", 2), ("no noise model", 1)]
+
+
+def test_select_rows_keeps_all_on_an_empty_choice():
+    df = pd.DataFrame({"source": ["a", "b", "b"], "kind": ["x", "x", "y"]})
+    assert len(pivots.select_rows(df, source=[], kind=None)) == 3
+    assert pivots.select_rows(df, source=["b"], kind=["y"]).index.tolist() == [2]
+
+
+def _pair_rows():
+    return pd.DataFrame({
+        "source": ["s", "s", "s"], "task": ["t1", "t2", "t3"], "subtask": ["", "", "x"], "family": ["F", "F", "G"],
+        "shots": pd.array([0, 0, None], dtype="Int64"), "prompt_variant": ["", "", ""], "variant": ["", "", ""],
+        "verdict_a": ["smooth", "emergent", "smooth"], "verdict_b": ["smooth", "smooth", "smooth"],
+        "lead_decades": [2.0, 0.5, np.nan]})
+
+
+def test_rank_groups_puts_differing_verdicts_first_then_the_largest_lead():
+    sel, order = pivots.rank_groups(_pair_rows())
+    assert order == ["s · t2 · F · 0-shot", "s · t1 · F · 0-shot", "s · t3 · x · G · shots unknown"]
+    assert sel["label"].tolist() == ["s · t1 · F · 0-shot", "s · t2 · F · 0-shot", "s · t3 · x · G · shots unknown"]
+
+
+def test_prediction_view_ids_shown_rows_and_curvature_counts():
+    pred = pd.DataFrame({
+        "source": ["s"] * 4, "task": ["t"] * 4, "subtask": [""] * 4, "metric": ["accuracy"] * 3 + ["loss"],
+        "family": ["F", "F", "G", "F"], "shots": [0] * 4, "prompt_variant": [""] * 4, "variant": [""] * 4,
+        "status": ["ok", "ok", "ok", "failed"], "preferred": [True, False, True, True],
+        "form": ["loglog", "linear", "loglog", "power_law"], "metric_class": ["discontinuous"] * 3 + ["continuous"],
+        "curvature_class": ["convex", "convex", "", None]})
+    p, shown, counts = pivots.prediction_view(pred, "preferred", ["source", "task", "family", "no_such_column"])
+    assert p["series_id"].tolist() == ["s | t | F", "s | t | F", "s | t | G", "s | t | F"]
+    assert shown.index.tolist() == [0, 2] and shown["label"].iloc[0] == "s · t · F · 0-shot · accuracy"
+    assert counts.to_dict("records") == [{"metric_class": "discontinuous", "curvature_class": "convex", "n": 1}]
+    _, shown, _ = pivots.prediction_view(pred, "linear", ["source"])
+    assert shown.index.tolist() == [1]
+
+
+def test_pair_points_keep_the_group_variant_and_the_metric_reading():
+    pts = pd.DataFrame({"variant": ["", "digits", "characters", "other"], "y": [1, 2, 3, 4]})
+    out = pivots.pair_points(pts, "exact_match|edit_distance[digits]", "")
+    assert out["variant"].tolist() == ["", "digits"]
+
+
+# ---------------------------------------------------------------- views: state the pages used to build
+def test_simulator_defaults_come_from_the_simulator():
+    s = views.ViewState()
+    assert (s.alpha, s.length, s.choices, s.n) == (DEFAULTS["alpha"], DEFAULTS["length"], DEFAULTS["n_choices"],
+                                                    DEFAULTS["n_examples"])
+    assert s.log10c == pytest.approx(math.log10(DEFAULTS["c"]), abs=0.05)
+    scales = np.logspace(np.log10(views.SIM_SCALES[0]), np.log10(views.SIM_SCALES[1]), views.SIM_SCALES[2])
+    assert np.allclose(scales, DEFAULTS["scales"])
+
+
+def test_rescoring_default_and_the_outputs_view():
+    s = views.ViewState(page="rescoring")
+    assert views.rescoring_default(s, ["expemergence", "pythia"]).source == ("expemergence",)
+    assert views.rescoring_default(s, ["pythia"]) == s
+    assert views.rescoring_default(s.with_filters(source=["pythia"]), ["expemergence"]).source == ("pythia",)
+    g = _pair_rows().iloc[2]
+    t = views.outputs_view(g, "tokens")
+    assert (t.page, t.source, t.task, t.subtask, t.family, t.shots, t.x) == \
+        ("series", ("s",), ("t3",), ("x",), ("G",), (), "tokens")
+    assert views.pair_metrics("exact_match|edit_distance[tokens=digits]") == ["exact_match", "edit_distance"]
+
+
+def test_the_explorer_default_is_a_pivot_a_link_can_name():
+    d = views.ViewState(page="explorer", **views.EXPLORER_DEFAULT)
+    assert d.rows != d.cols and {d.rows, d.cols} <= set(views.DIMENSIONS)
+    # it differs from the ViewState default, so it is written into the URL and a reload keeps it
+    assert {"rows", "cols"} <= set(views.to_query_params(d))
+    # an old link that names nothing but its filters still opens task x metric
+    old, _ = views.from_query_params({"page": "explorer", "source": "expemergence"})
+    assert (old.rows, old.cols) == ("task", "metric")
+
+
+# ---------------------------------------------------------------- figures: legible with many curves
+def _points(n_curves):
+    rows = []
+    for i in range(n_curves):
+        for x, y in ((1e8, 0.1), (1e9, 0.1 + 0.02 * i), (1e10, 0.1 + 0.03 * i)):
+            rows.append({"metric": "exact_match", "curve": f"fam{i:02d}", "x": x, "y": y, "emergent": i == 3})
+    return pd.DataFrame(rows)
+
+
+def test_series_figure_draws_the_curves_that_matter_and_keeps_the_rest_one_click_away():
+    fig = figures.series_figure(_points(30), max_visible=8)
+    visible = [t.name for t in fig.data if t.visible is True]
+    hidden = [t.name for t in fig.data if t.visible == "legendonly"]
+    assert len(visible) == 8 and len(hidden) == 22
+    assert visible[0] == "fam03"                                     # emergent first
+    assert set(visible[1:]) == {f"fam{i:02d}" for i in range(29, 22, -1)}   # then the largest change
+    assert fig.layout.legend.orientation == "v" and fig.layout.legend.x > 1      # beside the panels, not over
+    assert "8 of 30 curves" in fig.layout.title.text
+
+
+def test_series_figure_with_few_curves_draws_them_all():
+    fig = figures.series_figure(_points(3))
+    assert all(t.visible is True for t in fig.data) and fig.layout.title.text is None
+
+
+def test_long_titles_wrap_instead_of_clipping():
+    long = "detection lead: log10(size where the thresholded metric is first detected) minus the continuous one's"
+    w = figures.wrap_title(long, 40)
+    assert all(len(line) <= 40 for line in w.split("<br>")) and w.replace("<br>", " ") == long
+    assert figures.wrap_title("word " * 100, 20, max_lines=2).endswith("…")
+    import plotly.graph_objects as go
+    fig = go.Figure()
+    fig.update_layout(title=long)
+    figures.fit_titles(fig, width=40)
+    assert fig.layout.title.text.count("<br>") == 2 and fig.layout.margin.t >= 90
+
+
+# ---------------------------------------------------------------- the first-start build (emergence.build)
+def test_public_sources_leave_out_what_may_not_be_redistributed(monkeypatch):
+    from emergence import build, catalog
+    monkeypatch.delenv("EMERGENCE_PUBLIC", raising=False)
+    assert build.public_sources() == (list(catalog.CATALOG), [])
+    monkeypatch.setenv("EMERGENCE_PUBLIC", "1")
+    monkeypatch.delenv("EMERGENCE_INCLUDE_UNLICENSED", raising=False)
+    names, notes = build.public_sources()
+    closed = [n for n, s in catalog.CATALOG.items() if not s.redistributable]
+    assert not set(closed) & set(names)
+    assert len(notes) == sum(catalog.CATALOG[n].downloadable for n in closed)
+    monkeypatch.setenv("EMERGENCE_INCLUDE_UNLICENSED", "yes")
+    assert build.public_sources()[0] == list(catalog.CATALOG)
+
+
+def test_a_build_that_can_have_nothing_records_the_error(tmp_path, monkeypatch):
+    from emergence import build
+    monkeypatch.setenv("EMERGENCE_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("EMERGENCE_OFFLINE", "1")
+    monkeypatch.setattr(build.catalog, "CATALOG", {})
+    b = build.start_build(build.new_build_state(), tmp_path / "x.duckdb")
+    b["thread"].join(30)
+    assert not build.build_running(b) and b["run"] == 1
+    assert b["error"].startswith("FileNotFoundError: no catalogue source") and b["out"] is None
+    assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_build_progress_is_read_into_fractions():
+    from emergence import build
+    b = build.new_build_state()
+    p = build._progress_into(b)
+    from emergence.sources.base import Progress
+    p(Progress("parsing pythia from /data", "source", 3, 5))
+    p("pythia: 100/400 files")
+    p("a plain log line")
+    assert b["frac"] == pytest.approx(0.4) and b["fetch"] == pytest.approx(0.25) and b["log"] == ["a plain log line"]
+
+
+def test_score_boxes_are_tukey_boxes_in_class_order():
+    s = pd.DataFrame({"metric": ["brier_score"] * 5 + ["exact_match"] * 6,
+                      "emergence_score": [1, 2, 3, 4, 100, 0, 0, 1, 1, 2, np.nan]})
+    b = pivots.score_boxes(s).set_index("metric")
+    assert b.index.tolist() == ["exact_match", "brier_score"]          # thresholded first
+    assert b.loc["brier_score", ["q1", "median", "q3"]].tolist() == [2, 3, 4]
+    assert b.loc["brier_score", "upperfence"] == 4 and b.loc["brier_score", "lowerfence"] == 1   # 100: an outlier
+    assert b.loc["exact_match", "n"] == 5
+    fig = figures.score_distribution(s)
+    assert [t.name for t in fig.data] == ["discontinuous", "continuous"] and fig.data[1].median == (3.0,)
