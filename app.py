@@ -16,7 +16,7 @@ import streamlit as st
 st.set_page_config(page_title="emergence: mirage or not?", page_icon=":material/show_chart:", layout="wide")
 
 import app_support as sup  # noqa: E402  (after set_page_config)
-from emergence.views import PAGE_TITLES  # noqa: E402
+from emergence.app.views import PAGE_TITLES  # noqa: E402
 
 ICONS = {"overview": ":material/dashboard:", "explorer": ":material/grid_on:", "series": ":material/show_chart:",
          "rescoring": ":material/compare_arrows:", "predictability": ":material/trending_up:",

@@ -2,8 +2,8 @@
 import streamlit as st
 
 import app_support as sup
-from emergence import figures, views
-from emergence.views import CELL_VALUES, DIMENSIONS
+from emergence.app import figures, views
+from emergence.app.views import CELL_VALUES, DIMENSIONS
 
 sup.header("Explorer", "Each cell summarises the scored series in it: the **median emergence score** (large "
            "positive = a sharp rise with scale, negative = worse with scale) or the **share called emergent**; hover "

@@ -2,7 +2,7 @@
 import streamlit as st
 
 import app_support as sup
-from emergence import figures, views
+from emergence.app import figures, views
 from emergence.api import FDR_LEVEL, WIDTH_THRESHOLD
 
 sup.header("Overview", "Is a sharp jump a property of the models or of the metric? The direct test is the **same "

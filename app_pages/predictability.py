@@ -2,7 +2,7 @@
 import streamlit as st
 
 import app_support as sup
-from emergence import figures, views
+from emergence.app import figures, views
 
 sup.header("Predictability", "Each series fitted on all its sizes but the largest, which it then predicts: "
            "points near the diagonal, and low bars, mean a predictable metric. Below, PassUntil's task scaling law "
@@ -10,8 +10,8 @@ sup.header("Predictability", "Each series fitted on all its sizes but the larges
            "says sub-scaling (convex), ordinary (linear) or accelerated emergence (concave).")
 state = sup.view("predictability")
 fp = sup.require_store()
-if sup.optional_module("emergence.predict") is None or sup.optional_module("emergence.passuntil") is None:
-    st.info("Not available in this build: `emergence.predict` / `emergence.passuntil` are missing.")
+if sup.optional_module("emergence.predictability.predict") is None or sup.optional_module("emergence.predictability.passuntil") is None:
+    st.info("Not available in this build: `emergence.predictability.predict` / `emergence.predictability.passuntil` are missing.")
     st.stop()
 sb = st.sidebar
 sup.select(state, "x", "Scale axis", views.api.SCALE_AXES, fmt=sup.AXIS_LABELS.get, where=sb)

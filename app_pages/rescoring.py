@@ -3,7 +3,8 @@ import streamlit as st
 
 import app_support as sup
 from app_support import bigbench
-from emergence import api, figures, views
+from emergence import api
+from emergence.app import figures, views
 
 sup.header("Re-scoring", "The same model outputs scored two ways (Schaeffer et al. 2023, Sec. 3-4): a thresholded "
            "metric beside a continuous one. For each pair: both verdicts, and the **detection lead**, the decades of "

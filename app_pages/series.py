@@ -2,7 +2,7 @@
 import streamlit as st
 
 import app_support as sup
-from emergence import figures, views
+from emergence.app import figures, views
 
 sup.header("Series detail", "One task, one panel per metric (thresholded first, continuous after, so the same "
            "outputs under both stand side by side), one curve per family on a shared log scale axis; the legend "

@@ -2,7 +2,8 @@
 import streamlit as st
 
 import app_support as sup
-from emergence import api, figures, views
+from emergence import api
+from emergence.app import figures, views
 
 sup.header("Mirage simulator", "Schaeffer et al.'s mathematical model (Sec. 2-3): per-token cross-entropy falls "
            "as a power law in parameters, L(N) = (N/c)^α, so the per-token probability p = exp(-L) rises "
@@ -44,7 +45,7 @@ st.markdown("Autoencoders of growing hidden width reconstruct 8×8 digit images.
 sup.number(state, "cutoff", "cutoff c (squared error per image)", min_value=0.05, max_value=20.0, step=0.05)
 vision = sup.vision_summary(state.cutoff)
 if vision is None:
-    st.info("The vision experiment's results are not available in this build (`emergence.vision` or its "
+    st.info("The vision experiment's results are not available in this build (`emergence.analysis.vision` or its "
             "shipped results `data/vision_digits.csv` are missing).")
 else:
     sup.chart(sup.figure("vision", "", state.cutoff, figures.vision_figure, vision, state.cutoff),

@@ -2,15 +2,15 @@
 
 - :mod:`.queries`: the store (``st.cache_resource``) and the cached reads, ``st.cache_data`` over
   :mod:`emergence.api` keyed on the store fingerprint (a re-ingest refreshes them);
-- :mod:`.state`: the view state in the URL (:mod:`emergence.views`) and the widgets bound to it;
+- :mod:`.state`: the view state in the URL (:mod:`emergence.app.views`) and the widgets bound to it;
 - :mod:`.furniture`: header, charts with exports, tables, downloads, notices, the share link;
 - :mod:`.access`: who may write to the store from the Data page;
-- :mod:`.first_start`: the first-start build as the app shows it (the build itself is :mod:`emergence.build`);
+- :mod:`.first_start`: the first-start build as the app shows it (the build itself is :mod:`emergence.ingestion.build`);
 - :mod:`.bigbench`: the Re-scoring page's BIG-G section;
 - :mod:`.env`: environment flags.
 
 No SQL and no analysis here: pages call ``app_support`` (imported as ``sup``), :mod:`emergence.api`,
-:mod:`emergence.views` and :mod:`emergence.figures`, nothing else (``tests/test_app.py`` checks).
+:mod:`emergence.app.views` and :mod:`emergence.app.figures`, nothing else (``tests/test_app.py`` checks).
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from emergence.build import env_flag
+from emergence.ingestion.build import env_flag
 
 #: Headers a reverse proxy adds: behind one, every visitor's connection comes from the proxy (often loopback).
 FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip", "via",

@@ -1,7 +1,7 @@
 """The Re-scoring page's BIG-G section: Schaeffer et al. 2023, Fig. 6, on BIG-bench's own full logs.
 
 Layout only: the rows come from :func:`emergence.api.grade_vs_brier` (the same call as
-``emergence grade-brier``), the figure from :func:`emergence.figures.grade_brier_figure`.
+``emergence grade-brier``), the figure from :func:`emergence.app.figures.grade_brier_figure`.
 """
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import shlex
 
 import streamlit as st
 
-from emergence import api, figures
-from emergence.views import ViewState
+from emergence import api
+from emergence.app import figures
+from emergence.app.views import ViewState
 
 from .furniture import AXIS_LABELS, chart, show_table
 from .queries import figure, store

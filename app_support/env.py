@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from emergence.build import env_flag  # noqa: F401  (re-exported)
+from emergence.ingestion.build import env_flag  # noqa: F401  (re-exported)
 
 
 def autobuild() -> bool:

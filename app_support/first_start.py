@@ -1,14 +1,14 @@
 """The first-start build as the app shows it: one build per store per process (``st.cache_resource``),
 its progress bars, the sources it could not add with a retry, and ingest / remove from the Data page.
 
-What a build does (which sources, the thread, reading progress) is :mod:`emergence.build`'s.
+What a build does (which sources, the thread, reading progress) is :mod:`emergence.ingestion.build`'s.
 """
 from __future__ import annotations
 
 import streamlit as st
 
-from emergence import build as _build
-from emergence.build import public_sources  # noqa: F401  (the pages' name)
+from emergence.ingestion import build as _build
+from emergence.ingestion.build import public_sources  # noqa: F401  (the pages' name)
 
 from .queries import store
 
@@ -20,7 +20,7 @@ def build_state(db: str) -> dict:
 
 
 def start_build(retry: list[str] | None = None) -> dict:
-    """Start the first-start build once per process, in a background thread (:func:`emergence.build.start_build`);
+    """Start the first-start build once per process, in a background thread (:func:`emergence.ingestion.build.start_build`);
     closing or reloading the tab that started it does not interrupt it."""
     return _build.start_build(build_state(str(store().path)), store().path, retry=retry)
 
@@ -57,8 +57,8 @@ def show_build_failures(where=st, expanded: bool = False) -> bool:
 
 def _progress_cb(progress_bar, status):
     """A progress callback for the Data page: a source's start moves the bar, the rest is written below it
-    (the events' fields, :class:`emergence.sources.base.Progress`)."""
-    from emergence.ingest import as_progress
+    (the events' fields, :class:`emergence.ingestion.sources.base.Progress`)."""
+    from emergence.ingestion.ingest import as_progress
 
     def progress(msg: str):
         e = as_progress(msg)
@@ -71,14 +71,14 @@ def _progress_cb(progress_bar, status):
 
 def ingest_path(path: str, progress_bar, status) -> dict:
     """Ingest one uploaded file / path into the store (atomic: a failure writes nothing)."""
-    from emergence.ingest import ingest
+    from emergence.ingestion.ingest import ingest
     with _build.WRITE_LOCK:
         return ingest([path], db=store().path, online=False, progress=_progress_cb(progress_bar, status))
 
 
 def remove_source(name: str, progress_bar, status) -> dict:
-    """Remove one source from the store (atomic: :func:`emergence.ingest.remove`)."""
-    from emergence.ingest import remove
+    """Remove one source from the store (atomic: :func:`emergence.ingestion.ingest.remove`)."""
+    from emergence.ingestion.ingest import remove
     with _build.WRITE_LOCK:
         return remove([name], db=store().path, progress=_progress_cb(progress_bar, status))
 

@@ -6,8 +6,9 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from emergence import api, figures, views
-from emergence.views import ViewState
+from emergence import api
+from emergence.app import figures, views
+from emergence.app.views import ViewState
 
 from .queries import fingerprint, sources, store
 
@@ -110,7 +111,7 @@ def _reasons(fp: str, key, _df: pd.DataFrame):
 
 def notice_unscored(df: pd.DataFrame, where=st, key=None):
     """Say how many series the verdict could not decide, and why (grouped by the reason's first words);
-    ``key``: what decides ``df`` (e.g. :func:`emergence.views.table_key`), to count once per store and view."""
+    ``key``: what decides ``df`` (e.g. :func:`emergence.app.views.table_key`), to count once per store and view."""
     n, reasons = api.insufficient_reasons(df) if key is None else _reasons(fingerprint(), key, df)
     if n:
         text = ", ".join(f"{k} ({v:,})" for k, v in reasons)

@@ -10,8 +10,9 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from emergence import api, views
-from emergence.views import ViewState
+from emergence import api
+from emergence.app import views
+from emergence.app.views import ViewState
 
 #: held-out fits per view are capped (each series costs ~10 ms with the closed forms)
 MAX_PREDICTED_SERIES = 1500
@@ -106,7 +107,7 @@ def _options(fp: str, filters_only: ViewState) -> dict[str, list]:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def pairs(fp: str, filters: tuple, x: str):
-    """(metric pairs, verdicts per pair, headline) of the filtered series (emergence.mirage)."""
+    """(metric pairs, verdicts per pair, headline) of the filtered series (emergence.analysis.mirage)."""
     p = api.pairs(**dict(filters), x=x, db=store().path)
     return (p, *api.pair_summary(p))
 
@@ -185,7 +186,7 @@ def _prediction_view(fp: str, key: ViewState, form: str, _pred: pd.DataFrame):
 
 
 def figure(name: str, fp: str, key, build, *args, **kw):
-    """``build(*args, **kw)`` (a :mod:`emergence.figures` builder), built once per ``(name, fp, key)``
+    """``build(*args, **kw)`` (a :mod:`emergence.app.figures` builder), built once per ``(name, fp, key)``
     and shared by every rerun and session: ``key`` must decide the figure (the part of the view its
     frames come from).  Plotly spends far longer building a figure than Streamlit spends sending it."""
     return _figure(name, fp, key, build, args, kw)
@@ -193,7 +194,7 @@ def figure(name: str, fp: str, key, build, *args, **kw):
 
 @st.cache_resource(show_spinner=False, max_entries=256)
 def _figure(name: str, fp: str, key, _build, _args, _kw):
-    from emergence.figures import fit_titles
+    from emergence.app.figures import fit_titles
     fig = fit_titles(_build(*_args, **_kw))
     fig._emergence_fitted = True
     return fig

@@ -1,4 +1,4 @@
-"""The view state in the URL, and the widgets bound to it (:mod:`emergence.views` does the parsing).
+"""The view state in the URL, and the widgets bound to it (:mod:`emergence.app.views` does the parsing).
 
 Widgets write the state back from their ``on_change`` callbacks, so a link always reproduces
 what is on screen.
@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import streamlit as st
 
-from emergence import views
-from emergence.views import ViewState
+from emergence.app import views
+from emergence.app.views import ViewState
 
 from .queries import fingerprint, known_values, options
 

@@ -19,7 +19,7 @@ model-dependent advantage for the right choice) is
    straight from the file (DuckDB streams it), again in a fresh process.
 
 Each measured step runs in its own subprocess, so a step's peak memory is its own.  One
-(model, task) group is re-scored by :mod:`emergence.rescore`'s pure functions as a check.
+(model, task) group is re-scored by :mod:`emergence.analysis.rescore`'s pure functions as a check.
 Targets: the store step < 15 s and < 3 GiB; the Parquet step within the same memory bound.
 The figures are printed last.
 """
@@ -70,7 +70,7 @@ def chunk_arrays(start: int, n: int, tasks: int, questions: int, choices: int):
 def arrow_chunk(start: int, n: int, models: int, tasks: int, questions: int, choices: int, full: bool):
     """A pyarrow Table of one chunk: the examples schema (``full``) or just the columns re-scoring needs."""
     import pyarrow as pa
-    from emergence.schema import EXAMPLE_COLUMNS
+    from emergence.ingestion.schema import EXAMPLE_COLUMNS
     model, task, question, lp, right = chunk_arrays(start, n, tasks, questions, choices)
 
     def labels(codes, names):
@@ -98,7 +98,7 @@ def arrow_chunk(start: int, n: int, models: int, tasks: int, questions: int, cho
 # ---------------------------------------------------------------- phases (each in its own process)
 def phase_build_store(a) -> dict:
     import pandas as pd
-    from emergence.schema import OBSERVATION_COLUMNS, Batch, conform
+    from emergence.ingestion.schema import OBSERVATION_COLUMNS, Batch, conform
     from emergence.store import Store
     questions = a.rows // (a.models * a.tasks)
     obs = conform(pd.DataFrame(columns=list(OBSERVATION_COLUMNS)), OBSERVATION_COLUMNS, "synthetic")
@@ -151,8 +151,8 @@ def phase_rescore(a) -> dict:
 
 
 def pure_group0(rows: int, models: int, tasks: int, choices: int) -> dict:
-    """(model-000, task-00) re-scored by emergence.rescore's pure functions (the check)."""
-    from emergence.rescore import brier_from_logprobs, choice_probabilities, multiple_choice_grade
+    """(model-000, task-00) re-scored by emergence.analysis.rescore's pure functions (the check)."""
+    from emergence.analysis.rescore import brier_from_logprobs, choice_probabilities, multiple_choice_grade
     questions = rows // (models * tasks)
     _, _, _, lp, right = chunk_arrays(0, min(CHUNK, rows), tasks, questions, choices)
     lp, right = lp[:questions], right[:questions]
@@ -209,7 +209,7 @@ def main(argv=None) -> int:
             check = pure_group0(a.rows, a.models, a.tasks, a.choices)
             diff = max(abs(r["group0"][k] - v) for k, v in check.items())
             print(f"[store] re-scored {r['rows']:,} rows into {r['groups']:,} (model, task) groups x 3 metrics; "
-                  f"check against emergence.rescore on (model-000, task-00): max |diff| = {diff:.1e}")
+                  f"check against emergence.analysis.rescore on (model-000, task-00): max |diff| = {diff:.1e}")
             ok = r["seconds"] < 15 and r["max_rss"] < 3 * GiB
             figures.append(f"store   {a.rows:>12,} rows: {r['seconds']:6.2f} s, peak RSS {r['max_rss'] / GiB:.2f} GiB "
                            f"({r['rows'] / r['seconds'] / 1e6:.2f} M rows/s)   target < 15 s and < 3 GiB: "

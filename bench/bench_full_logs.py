@@ -10,7 +10,7 @@ questions x 4 choices, prompts of a few hundred characters, as the real logs car
 inputs) is written and packed as BIG-bench ships it (``tar`` then ``lrzip``:
 ``results/full-logs_BIG-G_BIG-G-sparse.tar.lrz``).  Then, each in a fresh subprocess:
 
-- **stream** (the target): :func:`emergence.sources.bigbench.parse` with ``full_logs=True`` and
+- **stream** (the target): :func:`emergence.ingestion.sources.bigbench.parse` with ``full_logs=True`` and
   a spill folder -- ``lrzip -d`` to a pipe, the tar read sequentially, each log decoded one
   query at a time, example rows spilled to Parquet per log;
 - **in memory** (the baseline): the same parser on the same logs unpacked into the checkout
@@ -99,11 +99,11 @@ def make(workdir: Path, n_logs: int, questions: int) -> tuple[Path, Path, int]:
 
 
 def child(mode: str, root: str, spill: str):
-    from emergence.sources import bigbench as bb
+    from emergence.ingestion.sources import bigbench as bb
     # the ingest's imports (the stream re-scores each log as it goes), so both modes start alike
     import duckdb  # noqa: F401
     import pyarrow.parquet  # noqa: F401
-    import emergence.rescore  # noqa: F401
+    import emergence.analysis.rescore  # noqa: F401
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     t = time.perf_counter()
     if mode == "stream":

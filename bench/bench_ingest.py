@@ -6,7 +6,7 @@ Usage::
     python bench/bench_ingest.py [--data ../shared/data] [--workdir /tmp] [--repeat 2] [--profile 25]
     python bench/bench_ingest.py --part add-one [--repeat 5]     # only part 3 (still builds the full store once)
 
-1. **Ingest**: ``emergence.ingest.ingest(None, data=DATA, online=False)`` into a fresh store
+1. **Ingest**: ``emergence.ingestion.ingest.ingest(None, data=DATA, online=False)`` into a fresh store
    (every catalogue source found in DATA: parse, validate, re-score examples, write atomically,
    score every series with bootstrap p-values), with a per-step breakdown from its progress
    messages (parse per source, write, series scoring).
@@ -57,7 +57,7 @@ def max_rss() -> int:
 
 
 def phase_ingest(a) -> dict:
-    from emergence.ingest import ingest
+    from emergence.ingestion.ingest import ingest
     from emergence.store import Store
     marks: list[tuple[float, str]] = []
     t0 = time.perf_counter()
@@ -129,7 +129,7 @@ def phase_profile(a) -> dict:
     import cProfile
     import io
     import pstats
-    from emergence.ingest import ingest
+    from emergence.ingestion.ingest import ingest
     prof = cProfile.Profile()
     prof.enable()
     ingest(None, db=a.db, data=a.data, online=False)
@@ -176,10 +176,10 @@ def write_three_models(data: str, out: Path) -> int:
 
 
 def phase_add_one(a) -> dict:
-    from emergence.ingest import ingest
-    from emergence.sources.byo import load_mapping
-    import emergence.rescore  # noqa: F401  (imported before the clock, as the CLI's ingest would have)
-    import emergence.series  # noqa: F401
+    from emergence.ingestion.ingest import ingest
+    from emergence.ingestion.sources.byo import load_mapping
+    import emergence.analysis.rescore  # noqa: F401  (imported before the clock, as the CLI's ingest would have)
+    import emergence.analysis.series  # noqa: F401
     work = Path(a.files)
     mapping = load_mapping(work / "three.toml")
     marks: list = []
@@ -240,7 +240,7 @@ def breakdown(marks: list, total: float, end_rss: int) -> list[tuple[str, float,
 
 
 def main(argv=None) -> int:
-    from emergence.ingest import data_dir
+    from emergence.ingestion.ingest import data_dir
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=None, help="the data folder (default: ../shared/data, as `emergence ingest`)")
     ap.add_argument("--workdir", default=tempfile.gettempdir())

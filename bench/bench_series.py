@@ -6,7 +6,7 @@ Usage::
 
 (a) Real series: every series of the store's scoring observations (read through
     ``emergence.store.Store(path).observations()``) on every scale axis, scored by
-    :func:`emergence.scores.emergence_scores` and by :func:`emergence.scores.emergence_scores_loop`
+    :func:`emergence.analysis.scores.emergence_scores` and by :func:`emergence.analysis.scores.emergence_scores_loop`
     in the same run (results compared), plus the whole ``score_observations`` with the verdicts and its
     bootstrap p-values.  Without a path the default store (``$EMERGENCE_DB`` or
     ``data/emergence.duckdb``) is used if it exists.
@@ -30,8 +30,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emergence.scores import emergence_scores, emergence_scores_loop  # noqa: E402
-from emergence.series import AXES, SERIES_KEY, build_series_points, score_observations  # noqa: E402
+from emergence.analysis.scores import emergence_scores, emergence_scores_loop  # noqa: E402
+from emergence.analysis.series import AXES, SERIES_KEY, build_series_points, score_observations  # noqa: E402
 
 KEYS = ["scale_axis", "series_model"] + SERIES_KEY
 

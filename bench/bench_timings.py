@@ -29,17 +29,17 @@ def timed(fn, repeat: int = 1) -> float:
 
 
 def main(data: Path) -> int:
-    from emergence.simulate import simulate
+    from emergence.analysis.simulate import simulate
     rows = []
     scales = np.logspace(7, 12, 20)
     simulate(n_examples=10_000, scales=scales, seed=0)          # warm
     rows.append(("simulate 20 scales x 10,000 examples (median of 5)",
                  timed(lambda: simulate(n_examples=10_000, scales=scales, seed=1), 5), 0.1))
     if (data / "pythia").is_dir():
-        from emergence.sources.lm_eval_results import parse
+        from emergence.ingestion.sources.lm_eval_results import parse
         rows.append(("parse pythia (889 files)", timed(lambda: parse(data / "pythia", source="pythia")), 10.0))
     if (data / "inverse-scaling-eval-pipeline").is_dir():
-        from emergence.sources import inverse_scaling
+        from emergence.ingestion.sources import inverse_scaling
         rows.append(("parse inverse-scaling-eval-pipeline",
                      timed(lambda: inverse_scaling.parse(data / "inverse-scaling-eval-pipeline")), 20.0))
     over = 0

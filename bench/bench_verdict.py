@@ -33,10 +33,10 @@ sys.path.insert(0, str(REPO))
 
 
 def _child(phase: str, db: str, data: str, extra: str) -> dict:
-    from emergence.ingest import ingest
+    from emergence.ingestion.ingest import ingest
     if phase == "stub":
         import numpy as np
-        from emergence import verdict
+        from emergence.analysis import verdict
 
         def assess(points, keys, **kw):          # the same shape, nothing tested
             first = points.drop_duplicates(keys)[keys].reset_index(drop=True)

@@ -5,7 +5,7 @@
 
 Simulates a store of mostly smooth series (lines, wide logistics, flat series, power-law losses and
 their perplexities, the mirage model's exact match) and sharp ones (jumps between adjacent sizes), at
-4-30 sizes, n from 100 to 10,000, with and without model-to-model scatter (emergence.calibrate), runs
+4-30 sizes, n from 100 to 10,000, with and without model-to-model scatter (emergence.analysis.calibrate), runs
 the store's own verdict on all of them at once (one Benjamini-Hochberg family), and prints per kind
 the share called emergent with its Wilson interval, and every target of the issue with whether it
 holds.  Exit status 1 if a target fails.  `emergence calibrate` prints the same tables as text.
@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emergence import calibrate  # noqa: E402
-from emergence.verdict import DEFAULT_N_BOOT, FDR_LEVEL, WIDTH_THRESHOLD  # noqa: E402
+from emergence.analysis import calibrate  # noqa: E402
+from emergence.analysis.verdict import DEFAULT_N_BOOT, FDR_LEVEL, WIDTH_THRESHOLD  # noqa: E402
 
 
 def md(df, floatfmt="{:.3f}") -> str:

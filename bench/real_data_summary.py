@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pandas as pd  # noqa: E402
 
 from emergence import api, mirage  # noqa: E402
-from emergence.simulate import DEFAULTS, simulate, simulated_verdicts  # noqa: E402
+from emergence.analysis.simulate import DEFAULTS, simulate, simulated_verdicts  # noqa: E402
 
 
 def main(db: str) -> int:

@@ -5,7 +5,7 @@ curated family or the source's spelling, ``metric`` the canonical name or the so
 
     import emergence
     emergence.observations(source="expemergence", task="arithmetic")
-    emergence.series(source="expemergence", x="params")
+    emergence.analysis.series(source="expemergence", x="params")
     emergence.compare(task="arithmetic")
 
 :func:`to_csv` is the one serialiser behind ``--csv`` and the dashboard's download
@@ -18,12 +18,12 @@ from typing import Iterable
 
 import pandas as pd
 
-from .pivots import (count_predictable, group_label, insufficient_reasons, pair_points, pivot,  # noqa: F401
+from emergence.app.pivots import (count_predictable, group_label, insufficient_reasons, pair_points, pivot,  # noqa: F401
                      pivot_order, rank_groups, select_rows)
-from .keys import SCALE_AXES as _SCALE_AXES
-from .keys import SERIES_KEY
-from .store import Store
-from .verdict import FDR_LEVEL, WIDTH_THRESHOLD  # noqa: F401  (the verdict's thresholds, for the pages' text)
+from emergence.keys import SCALE_AXES as _SCALE_AXES
+from emergence.keys import SERIES_KEY
+from emergence.store import Store
+from emergence.analysis.verdict import FDR_LEVEL, WIDTH_THRESHOLD  # noqa: F401  (the verdict's thresholds, for the pages' text)
 
 __all__ = ["FILTERS", "SCALE_AXES", "observations", "sources", "data_issues", "series", "compare",
            "summary", "pairs", "headline", "pair_summary", "multiplication_by_digits", "replications", "predict", "passuntil", "rescore",
@@ -32,7 +32,7 @@ __all__ = ["FILTERS", "SCALE_AXES", "observations", "sources", "data_issues", "s
            "all_series", "filter_values", "scale_coverage", "fdr_families", "series_points", "sampling_sources",
            "pass_rates", "simulated_verdicts", "simulated_long", "vision_summary", "missing_sources",
            "prediction_view", "predictability", "PREDICT_KEY", "FDR_LEVEL", "WIDTH_THRESHOLD",
-           # pure helpers over those frames (emergence.pivots)
+           # pure helpers over those frames (emergence.app.pivots)
            "pivot", "pivot_order", "count_predictable", "rank_groups", "select_rows", "insufficient_reasons",
            "group_label", "pair_points"]
 
@@ -69,7 +69,7 @@ def _filters(source=None, task=None, metric=None, family=None, shots=None, subta
 
 def observations(source: str | Iterable[str] | None = None, task=None, metric=None, family=None, shots=None, *,
                  subtask=None, db=None) -> pd.DataFrame:
-    """The filtered long observation table (every column of :data:`emergence.schema.OBSERVATION_COLUMNS`)."""
+    """The filtered long observation table (every column of :data:`emergence.ingestion.schema.OBSERVATION_COLUMNS`)."""
     return get_store(db).observations(_filters(source, task, metric, family, shots, subtask))
 
 
@@ -94,7 +94,7 @@ def data_issues(source=None, *, db=None) -> pd.DataFrame:
 
 def series(source=None, task=None, metric=None, family=None, shots=None, *, x: str = "params",
            subtask=None, db=None) -> pd.DataFrame:
-    """One row per scored series on scale axis ``x`` (computed once after ingest; see :mod:`emergence.series`)."""
+    """One row per scored series on scale axis ``x`` (computed once after ingest; see :mod:`emergence.analysis.series`)."""
     if x not in SCALE_AXES:
         raise ValueError(f"x must be one of {SCALE_AXES}, got {x!r}")
     df = get_store(db).series(_filters(source, task, metric, family, shots, subtask))
@@ -106,7 +106,7 @@ def series(source=None, task=None, metric=None, family=None, shots=None, *, x: s
 def compare(source=None, task=None, metric=None, family=None, shots=None, *, x: str = "params",
             subtask=None, db=None) -> pd.DataFrame:
     """The paired 'same outputs, different metric' table over the filtered series."""
-    from .series import compare as _compare
+    from emergence.analysis.series import compare as _compare
     s = series(source, task, None, family, shots, x=x, subtask=subtask, db=db)
     out = _compare(s)
     if metric is not None and len(out):
@@ -119,8 +119,8 @@ def compare(source=None, task=None, metric=None, family=None, shots=None, *, x: 
 def summary(source=None, task=None, metric=None, family=None, shots=None, *, x: str = "params",
             subtask=None, db=None) -> dict[str, pd.DataFrame]:
     """Per metric and per metric class: the share called emergent over the decidable series, with
-    task-bootstrap intervals, and how many series are in each state (:func:`emergence.mirage.shares`)."""
-    from .mirage import shares
+    task-bootstrap intervals, and how many series are in each state (:func:`emergence.analysis.mirage.shares`)."""
+    from emergence.analysis.mirage import shares
     s = series(source, task, metric, family, shots, x=x, subtask=subtask, db=db)
     return {"metric": shares(s, "metric"), "metric_class": shares(s, "metric_class")}
 
@@ -128,39 +128,39 @@ def summary(source=None, task=None, metric=None, family=None, shots=None, *, x: 
 def pairs(source=None, task=None, metric=None, family=None, shots=None, *, x: str = "params",
           subtask=None, db=None) -> pd.DataFrame:
     """Same outputs, a thresholded and a continuous metric: one row per pair with both verdicts and the
-    detection lead (:func:`emergence.mirage.metric_pairs`)."""
-    from .mirage import metric_pairs
+    detection lead (:func:`emergence.analysis.mirage.metric_pairs`)."""
+    from emergence.analysis.mirage import metric_pairs
     return metric_pairs(compare(source, task, metric, family, shots, x=x, subtask=subtask, db=db))
 
 
 def headline(source=None, task=None, metric=None, family=None, shots=None, *, x: str = "params",
              subtask=None, db=None):
-    """What the paired outputs say, in numbers and one sentence (:func:`emergence.mirage.headline`)."""
-    from .mirage import headline as _headline
+    """What the paired outputs say, in numbers and one sentence (:func:`emergence.analysis.mirage.headline`)."""
+    from emergence.analysis.mirage import headline as _headline
     return _headline(pairs(source, task, metric, family, shots, x=x, subtask=subtask, db=db))
 
 
 def pair_summary(pairs: pd.DataFrame):
-    """``(verdicts per metric pair, headline)`` of :func:`pairs`' rows (:func:`emergence.mirage.pair_verdicts`,
-    :func:`emergence.mirage.headline`)."""
-    from .mirage import headline as _headline, pair_verdicts
+    """``(verdicts per metric pair, headline)`` of :func:`pairs`' rows (:func:`emergence.analysis.mirage.pair_verdicts`,
+    :func:`emergence.analysis.mirage.headline`)."""
+    from emergence.analysis.mirage import headline as _headline, pair_verdicts
     return pair_verdicts(pairs), _headline(pairs)
 
 
 def multiplication_by_digits(*, family: str = "InstructGPT", db=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Schaeffer et al. Fig. 3 on real completions: exact match and character edit distance of the same
     InstructGPT multiplication outputs per operand-digit split, and per split the verdicts and the
-    detection lead (:mod:`emergence.replications`).  Empty frames when the source is not in the store."""
-    from .replications import multiplication_by_digits as by_digits, multiplication_verdicts
+    detection lead (:mod:`emergence.analysis.replications`).  Empty frames when the source is not in the store."""
+    from emergence.analysis.replications import multiplication_by_digits as by_digits, multiplication_verdicts
     ex = get_store(db).examples({"source": ["gpt3-multiplication-tables"]})
     b = by_digits(ex, family=family)
     return b, (multiplication_verdicts(b) if len(b) else pd.DataFrame())
 
 
 def replications(*, x: str = "params", db=None) -> list[tuple[str, pd.DataFrame]]:
-    """The same-output comparisons the README reports (:data:`emergence.replications.PAIR_REPLICATIONS`):
+    """The same-output comparisons the README reports (:data:`emergence.analysis.replications.PAIR_REPLICATIONS`):
     per comparison, how the verdicts of its pairs combine and their detection leads."""
-    from .replications import PAIR_REPLICATIONS, pair_replication
+    from emergence.analysis.replications import PAIR_REPLICATIONS, pair_replication
     p = pairs(x=x, db=db)
     return [(title, pair_replication(p, source, names)) for title, source, names in PAIR_REPLICATIONS]
 
@@ -170,10 +170,10 @@ def predict(source=None, task=None, metric=None, family=None, shots=None, *, x: 
     """Held-out prediction of the largest scale of every filtered series with >= 4 scales.
 
     One row per (series, applicable form): parameters, predicted and actual value at the held-out
-    scale, error, curvature class (see :func:`emergence.predict.held_out_predictions`).
+    scale, error, curvature class (see :func:`emergence.predictability.predict.held_out_predictions`).
     """
-    from .predict import held_out_predictions
-    from .series import build_series_points
+    from emergence.predictability.predict import held_out_predictions
+    from emergence.analysis.series import build_series_points
     if x not in SCALE_AXES:
         raise ValueError(f"x must be one of {SCALE_AXES}, got {x!r}")
     obs = get_store(db).observations(_filters(source, task, metric, family, shots, subtask), scoring_only=True)
@@ -196,7 +196,7 @@ def passuntil(source=None, task=None, family=None, *, level: str = "task", subta
     ``n_correct`` = r: negative-binomial interval).  The task law is the same for both: the binomial and
     negative-binomial likelihoods of PU are proportional, so the maximum-likelihood fit does not change.
     """
-    from . import passuntil as pu
+    from emergence.predictability import passuntil as pu
     ex = _sampling(_filters(source, task, None, family, None, subtask), db)
     if ex.empty:
         return pd.DataFrame()
@@ -225,7 +225,7 @@ def rescore(source=None, task=None, family=None, *, subtask=None, model=None, n_
     choice probabilities, exact match and edit distance from strings, pass rate, mean NLL), plus
     ``ci_low`` / ``ci_high``: a percentile bootstrap over each group's examples (``n_boot`` replicates).
     """
-    from .rescore import aggregate_examples
+    from emergence.analysis.rescore import aggregate_examples
     filters = _filters(source, task, None, family, None, subtask)
     if model is not None:
         filters["model"] = _as_list(model)
@@ -275,8 +275,8 @@ def grade_vs_brier(task=None, family=None, shots=None, *, source="bigbench", db=
 
 
 def simulate(**params) -> pd.DataFrame:
-    """The mirage simulator (Schaeffer et al. 2023 Sec. 2): see :func:`emergence.simulate.simulate`."""
-    from .simulate import simulate as _simulate
+    """The mirage simulator (Schaeffer et al. 2023 Sec. 2): see :func:`emergence.analysis.simulate.simulate`."""
+    from emergence.analysis.simulate import simulate as _simulate
     return _simulate(**params)
 
 
@@ -301,20 +301,20 @@ def filter_values(*, db=None) -> dict[str, list]:
 
 
 def scale_coverage(*, db=None) -> pd.DataFrame:
-    """Per source and scale axis: how many series have >= 3 distinct scales (:func:`emergence.pivots.scale_coverage`)."""
+    """Per source and scale axis: how many series have >= 3 distinct scales (:func:`emergence.app.pivots.scale_coverage`)."""
     return _pivots().scale_coverage(all_series(db=db))
 
 
 def fdr_families(*, db=None) -> pd.DataFrame:
-    """The store's false-discovery families (:func:`emergence.mirage.fdr_families`)."""
-    from .mirage import fdr_families as _fdr
+    """The store's false-discovery families (:func:`emergence.analysis.mirage.fdr_families`)."""
+    from emergence.analysis.mirage import fdr_families as _fdr
     return _fdr(all_series(db=db))
 
 
 def series_points(source=None, task=None, metric=None, family=None, shots=None, *, x: str = "params",
                   subtask=None, db=None) -> tuple[pd.DataFrame, dict[str, str]]:
     """The points of every filtered series on axis ``x`` and a legend per curve (its verdict and score):
-    :func:`emergence.pivots.series_plot_frame` over :func:`observations` and :func:`series`."""
+    :func:`emergence.app.pivots.series_plot_frame` over :func:`observations` and :func:`series`."""
     obs = observations(source, task, metric, family, shots, subtask=subtask, db=db)
     scores = series(source, task, metric, family, shots, x=x, subtask=subtask, db=db)
     return _pivots().series_plot_frame(obs, x, scores)
@@ -328,32 +328,32 @@ def sampling_sources(*, db=None) -> list[str]:
 
 def pass_rates(source=None, *, db=None) -> pd.DataFrame:
     """Task pass rate per size (mean of c/n over problems) for the PassUntil chart: the same records and
-    task naming as :func:`passuntil` (:func:`emergence.passuntil.task_pass_rates`)."""
-    from .passuntil import task_pass_rates
+    task naming as :func:`passuntil` (:func:`emergence.predictability.passuntil.task_pass_rates`)."""
+    from emergence.predictability.passuntil import task_pass_rates
     ex = _sampling(_filters(source), db)
     return pd.DataFrame() if ex.empty else task_pass_rates(ex)
 
 
 def simulated_verdicts(sim: pd.DataFrame, n_examples: int, n_choices: int) -> pd.DataFrame:
-    """The verdict and detection lead of each simulated metric (:func:`emergence.simulate.simulated_verdicts`)."""
-    from .simulate import simulated_verdicts as _verdicts
+    """The verdict and detection lead of each simulated metric (:func:`emergence.analysis.simulate.simulated_verdicts`)."""
+    from emergence.analysis.simulate import simulated_verdicts as _verdicts
     return _verdicts(sim, n_examples, n_choices)
 
 
 def simulated_long(sim: pd.DataFrame) -> pd.DataFrame:
-    """The simulator's table, one row per (scale, metric) (:func:`emergence.simulate.long_form`)."""
-    from .simulate import long_form
+    """The simulator's table, one row per (scale, metric) (:func:`emergence.analysis.simulate.long_form`)."""
+    from emergence.analysis.simulate import long_form
     return long_form(sim)
 
 
 def vision_summary(cutoff: float) -> pd.DataFrame | None:
     """The vision experiment's shipped results summarised at ``cutoff`` (Schaeffer et al. Sec. 5); None
-    when :mod:`emergence.vision` or its shipped results are not in this build."""
+    when :mod:`emergence.analysis.vision` or its shipped results are not in this build."""
     import importlib
     try:
-        vision = importlib.import_module("emergence.vision")
+        vision = importlib.import_module("emergence.analysis.vision")
     except ModuleNotFoundError as e:
-        if e.name and "emergence.vision".startswith(e.name):
+        if e.name and "emergence.analysis.vision".startswith(e.name):
             return None
         raise
     if not vision.SHIPPED_RESULTS.exists():
@@ -363,7 +363,7 @@ def vision_summary(cutoff: float) -> pd.DataFrame | None:
 
 def missing_sources(present) -> list[dict]:
     """The catalogue sources not in ``present``: name, description, license and how to add each (Markdown)."""
-    from . import catalog
+    from emergence.ingestion import catalog
     out = []
     for name, spec in catalog.CATALOG.items():
         if name in set(present):
@@ -382,18 +382,18 @@ def missing_sources(present) -> list[dict]:
 
 
 def prediction_view(pred: pd.DataFrame, form: str = "preferred"):
-    """:func:`predict`'s rows as the Predictability page shows them (:func:`emergence.pivots.prediction_view`):
+    """:func:`predict`'s rows as the Predictability page shows them (:func:`emergence.app.pivots.prediction_view`):
     ``(rows with a series_id, the shown fits of ``form``, counts per metric and curvature class)``."""
     return _pivots().prediction_view(pred, form, PREDICT_KEY)
 
 
 def predictability(pred: pd.DataFrame, form: str = "preferred"):
-    """Median held-out errors per metric and class (:func:`emergence.predict.predictability`; ``pred``
+    """Median held-out errors per metric and class (:func:`emergence.predictability.predict.predictability`; ``pred``
     with a ``series_id``, as :func:`prediction_view` gives it)."""
-    from .predict import predictability as _predictability
+    from emergence.predictability.predict import predictability as _predictability
     return _predictability(pred, form=form)
 
 
 def _pivots():
-    from . import pivots
+    from emergence.app import pivots
     return pivots

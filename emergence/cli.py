@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import api
-from .keys import FILTERS
-from .schema import IngestError
+from emergence import api
+from emergence.keys import FILTERS
+from emergence.ingestion.schema import IngestError
 
 __all__ = ["main"]
 
@@ -48,7 +48,7 @@ DISPLAY = {
 
 class Progress:
     """A one-line progress display on stderr with a bar, driven by the ingest's
-    :class:`~emergence.sources.base.Progress` events: the bar follows sources (stage ``source``)
+    :class:`~emergence.ingestion.sources.base.Progress` events: the bar follows sources (stage ``source``)
     and, inside one, a download's or a parser's ``i`` of ``n``."""
 
     def __init__(self, stream=sys.stderr):
@@ -58,7 +58,7 @@ class Progress:
         self.last = ""
 
     def __call__(self, event):
-        from .ingest import as_progress
+        from emergence.ingestion.ingest import as_progress
         event = as_progress(event)
         frac = event.fraction if event.stage in ("source", "fetch", "parse") else None
         bar = ""
@@ -139,12 +139,12 @@ def _pairs(items, flag: str) -> dict[str, str]:
 
 
 def cmd_ingest(args) -> int:
-    from .ingest import SourceMissing, ingest
+    from emergence.ingestion.ingest import SourceMissing, ingest
     progress = Progress()
     try:
         mapping = None
         if args.map or args.column or args.set:
-            from .sources.byo import load_mapping
+            from emergence.ingestion.sources.byo import load_mapping
             mapping = load_mapping(Path(args.map)) if args.map else {}
             for k, v in _pairs(args.column, "--column").items():
                 mapping.setdefault("columns", {})[k] = v
@@ -179,8 +179,8 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_remove(args) -> int:
-    from .ingest import remove
-    from .store import UnknownSource
+    from emergence.ingestion.ingest import remove
+    from emergence.store import UnknownSource
     progress = Progress()
     try:
         out = remove(args.sources, db=args.db, progress=progress)
@@ -231,7 +231,7 @@ def cmd_pairs(args) -> int:
 
 def cmd_calibrate(args) -> int:
     """Simulate smooth and sharp series, run the store's verdict, print the false-call and power tables."""
-    from . import calibrate
+    from emergence.analysis import calibrate
     t0 = time.time()
     pts = calibrate.simulate_store(per_cell=args.per_cell, seed=args.seed)
     res = calibrate.run(pts, n_boot=args.n_boot)
@@ -272,7 +272,7 @@ def cmd_grade_brier(args) -> int:
 
 
 def cmd_simulate(args) -> int:
-    from .simulate import log_scales
+    from emergence.analysis.simulate import log_scales
     scales = log_scales(args.min_scale, args.max_scale, args.n_scales)
     _emit(api.simulate(c=args.c, alpha=args.alpha, length=args.length, n_choices=args.choices, n_examples=args.n,
                        scales=scales, seed=args.seed), args, "simulate")
@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, **kw) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[db_after], **kw)
 
-    from .sources.byo import fields_help
+    from emergence.ingestion.sources.byo import fields_help
     s = add("ingest", help="parse sources into the store (atomic, idempotent)",
             formatter_class=argparse.RawDescriptionHelpFormatter,
             description="SOURCE is a catalogue name or a path (file, folder, .zip, .tar.gz); none = every catalogue "
@@ -376,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_out(s)
         s.set_defaults(func=func)
 
-    from .verdict import DEFAULT_N_BOOT
+    from emergence.analysis.verdict import DEFAULT_N_BOOT
     s = add("calibrate", help="simulate smooth and sharp series at the sizes and noise of real ones, run the "
             "verdict, print the false-call and power tables (exit 1 if a target fails)")
     s.add_argument("--per-cell", type=int, default=20, help="series per (kind, sizes, n, scatter) cell (default 20)")
@@ -418,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_out(s)
     s.set_defaults(func=cmd_grade_brier)
 
-    from .simulate import DEFAULTS
+    from emergence.analysis.simulate import DEFAULTS
     s = add("simulate", help="the mirage simulator: per-token loss power law -> accuracy, edit distance, "
             "multiple choice grade, Brier score, expected and at finite n")
     s.add_argument("--c", type=float, default=DEFAULTS["c"], help="power-law scale c in L_CE = (N/c)^alpha")
@@ -438,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .store import StoreMissing
+    from emergence.store import StoreMissing
     try:
         return args.func(args)
     except StoreMissing as e:

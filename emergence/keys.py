@@ -6,12 +6,12 @@ dashboard's filter options and cascades).
 
 Series key
     :data:`SERIES_KEY`: the columns that, with a scale axis (and on the training axis the
-    model), make one series of :func:`emergence.series.score_observations`.
+    model), make one series of :func:`emergence.analysis.series.score_observations`.
     :data:`SERIES_ORDER` is the order the series table is sorted in; :data:`GROUP_KEY` is a
     series key without its metric (plus axis and model): the outputs two metrics of one
-    pair share (:func:`emergence.series.compare`, :mod:`emergence.mirage`).
+    pair share (:func:`emergence.analysis.series.compare`, :mod:`emergence.analysis.mirage`).
     :data:`EXAMPLE_GROUP_KEY`: the per-example rows one re-scored observation pools
-    (:func:`emergence.rescore.aggregate_examples`).
+    (:func:`emergence.analysis.rescore.aggregate_examples`).
 Filters
     :data:`FILTERS`: the filters a listing takes.  :data:`FILTER_COLUMNS`: a filter name -> the columns it matches.  ``metric`` matches the
     canonical metric or the source's own spelling (``source_metric``), ``family`` the curated

@@ -4,7 +4,7 @@ Layout: ``observations`` (the long table), ``examples`` (per-example outputs),
 ``data_issues``, ``sources`` (name, public URL, license, files, content hashes, row counts,
 the ingest options that change numbers, added and ingested at), ``duplicate_files`` (files of a
 source whose content another source already holds: see :meth:`Store.write`) and ``series`` (one
-row per scored series, computed once after each ingest by :mod:`emergence.series`).
+row per scored series, computed once after each ingest by :mod:`emergence.analysis.series`).
 
 Writes are atomic and never block readers: a writer takes a lock file, copies the current
 database beside itself, writes the whole batch there, checkpoints, and swaps it in with
@@ -13,7 +13,7 @@ Readers open the file read-only; :meth:`Store.cursor` notices a swap (the file's
 changes) and reopens, so a running dashboard sees new data without a restart.
 
 Every value reaches SQL as a bound parameter; identifiers come only from the fixed column
-lists in :mod:`emergence.schema`.
+lists in :mod:`emergence.ingestion.schema`.
 """
 from __future__ import annotations
 
@@ -32,9 +32,9 @@ from typing import Callable, Iterable
 import duckdb
 import pandas as pd
 
-from .keys import FILTER_COLUMNS as _FILTER_COLUMNS
-from .sources.base import Progress
-from .schema import EXAMPLE_COLUMNS, ISSUE_COLUMNS, OBSERVATION_COLUMNS, Batch
+from emergence.keys import FILTER_COLUMNS as _FILTER_COLUMNS
+from emergence.ingestion.sources.base import Progress
+from emergence.ingestion.schema import EXAMPLE_COLUMNS, ISSUE_COLUMNS, OBSERVATION_COLUMNS, Batch
 
 __all__ = ["REPO_ROOT", "DEFAULT_DB", "db_path", "Store", "StoreMissing", "UnknownSource", "Finalize",
            "FILTER_COLUMNS"]
@@ -595,7 +595,7 @@ class Store:
                         filters: dict | None = None) -> pd.DataFrame:
         """Multiple-choice examples re-scored to Brier score and grade per group, in DuckDB.
 
-        The same rules as :func:`emergence.rescore.aggregate_examples` (softmax over each
+        The same rules as :func:`emergence.analysis.rescore.aggregate_examples` (softmax over each
         question's own choices, NaN = no choice, ``-inf`` = probability 0; multi-class Brier
         ``sum_k (p_k - 1[k = correct])^2``; binary Brier ``(1 - p_correct)^2``; grade 1 only if the
         right choice is *strictly* the highest; mean, ``sd(ddof=1)/sqrt(n)`` and ``n`` over the
@@ -605,7 +605,7 @@ class Store:
         The SQL twin of the numpy path, kept on purpose: :func:`emergence.api.grade_vs_brier` pools a
         task's whole examples table (BIG-G full logs), and BENCHMARKS.md 3a/3b hold it to 10 M rows
         in the store and 100 M streamed from Parquet in bounded memory, which the numpy path cannot.
-        :func:`emergence.rescore.aggregate_examples` is its test oracle (``tests/test_store_rescore.py``:
+        :func:`emergence.analysis.rescore.aggregate_examples` is its test oracle (``tests/test_store_rescore.py``:
         hand-made edge cases and hypothesis samples must agree).
 
         Parameters
@@ -615,8 +615,8 @@ class Store:
             otherwise an in-memory relation.  It needs the columns ``choice_logprobs`` (a list of
             doubles), ``correct_index`` (0-based) and the ``by`` columns; rows without a list or
             without a correct index are not scored (rows with only ``p_correct`` are left to
-            :func:`~emergence.rescore.aggregate_examples`).
-        by : column names of :data:`emergence.schema.EXAMPLE_COLUMNS` to group by.
+            :func:`~emergence.analysis.rescore.aggregate_examples`).
+        by : column names of :data:`emergence.ingestion.schema.EXAMPLE_COLUMNS` to group by.
         filters : dict, optional
             Only the rows these filters match (as :meth:`examples`: source, task, subtask,
             family, model, shots).

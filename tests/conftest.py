@@ -85,7 +85,7 @@ def shared_data() -> Path:
 def real_store(tmp_path_factory, shared_data):
     """A store built once per session from every source in ../shared/data (the real DuckDB file);
     every file that needs it shares this one (never copy it into a module fixture and rebuild)."""
-    from emergence.ingest import ingest
+    from emergence.ingestion.ingest import ingest
     db = tmp_path_factory.mktemp("store") / "emergence.duckdb"
     out = ingest(None, db=db, data=shared_data, online=False)
     return db, out

@@ -1,10 +1,10 @@
 """A small store built in code: every page of the dashboard shows real content on it, with no ../shared/data.
 
-Each source is a :class:`emergence.schema.Batch` made here in Python (observations, per-example rows and data
+Each source is a :class:`emergence.ingestion.schema.Batch` made here in Python (observations, per-example rows and data
 issues, as a parser would return them) and written through the real ingest path: the per-example rows are
-re-scored by :func:`emergence.ingest.parse_source` (``rescored:*`` observations, the source's own value kept
+re-scored by :func:`emergence.ingestion.ingest.parse_source` (``rescored:*`` observations, the source's own value kept
 where it reports the same metric), then :meth:`emergence.store.Store.write` scores every series
-(:func:`emergence.series.score_observations`) and runs the store-wide false discovery rate step, as
+(:func:`emergence.analysis.series.score_observations`) and runs the store-wide false discovery rate step, as
 ``emergence ingest`` does.  Nothing here is a stand-in for the analysis: only the inputs are made up.
 
 The sources carry catalogue names where a page looks a source up by name (``gpt3-multiplication-tables`` for the
@@ -44,8 +44,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from emergence import catalog  # noqa: E402
-from emergence.schema import EXAMPLE_COLUMNS, OBSERVATION_COLUMNS, Batch, conform, issue  # noqa: E402
+from emergence.ingestion import catalog  # noqa: E402
+from emergence.ingestion.schema import EXAMPLE_COLUMNS, OBSERVATION_COLUMNS, Batch, conform, issue  # noqa: E402
 
 #: source -> what it holds (the tests read this rather than repeat it)
 SOURCES = ("expemergence", "obsscaling", "pythia", "gpt3-multiplication-tables", "bigbench",
@@ -87,7 +87,7 @@ def _obs_row(source, file, task, metric, source_metric, family, model, params, v
 
 
 def _batch(source: str, obs: list[dict], examples: pd.DataFrame | None = None, issues: list[dict] = ()) -> Batch:
-    """A parser's return value: conformed tables (:func:`emergence.schema.conform`), files with their hashes."""
+    """A parser's return value: conformed tables (:func:`emergence.ingestion.schema.conform`), files with their hashes."""
     files = sorted({r["source_file"] for r in obs} | (set(examples["source_file"]) if examples is not None else set()))
     observations = conform(pd.DataFrame(obs, columns=list(OBSERVATION_COLUMNS) if not obs else None),
                            OBSERVATION_COLUMNS, source)
@@ -270,7 +270,7 @@ BUILDERS = {"expemergence": expemergence, "obsscaling": obsscaling, "pythia": py
 def batches(names=SOURCES) -> list[tuple[Batch, dict]]:
     """Each source as the ingest hands it to the store: parsed (here: built), its examples re-scored into
     observations, with the catalogue metadata beside it."""
-    from emergence.ingest import Planned, parse_source
+    from emergence.ingestion.ingest import Planned, parse_source
     out = []
     for name in names:
         batch = BUILDERS[name]()
@@ -288,8 +288,8 @@ def batches(names=SOURCES) -> list[tuple[Batch, dict]]:
 
 def build(db: str | Path, names=SOURCES) -> Path:
     """Write the fixture sources into the store at ``db`` in one atomic write (scored, FDR applied)."""
-    from emergence.ingest import fdr_step
-    from emergence.series import apply_fdr, score_observations
+    from emergence.ingestion.ingest import fdr_step
+    from emergence.analysis.series import apply_fdr, score_observations
     from emergence.store import Store
     db = Path(db)
     Store(db).write(batches(names), score=score_observations, finalize=fdr_step(apply_fdr))

@@ -13,7 +13,7 @@ import pytest
 
 import fixture_store as fx
 from conftest import app_on, arr, open_page, qp, spec, specs, text, ys
-from emergence import views
+from emergence.app import views
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -24,7 +24,7 @@ def app_env(fixture_store):
 
 
 def boxes(fig: dict) -> list:
-    """The box statistics of a box chart drawn from precomputed quartiles (emergence.pivots.score_boxes)."""
+    """The box statistics of a box chart drawn from precomputed quartiles (emergence.app.pivots.score_boxes)."""
     return [v for t in fig["data"] for k in ("q1", "median", "q3", "lowerfence", "upperfence")
             for v in arr(t.get(k))]
 

@@ -42,7 +42,7 @@ def test_sources_that_cannot_be_had_are_listed_and_retried(tmp_path, monkeypatch
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Overview" and not at.error
     assert Store(tmp_path / "first.duckdb").source_rows()["name"].tolist() == ["gpt3-multiplication-tables"]
-    from emergence import catalog
+    from emergence.ingestion import catalog
     n = sum(1 for k, s in catalog.CATALOG.items() if s.redistributable and s.downloadable) - 1
     assert at.warning[0].value.startswith(f"{n} source(s) could not be added (pythia, ")
     assert "the others were built" in at.warning[0].value

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import APP, app_on, open_page, qp, spec, specs, text, ys
-from emergence import views
+from emergence.app import views
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -17,7 +17,7 @@ import pytest
 
 import emergence
 from emergence import api
-from emergence.catalog import CATALOG
+from emergence.ingestion.catalog import CATALOG
 
 
 def run(db, *args, check=True) -> subprocess.CompletedProcess:
@@ -187,7 +187,7 @@ def test_db_goes_before_or_after_the_subcommand(real_store, args):
 
 
 # ---------------------------------------------------------------- issue 12: ingest flags, remove, help, errors
-from emergence.sources.byo import fields_for  # noqa: E402
+from emergence.ingestion.sources.byo import fields_for  # noqa: E402
 
 
 def test_ingest_help_lists_every_mappable_field_of_both_kinds():

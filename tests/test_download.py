@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from emergence.catalog import get
-from emergence.ingest import _glob_re, ingest
+from emergence.ingestion.catalog import get
+from emergence.ingestion.ingest import _glob_re, ingest
 
 HEADER = "Model,Model Family,Model Size (B),Pretraining Data Size (T),FLOPs (1E21),0_50_brier,50_100_brier,acc,brier,san\n"
 ROWS = ["EleutherAI/pythia-70m,Pythia,0.07,0.3,0.126,0.9,0.8,0.10,0.85,0.5",
@@ -90,7 +90,7 @@ class _RateLimited(http.server.BaseHTTPRequestHandler):
 
 def test_rate_limit_is_said_clearly_and_github_token_is_sent(tmp_path, monkeypatch):
     """The GitHub API allows 60 unauthenticated requests an hour: past them, say so and how to raise it."""
-    from emergence.ingest import SourceMissing
+    from emergence.ingestion.ingest import SourceMissing
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RateLimited)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

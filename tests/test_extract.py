@@ -1,4 +1,4 @@
-"""The [extract] / [normalise] rules (emergence.sources._extract): tables of inputs and expected values.
+"""The [extract] / [normalise] rules (emergence.ingestion.sources._extract): tables of inputs and expected values.
 
 The reference for ``first_number`` and ``first_json_object`` is ZeroEval's own procedure
 (``../shared/data/zeroeval-results/reference/math_eval.py`` and ``eval_utils.py``), restated in
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from emergence.schema import IngestError
-from emergence.sources._extract import (apply_rules, compile_normalisers, compile_rules, first_json_object,
+from emergence.ingestion.schema import IngestError
+from emergence.ingestion.sources._extract import (apply_rules, compile_normalisers, compile_rules, first_json_object,
                                         first_number, normalise, safe_arithmetic)
 
 
@@ -84,7 +84,7 @@ def test_apply_rules(rules, text, model, expected):
 def test_zeroeval_boxed_rule_needs_boxed_near_the_end():
     """The preset's Llama-3.1 rule: 'boxed' within the last 30 characters, then the first \\boxed{...}."""
     import tomllib
-    from emergence.sources.zeroeval import PRESET
+    from emergence.ingestion.sources.zeroeval import PRESET
     spec = tomllib.loads(PRESET.read_text())["extract"]["prediction"][-1]
     rules = compile_rules([spec], "zeroeval.toml", "prediction")
     assert apply_rules(rules, "so the result is $\\boxed{36}$.", "Meta-Llama-3.1-8B-Instruct") == "36"

@@ -20,8 +20,8 @@ import pytest
 from bigbench_fixtures import (  # tests/ is on sys.path under pytest
     ARCHIVE_NAME, GEN_TASK, MC_TASK, MediaServer, gen_queries, gen_scores, git, make_archive, make_bigbench_repo,
     mc_queries, mc_scores, require_lrzip, results_file)
-from emergence import remote
-from emergence.ingest import SourceMissing, ingest
+from emergence.ingestion import remote
+from emergence.ingestion.ingest import SourceMissing, ingest
 from emergence.store import Store
 
 

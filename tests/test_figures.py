@@ -1,4 +1,4 @@
-"""emergence.figures: the presentation arithmetic (intervals, normalisation) and figure structure."""
+"""emergence.app.figures: the presentation arithmetic (intervals, normalisation) and figure structure."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emergence import figures, views
+from emergence.app import figures, views
 
 INTERVALS = [
     # metric, y, n_examples, stderr -> interval kind, (lo, hi)

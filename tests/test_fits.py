@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize, stats
 
-from emergence.fits import (FORMS, LinearLogFit, LogLogFit, LogLogQuadraticFit, PowerLawFit, PowerLawOffsetFit,
+from emergence.predictability.fits import (FORMS, LinearLogFit, LogLogFit, LogLogQuadraticFit, PowerLawFit, PowerLawOffsetFit,
                             SigmoidFit, curvature_class)
 
 N = np.logspace(7, 11, 9)

@@ -19,8 +19,9 @@ import pandas as pd
 import pytest
 
 from bigbench_fixtures import BIGG_SIZES, bigg_mc_log, make_bigg_checkout, require_lrzip
-from emergence import api, figures
-from emergence.ingest import ingest
+from emergence import api
+from emergence.app import figures
+from emergence.ingestion.ingest import ingest
 
 TASKS = {"logical_deduction": ["logical_deduction:three_objects", "logical_deduction:five_objects"],
          "hyperbaton": ["hyperbaton"]}

@@ -32,7 +32,7 @@ import pytest
 
 from bigbench_fixtures import git, make_bigbench_repo
 from conftest import free_port
-from emergence import catalog
+from emergence.ingestion import catalog
 from github_standin import GitHubStandIn
 
 pytestmark = pytest.mark.browser

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from emergence import ingest as ing
-from emergence.ingest import check_user_path, ingest
-from emergence.schema import IngestError
+from emergence.ingestion import ingest as ing
+from emergence.ingestion.ingest import check_user_path, ingest
+from emergence.ingestion.schema import IngestError
 
 RESULTS = {"results": {"piqa": {"acc": 0.7, "acc_stderr": 0.01}}, "versions": {"piqa": 0},
            "config": {"model": "hf-causal", "model_args": "pretrained=EleutherAI/pythia-160m", "num_fewshot": 0}}

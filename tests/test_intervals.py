@@ -1,9 +1,9 @@
-"""emergence.intervals against an independent reference: scipy.stats.binomtest(...).proportion_ci."""
+"""emergence.analysis.intervals against an independent reference: scipy.stats.binomtest(...).proportion_ci."""
 import numpy as np
 import pytest
 from scipy import stats
 
-from emergence.intervals import clopper_pearson_interval, wilson_interval, z_two_sided
+from emergence.analysis.intervals import clopper_pearson_interval, wilson_interval, z_two_sided
 
 CASES = [(0, 1), (0, 10), (1, 10), (5, 10), (10, 10), (3, 37), (120, 400), (0, 10_000), (9_999, 10_000), (17, 250)]
 
@@ -56,10 +56,11 @@ def test_bad_counts_and_levels_are_refused(f):
 
 
 def test_modules_use_the_one_implementation():
-    """rescore, passuntil, calibrate and replications call emergence.intervals, not a copy of their own."""
+    """rescore, passuntil, calibrate and replications call emergence.analysis.intervals, not a copy of their own."""
     import inspect
 
-    from emergence import calibrate, passuntil, replications, rescore
+    from emergence.analysis import calibrate, replications, rescore
+    from emergence.predictability import passuntil
     assert rescore.wilson_interval is wilson_interval
     assert replications.wilson_interval is wilson_interval
     for mod in (rescore, passuntil, calibrate, replications):

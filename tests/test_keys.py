@@ -3,9 +3,10 @@ import importlib
 
 import pandas as pd
 
-from emergence import api, keys, mirage, rescore
+from emergence import api, keys
+from emergence.analysis import mirage, rescore
 
-series = importlib.import_module("emergence.series")   # the package exports functions of these names
+series = importlib.import_module("emergence.analysis.series")   # the package exports functions of these names
 store = importlib.import_module("emergence.store")
 
 

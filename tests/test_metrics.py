@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from emergence import metrics
-from emergence.metrics import CLASSES, METRICS, MetricInfo, canonical_metric, metric_class, taxonomy
+from emergence.analysis import metrics
+from emergence.analysis.metrics import CLASSES, METRICS, MetricInfo, canonical_metric, metric_class, taxonomy
 
 # every metric the module docstring names, under the class it names it in
 NAMED = {

@@ -1,4 +1,4 @@
-"""The same outputs under two metrics (emergence.mirage) and the replications on real outputs (emergence.replications)."""
+"""The same outputs under two metrics (emergence.analysis.mirage) and the replications on real outputs (emergence.analysis.replications)."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emergence import mirage
+from emergence.analysis import mirage
 from conftest import require_shared
 
 
@@ -108,8 +108,8 @@ def test_fdr_families():
 # ----------------------------------------------------------------------------- real outputs
 @pytest.fixture(scope="module")
 def multiplication(shared_data):
-    from emergence.replications import multiplication_by_digits
-    from emergence.sources import multiplication as src
+    from emergence.analysis.replications import multiplication_by_digits
+    from emergence.ingestion.sources import multiplication as src
     root = require_shared("gpt3-multiplication-tables")
     return multiplication_by_digits(src.parse(root).examples), root
 
@@ -139,7 +139,7 @@ def test_multiplication_shows_exact_match_falling_with_target_length(multiplicat
 
 
 def test_multiplication_verdicts_have_a_state_and_a_lead(multiplication):
-    from emergence.replications import multiplication_verdicts
+    from emergence.analysis.replications import multiplication_verdicts
     by, _ = multiplication
     v = multiplication_verdicts(by)
     assert len(v) == 6 and v["verdict"].isin(["emergent", "smooth", "insufficient", "no signal"]).all()

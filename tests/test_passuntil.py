@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from emergence.passuntil import (binomial_estimate, compare_designs, fit_instance_law, instance_estimates,
+from emergence.predictability.passuntil import (binomial_estimate, compare_designs, fit_instance_law, instance_estimates,
                                  instance_fits, passuntil_estimate, passuntil_predictions, pu_law,
                                  sample_until_pass, task_pass_rates)
 from conftest import require_shared
@@ -217,7 +217,7 @@ def test_monkeys_instance_fits_never_take_log_zero(monkeys):
 def test_until_pass_task_mean_is_nearly_unbiased_where_the_naive_mean_is_not(mean, conc):
     """Checked by simulation: instances with PU ~ Beta, sampled until one pass (cap 1e5, capped runs
     censored).  The mean of r/K is biased upwards 2-4x; the beta model's MLE within 10 %."""
-    from emergence.passuntil import until_pass_task_mean
+    from emergence.predictability.passuntil import until_pass_task_mean
     rng = np.random.default_rng(3)
     est, naive = [], []
     for _ in range(20):
@@ -232,14 +232,14 @@ def test_until_pass_task_mean_is_nearly_unbiased_where_the_naive_mean_is_not(mea
 
 
 def test_until_pass_with_two_passes_uses_the_unbiased_estimator():
-    from emergence.passuntil import until_pass_task_mean
+    from emergence.predictability.passuntil import until_pass_task_mean
     got = until_pass_task_mean([10, 21, 5], [2, 2, 2])
     assert got.estimator == "(r-1)/(K-1)"
     assert got.estimate == pytest.approx(np.mean([1 / 9, 1 / 20, 1 / 4]))
 
 
 def test_task_pass_rates_by_design():
-    from emergence.passuntil import task_pass_rates
+    from emergence.predictability.passuntil import task_pass_rates
     ex = pd.DataFrame({"model": "m", "params": 1e9, "example_id": ["a", "b", "c"], "n_samples": [10, 20, 5],
                        "n_correct": [2, 2, 2]})
     fixed = task_pass_rates(ex).iloc[0]

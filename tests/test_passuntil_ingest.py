@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from emergence import api
-from emergence.ingest import ingest
-from emergence.passuntil import passuntil_estimate
+from emergence.ingestion.ingest import ingest
+from emergence.predictability.passuntil import passuntil_estimate
 
 
 def test_until_pass_records_ingest_and_get_negative_binomial_intervals(tmp_path):

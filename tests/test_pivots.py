@@ -1,4 +1,4 @@
-"""emergence.pivots: the dashboard's pure analysis of the API's frames (and the views / figures helpers
+"""emergence.app.pivots: the dashboard's pure analysis of the API's frames (and the views / figures helpers
 that use it)."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emergence import figures, pivots, views
-from emergence.simulate import DEFAULTS
+from emergence.app import figures, pivots, views
+from emergence.analysis.simulate import DEFAULTS
 
 
 def _cells(rows):
@@ -189,9 +189,9 @@ def test_long_titles_wrap_instead_of_clipping():
     assert fig.layout.title.text.count("<br>") == 2 and fig.layout.margin.t >= 90
 
 
-# ---------------------------------------------------------------- the first-start build (emergence.build)
+# ---------------------------------------------------------------- the first-start build (emergence.ingestion.build)
 def test_public_sources_leave_out_what_may_not_be_redistributed(monkeypatch):
-    from emergence import build, catalog
+    from emergence.ingestion import build, catalog
     monkeypatch.delenv("EMERGENCE_PUBLIC", raising=False)
     assert build.public_sources() == (list(catalog.CATALOG), [])
     monkeypatch.setenv("EMERGENCE_PUBLIC", "1")
@@ -205,7 +205,7 @@ def test_public_sources_leave_out_what_may_not_be_redistributed(monkeypatch):
 
 
 def test_a_build_that_can_have_nothing_records_the_error(tmp_path, monkeypatch):
-    from emergence import build
+    from emergence.ingestion import build
     monkeypatch.setenv("EMERGENCE_DATA_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("EMERGENCE_OFFLINE", "1")
     monkeypatch.setattr(build.catalog, "CATALOG", {})
@@ -217,10 +217,10 @@ def test_a_build_that_can_have_nothing_records_the_error(tmp_path, monkeypatch):
 
 
 def test_build_progress_is_read_into_fractions():
-    from emergence import build
+    from emergence.ingestion import build
     b = build.new_build_state()
     p = build._progress_into(b)
-    from emergence.sources.base import Progress
+    from emergence.ingestion.sources.base import Progress
     p(Progress("parsing pythia from /data", "source", 3, 5))
     p("pythia: 100/400 files")
     p("a plain log line")

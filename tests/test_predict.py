@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emergence.predict import PREDICTION_COLUMNS, held_out_predictions, predictability
-from emergence.simulate import SIM_METRICS, simulate
+from emergence.predictability.predict import PREDICTION_COLUMNS, held_out_predictions, predictability
+from emergence.analysis.simulate import SIM_METRICS, simulate
 
 SCALES = np.logspace(7, 12, 8)
 

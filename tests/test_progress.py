@@ -7,8 +7,8 @@ import pickle
 import pytest
 
 from emergence.cli import Progress as Bar
-from emergence.ingest import as_progress, ingest
-from emergence.sources.base import STAGES, Progress
+from emergence.ingestion.ingest import as_progress, ingest
+from emergence.ingestion.sources.base import STAGES, Progress
 
 CSV = "model,HFV1_ARC,HFV1_MMLU\nEleutherAI/pythia-160m,25.0,26.5\nEleutherAI/pythia-1.4b,31.0,27.0\n" \
       "EleutherAI/pythia-12b,40.0,28.0\n"
@@ -29,7 +29,7 @@ def test_event_fields_text_and_fraction():
 
 
 def test_plain_download_text_becomes_a_fetch_event():
-    """emergence.remote still speaks text; as_progress is the one place that reads it."""
+    """emergence.ingestion.remote still speaks text; as_progress is the one place that reads it."""
     assert as_progress("x: downloading 1,000/2,000 files (a.json)")[:] == "x: downloading 1,000/2,000 files (a.json)"
     e = as_progress("x: downloading 1,000/2,000 files (a.json)")
     assert (e.stage, e.i, e.n) == ("fetch", 1000, 2000)
@@ -39,7 +39,7 @@ def test_plain_download_text_becomes_a_fetch_event():
 
 def test_the_first_start_page_routes_events_by_their_fields():
     """A source's start moves the main bar, a step inside it the second bar, the rest goes to the log."""
-    from emergence.build import _progress_into, new_build_state
+    from emergence.ingestion.build import _progress_into, new_build_state
     b = new_build_state()
     cb = _progress_into(b)
     cb(Progress("parsing pythia", "source", 2, 4))

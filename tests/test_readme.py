@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from emergence import cli
-from emergence.sources.byo import fields_for
+from emergence.ingestion.sources.byo import fields_for
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 SECTION = README[README.index("### Bring your own"):README.index("## Methods, and the choices")]

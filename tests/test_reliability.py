@@ -39,8 +39,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emergence import api
-from emergence.ingest import ingest, safe_extract
-from emergence.schema import IngestError
+from emergence.ingestion.ingest import ingest, safe_extract
+from emergence.ingestion.schema import IngestError
 from emergence.store import Store
 
 from conftest import require_shared
@@ -388,7 +388,7 @@ def test_the_corpus_has_at_least_30_bad_inputs():
 def test_bad_input_is_rejected_naming_file_and_field_and_the_store_is_unchanged(case, store_copy, tmp_path,
                                                                                   monkeypatch):
     if case.small_cap:
-        monkeypatch.setattr("emergence.ingest.MAX_UNPACKED_BYTES", 200_000)
+        monkeypatch.setattr("emergence.ingestion.ingest.MAX_UNPACKED_BYTES", 200_000)
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     path = case.build(inputs)
@@ -696,12 +696,12 @@ def test_readers_see_the_new_data_once_it_landed(concurrent_reads):
 
 
 # ============================================================================ (d) properties of pure functions
-from emergence.passuntil import binomial_estimate, passuntil_estimate  # noqa: E402
-from emergence.rescore import (bootstrap_interval, brier_from_logprobs, choice_probabilities,  # noqa: E402
+from emergence.predictability.passuntil import binomial_estimate, passuntil_estimate  # noqa: E402
+from emergence.analysis.rescore import (bootstrap_interval, brier_from_logprobs, choice_probabilities,  # noqa: E402
                                edit_distance, exact_match, multiple_choice_grade, wilson_interval)
-from emergence.scores import emergence_score  # noqa: E402
-from emergence.verdict import decide  # noqa: E402
-from emergence.simulate import expected_metrics  # noqa: E402
+from emergence.analysis.scores import emergence_score  # noqa: E402
+from emergence.analysis.verdict import decide  # noqa: E402
+from emergence.analysis.simulate import expected_metrics  # noqa: E402
 
 PROPS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 finite = st.floats(-30, 5, allow_nan=False)

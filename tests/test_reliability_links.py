@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from conftest import APP, app_on, sha
-from emergence import views
+from emergence.app import views
 
 N_LINKS = 50
 opened: list[dict] = []

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emergence.rescore import (aggregate_examples, bootstrap_interval, brier_binary, brier_from_logprobs,
+from emergence.analysis.rescore import (aggregate_examples, bootstrap_interval, brier_binary, brier_from_logprobs,
                                choice_probabilities, edit_distance, exact_match, multiple_choice_grade,
                                wilson_interval)
-from emergence.schema import OBSERVATION_COLUMNS
+from emergence.ingestion.schema import OBSERVATION_COLUMNS
 
 L = math.log
 
@@ -293,7 +293,7 @@ def test_aggregate_examples_empty():
 # ----------------------------------------------------------------------------- real data
 @pytest.fixture(scope="module")
 def multiplication(shared_data):
-    from emergence.sources import multiplication as parser
+    from emergence.ingestion.sources import multiplication as parser
     batch = parser.parse(shared_data / "gpt3-multiplication-tables")
     return aggregate_examples(batch.examples)
 
@@ -315,7 +315,7 @@ def test_instructgpt_multiplication_rescored(multiplication, model, em):
 @pytest.mark.parametrize("a, b", [(" 1\t2 3\n", "12 3"), ("x 4,0 5", "40  5 y"), ("", " "), ("ab  cd", "ab cd")])
 def test_batch_tokenisers_agree_with_single_text_tokenise(tok, a, b):
     from rapidfuzz.distance import Levenshtein
-    from emergence.rescore import tokenise
+    from emergence.analysis.rescore import tokenise
     assert edit_distance([a], [b], tok)[0] == Levenshtein.distance(tokenise(a, tok), tokenise(b, tok))
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from emergence.scores import (FLAGS, RANGE_FLOOR, detection_scale, emergence_score, emergence_scores,
+from emergence.analysis.scores import (FLAGS, RANGE_FLOOR, detection_scale, emergence_score, emergence_scores,
                               emergence_scores_loop, emergence_threshold)
 
 X4 = [1e8, 1e9, 1e10, 1e11]

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emergence.schema import OBSERVATION_COLUMNS, conform
+from emergence.ingestion.schema import OBSERVATION_COLUMNS, conform
 from scipy import stats
 
-from emergence.series import (COMPARE_COLUMNS, SERIES_COLUMNS, apply_fdr, build_series_points, compare,
+from emergence.analysis.series import (COMPARE_COLUMNS, SERIES_COLUMNS, apply_fdr, build_series_points, compare,
                               score_observations)
 
 SIZES = [1e8, 1e9, 1e10, 1e11]
@@ -230,7 +230,7 @@ def test_same_content_gives_the_same_p_values_whatever_else_is_scored():
 
 
 def test_previous_p_values_are_reused_when_the_points_are_unchanged(monkeypatch):
-    from emergence import verdict
+    from emergence.analysis import verdict
     rows = _sharp_and_smooth_rows()
     first = score_observations(obs(rows))
     calls = []
@@ -294,7 +294,7 @@ def test_compare_keeps_axes_and_models_apart():
 def expemergence_series(shared_data):
     """expemergence's Pythia series on arithmetic, scored: the tests below read only those (their scores and pairs
     do not depend on other series; only the FDR step's q-values would, and no test here reads them)."""
-    from emergence.sources import expemergence
+    from emergence.ingestion.sources import expemergence
     obs = expemergence.parse(shared_data / "expemergence").observations
     return score_observations(obs[(obs["task"] == "arithmetic") & (obs["source_family"] == "Pythia")])
 
@@ -324,7 +324,7 @@ def test_expemergence_same_outputs_pairs(expemergence_series):
 
 @pytest.fixture(scope="module")
 def obsscaling_series(shared_data):
-    from emergence.sources import obsscaling
+    from emergence.ingestion.sources import obsscaling
     obs = obsscaling.parse(shared_data / "obsscaling").observations
     return obs, score_observations(obs)
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from emergence.simulate import SIM_METRICS, expected_metrics, long_form, per_token_probability, simulate
+from emergence.analysis.simulate import SIM_METRICS, expected_metrics, long_form, per_token_probability, simulate
 
 SCALES = np.logspace(7, 12, 12)
 
@@ -146,8 +146,9 @@ def test_per_token_probability():
 
 def test_cli_dashboard_and_simulator_share_one_set_of_defaults():
     """`emergence simulate` with no flags, the dashboard's simulator at its defaults and simulate() are one call."""
-    from emergence import cli, views
-    from emergence.simulate import DEFAULTS, log_scales
+    from emergence import cli
+    from emergence.app import views
+    from emergence.analysis.simulate import DEFAULTS, log_scales
     args = cli.build_parser().parse_args(["simulate"])
     assert (args.c, args.alpha, args.length, args.choices, args.n, args.seed) == (
         DEFAULTS["c"], DEFAULTS["alpha"], DEFAULTS["length"], DEFAULTS["n_choices"], DEFAULTS["n_examples"],

@@ -1,13 +1,13 @@
-"""The parser protocol (emergence.sources.base): every catalogue module declares it, detection follows it."""
+"""The parser protocol (emergence.ingestion.sources.base): every catalogue module declares it, detection follows it."""
 from __future__ import annotations
 
 import types
 
 import pytest
 
-from emergence import catalog, ingest
-from emergence.schema import IngestError
-from emergence.sources import base
+from emergence.ingestion import catalog, ingest
+from emergence.ingestion.schema import IngestError
+from emergence.ingestion.sources import base
 
 
 @pytest.mark.parametrize("name", list(catalog.CATALOG))
@@ -63,9 +63,9 @@ def test_every_module_docstring_states_its_protocol_rules(name):
     """base.py: 'its module docstring says how' it keeps the rules: detection (with its priority),
     errors, issues and provenance."""
     import importlib
-    mod = importlib.import_module(f"emergence.sources.{name}")
+    mod = importlib.import_module(f"emergence.ingestion.sources.{name}")
     doc = " ".join((mod.__doc__ or "").split())
-    assert "Protocol (:mod:`emergence.sources.base`): detected at PRIORITY" in doc, name
+    assert "Protocol (:mod:`emergence.ingestion.sources.base`): detected at PRIORITY" in doc, name
     assert f"PRIORITY {mod.PRIORITY}:" in doc, f"{name}: the docstring's priority is not the module's"
     for words in ("IngestError", "data issues", "``source_file``", "``row_ref``"):
         assert words in doc, f"{name}: no {words}"

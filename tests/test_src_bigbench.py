@@ -1,4 +1,4 @@
-"""Tests for the BIG-bench native results parser (emergence.sources.bigbench).
+"""Tests for the BIG-bench native results parser (emergence.ingestion.sources.bigbench).
 
 The fixtures are built in code and follow the BIG-bench package's own dataclasses
 (``pip download --no-deps bigbench==1.0.0``; read, not a dependency):
@@ -37,8 +37,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emergence.schema import IngestError
-from emergence.sources import bigbench as bb
+from emergence.ingestion.schema import IngestError
+from emergence.ingestion.sources import bigbench as bb
 
 from bigbench_fixtures import (  # tests/ is on sys.path under pytest
     GEN_TASK, MC_TASK, SIZES, gen_queries, gen_scores, make_checkout, mc_queries, mc_scores, results_file, write)
@@ -137,7 +137,7 @@ def test_params_are_total_params(batch, model, params):
 
 def test_non_embedding_axis_is_a_size_axis(batch):
     """The non-embedding count is a size axis of its own: the same series, other x values."""
-    from emergence.series import build_series_points
+    from emergence.analysis.series import build_series_points
     obs = batch.observations
     sel = obs[(obs["family"] == "BIG-G T=0") & (obs["task"] == MC_TASK) & (obs["subtask"] == "")
               & (obs["source_metric"] == "multiple_choice_grade") & (obs["shots"] == 0)]
@@ -420,7 +420,7 @@ def test_archive_streams_the_same_examples_as_the_unpacked_logs(archived, checko
 
 def test_spilled_examples_equal_the_in_memory_ones(archived, tmp_path):
     """With a spill folder the rows go to Parquet as they are read, with their re-scored aggregates."""
-    from emergence.rescore import aggregate_examples
+    from emergence.analysis.rescore import aggregate_examples
     spill = tmp_path / "spill"
     spill.mkdir()
     mem = bb.parse(archived, full_logs=True)
@@ -493,7 +493,7 @@ def test_streamed_object_equals_json_loads(chunk):
     """Every key and every array element as json.loads reads them, whatever the read size (a multi-byte
     character, a number or an escape split across reads)."""
     import io
-    from emergence.sources._jsonstream import iter_object
+    from emergence.ingestion.sources._jsonstream import iter_object
     doc = {"scores": [{"a": 1.5e-3}], "task": {"task_name": "naïve — ü"},
            "queries": [{"n": 12345678901234567890, "s": "a\"b\\c\u00e9\U0001F600", "x": [True, False, None]},
                        {"n": -0.25, "e": []}, {}], "model": {"m": "2b"}}
@@ -514,6 +514,6 @@ def test_streamed_object_equals_json_loads(chunk):
 ])
 def test_streamed_object_errors(raw, message):
     import io
-    from emergence.sources._jsonstream import iter_object
+    from emergence.ingestion.sources._jsonstream import iter_object
     with pytest.raises(IngestError, match=message):
         list(iter_object(io.BytesIO(raw), "f.json", "queries", chunk=4))

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from emergence.schema import EXAMPLE_COLUMNS, OBSERVATION_COLUMNS, IngestError
-from emergence.sources.byo import load_mapping, parse_with_mapping
+from emergence.ingestion.schema import EXAMPLE_COLUMNS, OBSERVATION_COLUMNS, IngestError
+from emergence.ingestion.sources.byo import load_mapping, parse_with_mapping
 from conftest import require_shared
 
 AGG_CSV = """task,model_name,score,n_params
@@ -283,8 +283,8 @@ def test_real_multiplication_file_as_byo(shared_data, tmp_path):
 
 
 # ================================================================== issue 12: formats, sizes, extraction, empty answers
-from emergence.rescore import aggregate_examples  # noqa: E402
-from emergence.sources.byo import FIELD_DOCS, fields_for, fields_help, parse_size  # noqa: E402
+from emergence.analysis.rescore import aggregate_examples  # noqa: E402
+from emergence.ingestion.sources.byo import FIELD_DOCS, fields_for, fields_help, parse_size  # noqa: E402
 
 EX = {"kind": "examples", "columns": {"model": "model", "example_id": "id", "prediction": "pred", "target": "gold"},
       "constants": {"task": "qa"}}
@@ -625,7 +625,7 @@ def test_real_rows_through_jsonl_semicolons_a_zip_sizes_and_an_extraction_regex(
 
 
 def test_real_zip_twice_under_two_names_is_counted_once_then_removed(tmp_path, shared_data):
-    from emergence.ingest import ingest, remove
+    from emergence.ingestion.ingest import ingest, remove
     from emergence.store import Store
     path = shared_data / "mmlu-pro-outputs" / "eval_results" / "model_outputs_Yi-6B_5shots.zip"
     m = {"kind": "examples", "columns": {"example_id": "question_id", "subtask": "category", "prediction": "pred",

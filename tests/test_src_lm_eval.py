@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from emergence.schema import IngestError
-from emergence.sources import lm_eval_results as lm
-from emergence.sources.lm_eval_results import metric_for, parse, pythia_file_info
+from emergence.ingestion.schema import IngestError
+from emergence.ingestion.sources import lm_eval_results as lm
+from emergence.ingestion.sources.lm_eval_results import metric_for, parse, pythia_file_info
 from conftest import require_shared
 
 TPS = 2_097_152   # Pythia tokens per step: 1024 x 2048

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emergence.schema import IngestError
-from emergence.sources import lm_eval_samples as smp
-from emergence.sources.lm_eval_samples import classify_response, parse, parse_samples_name
+from emergence.ingestion.schema import IngestError
+from emergence.ingestion.sources import lm_eval_samples as smp
+from emergence.ingestion.sources.lm_eval_samples import classify_response, parse, parse_samples_name
 
 TS = "2024-05-01T12-00-00.123456"
 TPS = 2_097_152

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emergence.schema import EXAMPLE_COLUMNS, IngestError
-from emergence.sources import inverse_scaling as inv
-from emergence.sources import monkeys as mk
-from emergence.sources import multiplication as mul
+from emergence.ingestion.schema import EXAMPLE_COLUMNS, IngestError
+from emergence.ingestion.sources import inverse_scaling as inv
+from emergence.ingestion.sources import monkeys as mk
+from emergence.ingestion.sources import multiplication as mul
 
 
 def kinds(batch) -> dict[str, int]:

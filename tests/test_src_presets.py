@@ -14,11 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from emergence import catalog
-from emergence.ingest import ingest
-from emergence.rescore import aggregate_examples
-from emergence.schema import IngestError
-from emergence.sources import mmlu_pro, zeroeval
+from emergence.ingestion import catalog
+from emergence.ingestion.ingest import ingest
+from emergence.analysis.rescore import aggregate_examples
+from emergence.ingestion.schema import IngestError
+from emergence.ingestion.sources import mmlu_pro, zeroeval
 from emergence.store import Store
 from conftest import require_shared
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from emergence.schema import IngestError
-from emergence.sources import epoch, mlfoundations, obsscaling, on_emergence, openllm
+from emergence.ingestion.schema import IngestError
+from emergence.ingestion.sources import epoch, mlfoundations, obsscaling, on_emergence, openllm
 from conftest import require_shared
 
 

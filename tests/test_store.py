@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from emergence.schema import OBSERVATION_COLUMNS, Batch, IngestError, conform
+from emergence.ingestion.schema import OBSERVATION_COLUMNS, Batch, IngestError, conform
 from emergence.store import Store, _where
 
 HEADER = "Model,Model Family,Model Size (B),Pretraining Data Size (T),FLOPs (1E21),0_50_brier,50_100_brier,acc,brier,san\n"
@@ -35,7 +35,7 @@ def sha(path: Path) -> str:
 
 
 def batch_from(root: Path) -> tuple[Batch, dict]:
-    from emergence.sources import expemergence
+    from emergence.ingestion.sources import expemergence
     return expemergence.parse(root), {"root": str(root), "license": "MIT"}
 
 
@@ -89,7 +89,7 @@ def test_failing_batch_leaves_store_byte_for_byte(tmp_path):
     ("EleutherAI/pythia-70m,Pythia,0.07,0.3,0.126,0.9,0.8,zero,0.85,0.5", "value", "zero"),
 ])
 def test_malformed_row_names_file_row_field_value_and_writes_nothing(tmp_path, bad_row, field, value):
-    from emergence.ingest import ingest
+    from emergence.ingestion.ingest import ingest
     write_expemergence(tmp_path / "expemergence", GOOD)
     db = tmp_path / "s.duckdb"
     ingest(["expemergence"], db=db, data=tmp_path, online=False)
@@ -173,7 +173,7 @@ def _renamed(batch_meta, name):
 def test_scoring_one_source_at_a_time_equals_scoring_all_at_once(tmp_path):
     """Incremental scoring (only the written sources are re-scored, then the store-wide FDR) gives the
     same series table as scoring every source in one write."""
-    from emergence.series import apply_fdr, score_observations
+    from emergence.analysis.series import apply_fdr, score_observations
     write_expemergence(tmp_path / "a", GOOD)
     write_expemergence(tmp_path / "b", GOOD[:3] + ["EleutherAI/pythia-12b,Pythia,12,0.3,21.6,0.2,0.1,0.95,0.1,0.9"],
                        task="hindu_knowledge")
@@ -218,7 +218,7 @@ def test_a_store_from_before_a_new_column_stays_readable_and_is_migrated_on_writ
     assert len(obs) and obs["non_embedding_params"].isna().all()
     assert list(obs.columns) == list(OBSERVATION_COLUMNS)
     write_expemergence(tmp_path / "src2", GOOD, task="hellaswag")
-    from emergence.sources import expemergence
+    from emergence.ingestion.sources import expemergence
     b = expemergence.parse(tmp_path / "src2", source="other")
     assert old.write([(b, {"root": "x"})]) == {"other": "added"}
     cols = set(old._df("SELECT column_name FROM information_schema.columns WHERE table_name = 'observations'")
@@ -229,13 +229,13 @@ def test_a_store_from_before_a_new_column_stays_readable_and_is_migrated_on_writ
 
 # ---------------------------------------------------------------- remove, and the same content under two names
 def _write(store: Store, root: Path, name: str, **kw):
-    from emergence.series import apply_fdr, score_observations
+    from emergence.analysis.series import apply_fdr, score_observations
     return store.write([_renamed(batch_from(root), name)], score=score_observations, finalize=apply_fdr, **kw)
 
 
 def test_remove_takes_a_source_out_of_every_table_as_if_never_written(tmp_path):
     """Removing B from {A, B} leaves the store A alone would be: same rows, same series, same q-values."""
-    from emergence.series import apply_fdr, score_observations
+    from emergence.analysis.series import apply_fdr, score_observations
     write_expemergence(tmp_path / "a", GOOD)
     write_expemergence(tmp_path / "b", GOOD[:3] + ["EleutherAI/pythia-12b,Pythia,12,0.3,21.6,0.2,0.1,0.95,0.1,0.9"],
                        task="hindu_knowledge")
@@ -283,7 +283,7 @@ def test_same_files_under_a_second_name_are_stored_but_not_counted_twice(tmp_pat
     assert store.observations({"source": ["copy"]}, scoring_only=True).empty
     assert store.source_rows().set_index("name").loc["copy", "n_issues"] == len(iss)
     # removing the original makes the copy count
-    from emergence.series import apply_fdr, score_observations
+    from emergence.analysis.series import apply_fdr, score_observations
     store.remove(["first"], score=score_observations, finalize=apply_fdr)
     assert store.duplicate_files().empty and "duplicate_source" not in set(store.data_issues()["kind"])
     after = store.series()
@@ -307,8 +307,8 @@ def test_new_options_on_the_same_content_replace_the_source(tmp_path):
 
 def test_the_in_place_fdr_step_gives_the_whole_table_step(tmp_path):
     """Finalize(reads, writes) updates two columns in place; the plain callable rewrites the table: same series."""
-    from emergence.ingest import fdr_step
-    from emergence.series import apply_fdr, score_observations
+    from emergence.ingestion.ingest import fdr_step
+    from emergence.analysis.series import apply_fdr, score_observations
     write_expemergence(tmp_path / "a", GOOD)
     write_expemergence(tmp_path / "b", GOOD[:3] + ["EleutherAI/pythia-12b,Pythia,12,0.3,21.6,0.2,0.1,0.95,0.1,0.9"],
                        task="hindu_knowledge")
@@ -326,8 +326,8 @@ def test_the_in_place_fdr_step_gives_the_whole_table_step(tmp_path):
 def test_the_fdr_step_reads_only_what_it_declares(real_store):
     """On the real series table: apply_fdr over the declared columns = apply_fdr over every column, and it adds
     only the declared columns (so the store's in-place update misses nothing)."""
-    from emergence.series import FDR_READS, FDR_WRITES
-    from emergence.series import apply_fdr
+    from emergence.analysis.series import FDR_READS, FDR_WRITES
+    from emergence.analysis.series import apply_fdr
     db, _ = real_store
     series = Store(db).series()
     missing = [c for c in FDR_READS if c not in series.columns]
@@ -335,7 +335,7 @@ def test_the_fdr_step_reads_only_what_it_declares(real_store):
     full = apply_fdr(series)
     narrow = apply_fdr(series[list(FDR_READS)].copy())
     added = sorted(set(narrow.columns) - set(FDR_READS))
-    assert added == sorted(FDR_WRITES), f"apply_fdr now writes {added}: update emergence.series.FDR_WRITES"
+    assert added == sorted(FDR_WRITES), f"apply_fdr now writes {added}: update emergence.analysis.series.FDR_WRITES"
     for col in FDR_WRITES:
         a, b = (x[col].astype(object).where(x[col].notna(), None).tolist() for x in (full, narrow))
         assert a == b, f"apply_fdr reads more than FDR_READS: {col} differs"
@@ -344,7 +344,7 @@ def test_the_fdr_step_reads_only_what_it_declares(real_store):
 def test_the_same_content_gives_the_same_verdicts_in_two_stores(tmp_path, shared_data):
     """Deterministic: two stores built from the same real files hold the same p-values, q-values and verdicts,
     and ingesting the same content again changes nothing (a share link's numbers do not move)."""
-    from emergence.ingest import ingest
+    from emergence.ingestion.ingest import ingest
     from conftest import require_shared
     data = require_shared()
     names = ["mlfoundations-scaling", "lm-eval-harness-results-2023"]

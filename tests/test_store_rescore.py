@@ -1,4 +1,4 @@
-"""Store.rescore_choices (DuckDB) equals emergence.rescore's pure functions on small samples."""
+"""Store.rescore_choices (DuckDB) equals emergence.analysis.rescore's pure functions on small samples."""
 from __future__ import annotations
 
 import hashlib
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from emergence.rescore import aggregate_examples, multiple_choice_grade
-from emergence.schema import EXAMPLE_COLUMNS, OBSERVATION_COLUMNS, Batch, conform
+from emergence.analysis.rescore import aggregate_examples, multiple_choice_grade
+from emergence.ingestion.schema import EXAMPLE_COLUMNS, OBSERVATION_COLUMNS, Batch, conform
 from emergence.store import Store
 
 METRICS = ["brier_score", "brier_score_binary", "multiple_choice_grade"]
@@ -52,7 +52,7 @@ def examples(rows) -> pd.DataFrame:
 
 
 def pure(rows) -> pd.DataFrame:
-    """The pure path: emergence.rescore.aggregate_examples, cut to the columns rescore_choices returns."""
+    """The pure path: emergence.analysis.rescore.aggregate_examples, cut to the columns rescore_choices returns."""
     out = aggregate_examples(examples(rows))
     out = out[out["metric"].isin(METRICS)]
     out = out[["model", "task", "metric", "value", "stderr", "n_examples", "random_baseline"]]
@@ -128,7 +128,7 @@ def test_group_columns_come_from_the_schema(store, by):
 
 
 def test_group_by_the_full_example_key(store):
-    from emergence.rescore import EXAMPLE_GROUP_KEY
+    from emergence.analysis.rescore import EXAMPLE_GROUP_KEY
     out = store.rescore_choices(by=EXAMPLE_GROUP_KEY)
     assert len(out) == len(pure(ROWS)) and set(EXAMPLE_GROUP_KEY) <= set(out.columns)
 

@@ -1,4 +1,4 @@
-"""The sharp-onset verdict (emergence.verdict) and its calibration machinery (emergence.calibrate), at small sizes.
+"""The sharp-onset verdict (emergence.analysis.verdict) and its calibration machinery (emergence.analysis.calibrate), at small sizes.
 
 The full calibration tables are a benchmark (bench/calibrate.py, BENCHMARKS.md); these tests check the
 machinery: the states and their reasons, the pooled scatter, the p-values' validity under the null, the
@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emergence import calibrate as C
-from emergence import verdict as V
-from emergence.simulate import per_token_probability
+from emergence.analysis import calibrate as C
+from emergence.analysis import verdict as V
+from emergence.analysis.simulate import per_token_probability
 
 X12 = np.logspace(8, 11, 12)
 
@@ -233,7 +233,7 @@ def test_simulated_kinds_have_their_documented_shape():
 def test_doctests():
     import doctest
 
-    from emergence import scores
+    from emergence.analysis import scores
     for mod in (V, scores):
         assert doctest.testmod(mod).failed == 0
 

@@ -1,4 +1,4 @@
-"""emergence.views: view state <-> query params (round trip, hostile input), pivot, drill-down, CSV = CLI."""
+"""emergence.app.views: view state <-> query params (round trip, hostile input), pivot, drill-down, CSV = CLI."""
 from __future__ import annotations
 
 import shlex
@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emergence import api, views
-from emergence.views import ViewState, from_query_params, to_query_params
+from emergence import api
+from emergence.app import views
+from emergence.app.views import ViewState, from_query_params, to_query_params
 
 # ---------------------------------------------------------------- round trip
 STATES = [

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emergence import vision
-from emergence.vision import (DEFAULT_SEEDS, DEFAULT_WIDTHS, SHIPPED_RESULTS, load_results, reconstruction_errors,
+from emergence.analysis import vision
+from emergence.analysis.vision import (DEFAULT_SEEDS, DEFAULT_WIDTHS, SHIPPED_RESULTS, load_results, reconstruction_errors,
                               summarise, thresholded_metric)
 
 
@@ -56,7 +56,7 @@ def test_cache_roundtrip(tmp_path, monkeypatch):
 
 
 def test_shipped_results_open_at_once_and_show_the_effect(monkeypatch):
-    assert SHIPPED_RESULTS.exists(), "data/vision_digits.csv: run python -m emergence.vision"
+    assert SHIPPED_RESULTS.exists(), "data/vision_digits.csv: run python -m emergence.analysis.vision"
     monkeypatch.setattr(vision, "reconstruction_errors", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
     df = load_results()
     assert len(df) == len(DEFAULT_WIDTHS) * len(DEFAULT_SEEDS) * 450

@@ -1,0 +1,1 @@
+"""The pure analysis: metrics, scores, the verdict, series, the mirage pairs, re-scoring, simulation."""

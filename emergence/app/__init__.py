@@ -1,0 +1,1 @@
+"""What the dashboard shows, without Streamlit: view state <-> URL <-> tables <-> CSV, pivots, figures."""

@@ -1,0 +1,644 @@
+"""Plotly figures of the dashboard, built from the API's DataFrames (pure: no Streamlit, no store).
+
+Each builder takes the rows a page shows and returns a ``plotly.graph_objects.Figure``, so
+the same figure can be tested, exported (:func:`to_image`) and shown.  The only
+arithmetic here is layout: no analysis runs here; the points of a curve, their intervals and
+their normalisation come ready from :mod:`emergence.api` / :mod:`emergence.app.pivots`.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from emergence.analysis.metrics import metric_info
+from emergence.app.pivots import add_intervals, normalise, pivot_order, score_boxes  # noqa: F401  (add_intervals, normalise: old imports)
+
+__all__ = ["add_intervals", "normalise", "heatmap", "series_figure", "score_distribution",
+           "share_bar", "verdict_bar", "lead_figure", "multiplication_figure", "VERDICT_ORDER", "VERDICT_COLOURS", "compare_scatter", "simulator_figure", "to_image", "static_export_available", "prediction_scatter",
+           "error_bar", "curvature_bar", "passuntil_figure", "vision_figure", "grade_brier_figure", "CLASS_COLOURS",
+           "CLASS_ORDER", "wrap_title", "fit_titles", "curve_order"]
+
+CLASS_ORDER = ("discontinuous", "nonlinear", "continuous", "unclassified")
+CLASS_COLOURS = {"discontinuous": "#d62728", "nonlinear": "#ff7f0e", "continuous": "#1f77b4",
+                 "unclassified": "#7f7f7f"}
+_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+            "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354",
+            "#756bb1", "#636363"]
+
+
+def wrap_title(text: str, width: int = 90, max_lines: int = 3) -> str:
+    """A chart title broken into lines of at most ``width`` characters at spaces (Plotly does not wrap, and
+    clips a long title at the chart's edge); past ``max_lines`` it ends in '…' (the full text goes in the
+    caller's caption or hover)."""
+    words, lines, cur = str(text).replace("<br>", " <br> ").split(" "), [], ""
+    for w in words:
+        if w == "<br>":
+            lines.append(cur)
+            cur = ""
+            continue
+        if cur and len(cur) + 1 + len(w) > width:
+            lines.append(cur)
+            cur = w
+        else:
+            cur = f"{cur} {w}" if cur else w
+    if cur:
+        lines.append(cur)
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = lines[-1][: max(0, width - 1)].rstrip() + "…"
+    return "<br>".join(lines)
+
+
+def fit_titles(fig: go.Figure, width: int = 80, subplot_width: int | None = None) -> go.Figure:
+    """Wrap the figure's title (and its subplot titles) so none clips at the chart's edge, and make room
+    for the extra lines above the plot.  The full title stays in the figure (only line breaks are added,
+    up to three lines; see :func:`wrap_title`)."""
+    title = fig.layout.title.text if fig.layout.title is not None else None
+    lines = 1
+    if title:
+        wrapped = wrap_title(title, width)
+        lines = wrapped.count("<br>") + 1
+        fig.update_layout(title=dict(text=wrapped, font=dict(size=15)))
+    ann = list(fig.layout.annotations or [])
+    if ann:
+        ncols = max(1, len({round(a.x, 3) for a in ann if a.x is not None}))
+        sw = subplot_width or max(30, width // ncols)
+        for a in ann:
+            if a.text and "<br>" not in a.text and len(a.text) > sw:
+                a.text = wrap_title(a.text, sw, max_lines=2)
+    top = 50 + 20 * (lines - 1) + (18 if ann else 0)
+    margin_t = fig.layout.margin.t if fig.layout.margin is not None and fig.layout.margin.t is not None else 0
+    fig.update_layout(margin=dict(t=max(top, margin_t)))
+    return fig
+
+
+def _fmt(v, digits=2):
+    try:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "–"
+        return f"{float(v):.{digits}g}" if abs(float(v)) < 0.01 else f"{float(v):.{digits}f}"
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def heatmap(cells: pd.DataFrame, rows: str, cols: str, cell: str, *, max_rows: int = 150) -> go.Figure:
+    """The explorer's pivot as a heatmap; ``cells`` from :func:`emergence.app.views.pivot`.
+
+    Score cells use a diverging scale centred at 0 (negative: worsens with scale); share
+    cells a 0..1 sequential scale.  Rows beyond ``max_rows`` (those with the fewest series)
+    are left out, and the title says so.
+    """
+    fig = go.Figure()
+    if cells is None or cells.empty:
+        fig.update_layout(title="no series match these filters")
+        return fig
+    ylabels, xlabels, ytext, n_rows = pivot_order(cells, rows, cols, max_rows=max_rows)
+    c = cells[cells[rows].isin(ylabels)]
+    z = c.pivot_table(index=rows, columns=cols, values="value", aggfunc="first", dropna=False)
+    z = z.reindex(index=ylabels, columns=xlabels)
+    n = c.pivot_table(index=rows, columns=cols, values="n_series", aggfunc="first").reindex(index=ylabels,
+                                                                                             columns=xlabels)
+    ne = c.pivot_table(index=rows, columns=cols, values="n_emergent", aggfunc="first").reindex(index=ylabels,
+                                                                                                columns=xlabels)
+    dec = "n_decidable" if "n_decidable" in c.columns else "n_scored"
+    ns = c.pivot_table(index=rows, columns=cols, values=dec, aggfunc="first").reindex(index=ylabels,
+                                                                                       columns=xlabels)
+    custom = np.dstack([n.to_numpy(dtype=float), ns.to_numpy(dtype=float), ne.to_numpy(dtype=float)])
+    if cell == "score":
+        finite = np.abs(z.to_numpy(dtype=float))
+        finite = finite[np.isfinite(finite)]
+        # a few huge scores (near-flat series) would wash out every other cell: saturate at the 95th percentile
+        zmax = float(max(np.percentile(finite, 95), 1.0)) if finite.size else 1.0
+        scale = dict(colorscale="RdBu", zmid=0, zmin=-zmax, zmax=zmax)
+        title = "median emergence score (descriptive)"
+    else:
+        scale = dict(colorscale="Viridis", zmin=0, zmax=1)
+        title = "share of decided series called emergent"
+    fig.add_trace(go.Heatmap(
+        z=z.to_numpy(dtype=float), x=[str(v) for v in xlabels], y=[str(v) for v in ylabels], customdata=custom,
+        hoverinfo="skip",
+        colorbar=dict(title=dict(text="score" if cell == "score" else "share")), **scale))
+    height = min(4000, max(380, 22 * len(ylabels) + 200))
+    # heatmaps emit no selection events: a nearly invisible marker on each cell makes cells clickable
+    cx = c[cols].astype(str).tolist()
+    cy = c[rows].astype(str).tolist()
+    size = max(8.0, min(40.0, (height - 200) / max(len(ylabels), 1) - 2))
+    fig.add_trace(go.Scatter(
+        x=cx, y=cy, mode="markers", showlegend=False, name="cells",
+        marker=dict(symbol="square", size=size, color="rgba(0,0,0,0.01)"),
+        customdata=np.column_stack([c["value"].to_numpy(dtype=float), c["n_series"], c[dec], c["n_emergent"]]),
+        hovertemplate=f"{rows}=%{{y}}<br>{cols}=%{{x}}<br>{title}=%{{customdata[0]:.3g}}<br>series=%{{customdata[1]}}, "
+                      "decided=%{customdata[2]}, emergent=%{customdata[3]}<extra>click to open</extra>"))
+    more = f" (the {max_rows} {rows} values with most series of {n_rows})" if n_rows > max_rows else ""
+    ycats = [str(v) for v in ylabels]
+    fig.update_layout(title=wrap_title(f"{title} by {rows} × {cols}{more}"), xaxis_title=cols,
+                      yaxis_title="metric class · metric" if rows == "metric" else rows,
+                      height=height, yaxis=dict(type="category", categoryorder="array", categoryarray=ycats,
+                                                tickmode="array", tickvals=ycats, ticktext=[ytext[v] for v in ycats],
+                                                autorange="reversed"),
+                      xaxis=dict(type="category", categoryorder="array", categoryarray=[str(v) for v in xlabels]),
+                      clickmode="event+select", dragmode=False)
+    return fig
+
+
+def curve_order(points: pd.DataFrame) -> list[str]:
+    """Curves in the order a reader needs them: emergent first, then by how much of its panel's range the
+    curve spans (its largest rise or fall over any metric), then by name."""
+    if points is None or points.empty:
+        return []
+    y = pd.to_numeric(points["y"], errors="coerce")
+    p = points.assign(_y=y)
+    span = p.groupby("metric")["_y"].agg(lambda v: (v.max() - v.min()) or 1.0)
+    per = p.groupby(["curve", "metric"])["_y"].agg(lambda v: v.max() - v.min()).reset_index()
+    per["_rel"] = per["_y"] / per["metric"].map(span).astype(float)
+    rel = per.groupby("curve")["_rel"].max()
+    em = (p.groupby("curve")["emergent"].any() if "emergent" in p.columns
+          else pd.Series(False, index=rel.index))
+    return sorted(rel.index.astype(str), key=lambda c: (not bool(em.get(c, False)), -float(rel.get(c, 0) or 0), c))
+
+
+def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: dict | None = None,
+                  y_label: str = "value", resolution_band: bool = True, ncols: int = 3,
+                  max_visible: int = 8, max_listed: int = 40) -> go.Figure:
+    """Every metric of one task on a shared log scale axis: one panel per metric, one colour per curve.
+
+    ``points``: one row per plotted point with ``metric, curve, x, y`` and optional ``lo, hi``
+    (interval), ``band_lo, band_hi`` (the 1/n resolution band).  Panels are ordered
+    discontinuous -> nonlinear -> continuous, so the same outputs under a thresholded and a
+    smooth metric stand side by side.  ``labels`` maps a curve to its legend text (its score).
+    With more than ``max_visible`` curves (30 families of a task), the first ``max_visible`` of
+    :func:`curve_order` are drawn and the rest wait in the legend, one click away (up to ``max_listed``
+    curves; beyond, the title says how many the filters leave out); the legend stands at the right of
+    the panels, never over them.
+    """
+    labels = labels or {}
+    if points is None or points.empty:
+        fig = go.Figure()
+        fig.update_layout(title="no points on this axis for these filters")
+        return fig
+    metrics = sorted(points["metric"].astype(str).unique(),
+                     key=lambda m: (CLASS_ORDER.index(metric_info(m).metric_class), m))
+    ncols = max(1, min(ncols, len(metrics)))
+    nrows = math.ceil(len(metrics) / ncols)
+    titles = [f"{m} ({metric_info(m).metric_class}, {'↑' if metric_info(m).higher_is_better else '↓'} better)"
+              for m in metrics]
+    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles, shared_xaxes="all",
+                        horizontal_spacing=0.07, vertical_spacing=min(0.12, 0.3 / max(nrows, 1)))
+    curves = curve_order(points)
+    visible = set(curves[:max_visible])
+    listed = set(curves[:max_listed])
+    traces, at = [], []
+    colour = {c: _PALETTE[i % len(_PALETTE)] for i, c in enumerate(curves)}
+    shown = set()
+    for i, m in enumerate(metrics):
+        r, c = divmod(i, ncols)
+        pm = points[points["metric"].astype(str) == m]
+        if resolution_band and "band_hi" in pm.columns and pm["band_hi"].notna().any():
+            lo = float(pd.to_numeric(pm.get("band_lo", 0), errors="coerce").fillna(0).median()) \
+                if "band_lo" in pm.columns else 0.0
+            hi = float(pd.to_numeric(pm["band_hi"], errors="coerce").median())
+            fig.add_hrect(y0=lo, y1=hi, fillcolor="grey", opacity=0.15, line_width=0, row=r + 1, col=c + 1)
+        for curve, g in pm.groupby("curve", sort=True):
+            if str(curve) not in listed:
+                continue
+            g = g.sort_values("x")
+            err = None
+            if "lo" in g.columns and g["lo"].notna().any():
+                err = dict(type="data", symmetric=False, array=(g["hi"] - g["y"]).clip(lower=0).tolist(),
+                           arrayminus=(g["y"] - g["lo"]).clip(lower=0).tolist(), thickness=1, width=2)
+            name = labels.get(curve, curve)
+            traces.append(go.Scatter(
+                x=g["x"].tolist(), y=g["y"].tolist(), mode="lines+markers", name=name, legendgroup=curve,
+                showlegend=curve not in shown, line=dict(color=colour[str(curve)]), error_y=err,
+                visible=True if str(curve) in visible else "legendonly", legendrank=curves.index(str(curve)) + 1,
+                customdata=g[["model"]].astype(str).to_numpy() if "model" in g.columns else None,
+                hovertemplate=(f"{curve}<br>%{{customdata[0]}}<br>x=%{{x:.3s}}<br>y=%{{y:.4g}}<extra>{m}</extra>"
+                               if "model" in g.columns else None)))
+            at.append((r + 1, c + 1))
+            shown.add(curve)
+    if traces:    # one call: adding traces one by one to a subplot grid costs seconds with hundreds of curves
+        fig.add_traces(traces, rows=[a[0] for a in at], cols=[a[1] for a in at])
+    for i, m in enumerate(metrics):
+        # losses and perplexities span orders of magnitude: log y where every value is positive and spread wide
+        y = pd.to_numeric(points.loc[points["metric"].astype(str) == m, "y"], errors="coerce").dropna()
+        if len(y) and (y > 0).all() and y.max() / y.min() > 20 and not metric_info(m).proportion:
+            r, c = divmod(i, ncols)
+            fig.update_yaxes(type="log", row=r + 1, col=c + 1)
+    fig.update_xaxes(type="log")
+    fig.update_xaxes(title_text=x_label, row=nrows)
+    fig.update_yaxes(title_text=y_label, col=1)
+    hidden = len(curves) - len(visible)
+    title = None
+    if hidden > 0:
+        title = (f"{len(visible)} of {len(curves)} curves drawn (emergent first, then the largest change); "
+                 + ("the others are in the legend: click one to draw it" if len(curves) <= max_listed else
+                    f"the next {max_listed - len(visible)} are in the legend (click one to draw it), the other "
+                    f"{len(curves) - max_listed} by narrowing the filters"))
+    fig.update_layout(height=max(420, 330 * nrows), title=title,
+                      legend=dict(orientation="v", x=1.01, xanchor="left", y=1, yanchor="top", font=dict(size=11),
+                                  groupclick="togglegroup"),
+                      margin=dict(t=80 if title else 60, r=10))
+    return fig
+
+
+def score_distribution(series: pd.DataFrame, *, max_metrics: int = 40) -> go.Figure:
+    """Emergence scores per metric (one box each, from :func:`emergence.app.pivots.score_boxes`), coloured by
+    metric class.  Descriptive only: the score grows with the number of sizes (a line over k sizes scores
+    k - 1), so it is not the verdict."""
+    fig = go.Figure()
+    boxes = score_boxes(series, max_metrics)
+    if boxes.empty:
+        fig.update_layout(title="no scored series match these filters")
+        return fig
+    for cls in CLASS_ORDER:
+        b = boxes[boxes["metric_class"] == cls]
+        if b.empty:
+            continue
+        fig.add_trace(go.Box(x=b["metric"].tolist(), q1=b["q1"].tolist(), median=b["median"].tolist(),
+                             q3=b["q3"].tolist(), lowerfence=b["lowerfence"].tolist(),
+                             upperfence=b["upperfence"].tolist(), name=cls, marker_color=CLASS_COLOURS[cls],
+                             boxpoints=False, customdata=b[["n"]].to_numpy(),
+                             hovertemplate="%{x}<br>median %{median:.3g}, quartiles %{q1:.3g}–%{q3:.3g}"
+                                           "<br>series: %{customdata[0]}<extra></extra>"))
+    lo, hi = float(boxes["lowerfence"].min()), float(boxes["upperfence"].max())
+    pad = 0.05 * (hi - lo) + 0.5
+    fig.update_layout(title="emergence score per metric (Srivastava et al.; descriptive: a line over k sizes scores "
+                            "k - 1)<br><sup>one box per metric: quartiles, whiskers to the most extreme score within "
+                            "1.5 IQR</sup>",
+                      yaxis=dict(title="emergence score", range=[lo - pad, hi + pad]),
+                      xaxis=dict(type="category", categoryorder="array", categoryarray=boxes["metric"].tolist()),
+                      legend_title="metric class", height=480)
+    return fig
+
+
+def share_bar(table: pd.DataFrame, by: str, *, share: str = "share_emergent", n: str = "n_decidable") -> go.Figure:
+    """Share of the decidable series called emergent per ``by`` (metric or metric class), with the
+    task-bootstrap interval (``ci_low``/``ci_high``) as error bars and ``n`` as the bar label."""
+    fig = go.Figure()
+    t = table if table is not None else pd.DataFrame()
+    if t.empty or share not in t.columns or not t[share].notna().any():
+        fig.update_layout(title=f"no decidable series (emergent or smooth) per {by} in these filters")
+        return fig
+    t = t[t[share].notna()].sort_values([share, n], ascending=False)
+    colours = [CLASS_COLOURS.get(metric_info(str(v)).metric_class if by == "metric" else str(v), "#7f7f7f")
+               for v in t[by]]
+    err = dict(type="data", symmetric=False, array=(t["ci_high"] - t[share]).clip(lower=0).tolist(),
+               arrayminus=(t[share] - t["ci_low"]).clip(lower=0).tolist(), thickness=1) \
+        if {"ci_low", "ci_high"} <= set(t.columns) else None
+    text = [f"{int(k)}" if pd.notna(k) else "" for k in t.get(n, pd.Series([None] * len(t)))]
+    fig.add_trace(go.Bar(x=t[by].astype(str), y=t[share], marker_color=colours, text=text, error_y=err,
+                         hovertemplate=f"{by}=%{{x}}<br>share emergent=%{{y:.3f}}<br>{n}=%{{text}}<extra></extra>"))
+    fig.update_layout(title=f"share of decidable series called emergent, per {by.replace('_', ' ')}<br>"
+                            f"<sup>bar label: series decided (emergent or smooth); bars: 95 % interval over tasks</sup>",
+                      yaxis=dict(title="share emergent", rangemode="tozero"), xaxis=dict(type="category"),
+                      height=420, margin=dict(t=80))
+    return fig
+
+
+VERDICT_ORDER = ("emergent", "smooth", "insufficient", "no signal")
+VERDICT_COLOURS = {"emergent": "#d62728", "smooth": "#1f77b4", "insufficient": "#bdbdbd", "no signal": "#e7e7e7"}
+
+
+def verdict_bar(table: pd.DataFrame, by: str) -> go.Figure:
+    """How many series are in each verdict state, per ``by`` (stacked bars, one per state)."""
+    fig = go.Figure()
+    cols = {"emergent": "n_emergent", "smooth": "n_smooth", "insufficient": "n_insufficient",
+            "no signal": "n_no_signal"}
+    if table is None or table.empty or not set(cols.values()) <= set(table.columns):
+        fig.update_layout(title="no series in these filters")
+        return fig
+    t = table.sort_values("n_series", ascending=False)
+    for st_ in VERDICT_ORDER:
+        fig.add_trace(go.Bar(x=t[by].astype(str), y=t[cols[st_]], name=st_, marker_color=VERDICT_COLOURS[st_],
+                             hovertemplate=f"{by}=%{{x}}<br>{st_}: %{{y}}<extra></extra>"))
+    fig.update_layout(barmode="stack", title=f"verdicts per {by.replace('_', ' ')} (series tested on their own axis)",
+                      yaxis=dict(title="series", type="log"), xaxis=dict(type="category"), height=420,
+                      legend_title="verdict")
+    return fig
+
+
+def lead_figure(pairs: pd.DataFrame, *, max_pairs: int = 12) -> go.Figure:
+    """Detection leads (decades) per metric pair: one point per pair of series on the same outputs;
+    open markers are censored leads (the thresholded metric never gets there: at least this)."""
+    fig = go.Figure()
+    p = pairs if pairs is not None else pd.DataFrame()
+    if p.empty or "lead_decades" not in p.columns or not p["lead_decades"].notna().any():
+        fig.update_layout(title="no pair of metrics on the same outputs has a detection lead in these filters")
+        return fig
+    p = p[p["lead_decades"].notna()]
+    top = p["pair"].value_counts().index[:max_pairs].tolist()
+    p = p[p["pair"].isin(top)]
+    for cens, sym, name in ((False, "circle", "lead"), (True, "triangle-right-open", "censored: at least")):
+        d = p[p["lead_censored"].astype(bool) == cens]
+        if d.empty:
+            continue
+        label = d["source"].astype(str) + " · " + d["task"].astype(str) + " · " + d["family"].astype(str)
+        fig.add_trace(go.Box(x=d["lead_decades"], y=d["pair"].str.replace("|", " vs ", regex=False), name=name,
+                             orientation="h", boxpoints="all", jitter=0.4, pointpos=0, fillcolor="rgba(0,0,0,0)",
+                             line=dict(width=0), marker=dict(symbol=sym, size=7, color="#1f77b4" if not cens
+                                                             else "#ff7f0e"),
+                             text=label, hovertemplate="%{text}<br>lead %{x:.2f} decades<extra></extra>"))
+    fig.add_vline(x=0, line=dict(color="grey", dash="dot"))
+    fig.update_layout(title="detection lead: log10(size where the thresholded metric is first detected) minus the "
+                            "continuous metric's<br><sup>positive = the continuous metric sees the ability at smaller "
+                            "models (Schaeffer et al.'s mirage)</sup>",
+                      xaxis_title="lead (decades of scale)", height=max(320, 60 + 45 * len(top)),
+                      margin=dict(t=80, l=10), legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def compare_scatter(pairs: pd.DataFrame, *, x: str, y: str, colour: str = "source", title: str = "") -> go.Figure:
+    """Paired emergence scores of the same outputs under two metrics (one point per pair)."""
+    fig = go.Figure()
+    if pairs is None or pairs.empty:
+        fig.update_layout(title="no pairs match these filters")
+        return fig
+    for i, (k, g) in enumerate(pairs.groupby(colour, sort=True)):
+        hover = g["label"] if "label" in g.columns else None
+        fig.add_trace(go.Scatter(x=g[x], y=g[y], mode="markers", name=str(k), text=hover,
+                                 marker=dict(color=_PALETTE[i % len(_PALETTE)], size=8, opacity=0.75),
+                                 hovertemplate="%{text}<br>x=%{x:.3g}<br>y=%{y:.3g}<extra></extra>"))
+    lim = pd.concat([pairs[x], pairs[y]]).astype(float)
+    lo, hi = float(np.nanmin(lim)), float(np.nanmax(lim))
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="equal scores",
+                             line=dict(color="grey", dash="dot")))
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=500)
+    return fig
+
+
+def grade_brier_figure(rows: pd.DataFrame, *, x: str = "params", x_label: str = "parameters",
+                       max_curves: int = 12) -> go.Figure:
+    """Schaeffer et al. 2023, Fig. 6: one set of outputs per task and size, under the multiple choice
+    grade (left, discontinuous) and the Brier score (right, continuous; lower is better), against
+    model size on a log axis.  One colour per (task, family, shots) curve, the same in both panels.
+
+    ``rows``: :func:`emergence.api.grade_vs_brier`'s table; ``x``: its size column (``params`` or
+    ``non_embedding_params``); at most ``max_curves`` curves: those whose grade rises most from the
+    smallest to the largest size (where a jump, real or not, is to be judged), ties in table order.
+    """
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
+                        subplot_titles=("multiple choice grade (discontinuous)",
+                                        "Brier score (continuous; lower is better)"))
+    if rows is None or rows.empty:
+        fig.update_layout(title="no BIG-G full logs match these filters", height=460)
+        return fig
+    d = rows[np.isfinite(pd.to_numeric(rows[x], errors="coerce").astype(float))]
+    keys = ["task", "family", "shots"]
+    curves = list(d.groupby(keys, sort=False, dropna=False))
+    rise = [g.sort_values(x)["multiple_choice_grade"].iloc[-1] - g.sort_values(x)["multiple_choice_grade"].iloc[0]
+            for _, g in curves]
+    order = sorted(range(len(curves)), key=lambda i: (-(rise[i] if np.isfinite(rise[i]) else -np.inf), i))
+    curves = [curves[i] for i in order[:max_curves]]
+    for i, (k, g) in enumerate(curves):
+        g = g.sort_values(x)
+        name = f"{k[0]} · {k[1]} · {'' if pd.isna(k[2]) else int(k[2])}-shot"
+        colour = _PALETTE[i % len(_PALETTE)]
+        hover = [f"{m}<br>n={int(n)}" for m, n in zip(g["model"], g["n_examples"])]
+        for col, y in ((1, "multiple_choice_grade"), (2, "brier_score")):
+            fig.add_trace(go.Scatter(x=g[x], y=g[y], mode="lines+markers", name=name, legendgroup=name,
+                                     showlegend=col == 1, line=dict(color=colour), marker=dict(size=7),
+                                     text=hover, hovertemplate=f"{name}<br>%{{text}}<br>{x_label}=%{{x:.3g}}<br>"
+                                     f"{y}=%{{y:.3f}}<extra></extra>"), row=1, col=col)
+    fig.update_xaxes(type="log", title_text=x_label)
+    fig.update_yaxes(title_text="multiple choice grade", range=[0, 1], row=1, col=1)
+    fig.update_yaxes(title_text="Brier score", rangemode="tozero", row=1, col=2)
+    fig.update_layout(height=480, legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def multiplication_figure(by_digits: pd.DataFrame) -> go.Figure:
+    """Schaeffer et al. Fig. 3 on real completions: exact match (left) and character edit distance
+    (right) of the same outputs against model size, one curve per operand-digit split (longer targets
+    to the right in the legend), with 95 % intervals."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["exact match (discontinuous)",
+                                                        "character edit distance (continuous)"])
+    if by_digits is None or by_digits.empty:
+        fig.update_layout(title="the multiplication completions are not in this store")
+        return fig
+    for i, (split, g) in enumerate(by_digits.groupby("split", sort=True)):
+        g = g.sort_values("params")
+        colour = _PALETTE[i % len(_PALETTE)]
+        name = f"{split} ({g['target_digits'].iloc[0]})"
+        fig.add_trace(go.Scatter(x=g["params"], y=g["exact_match"], mode="lines+markers", name=name, legendgroup=split,
+                                 line=dict(color=colour), text=g["model"],
+                                 error_y=dict(type="data", symmetric=False, array=(g["em_high"] - g["exact_match"]),
+                                              arrayminus=(g["exact_match"] - g["em_low"]), thickness=1),
+                                 hovertemplate="%{text}<br>exact match %{y:.3f}<extra>" + name + "</extra>"),
+                      row=1, col=1)
+        fig.add_trace(go.Scatter(x=g["params"], y=g["edit_distance"], mode="lines+markers", name=name,
+                                 legendgroup=split, showlegend=False, line=dict(color=colour), text=g["model"],
+                                 error_y=dict(type="data", array=1.96 * g["ed_se"], thickness=1),
+                                 hovertemplate="%{text}<br>edit distance %{y:.3f}<extra>" + name + "</extra>"),
+                      row=1, col=2)
+    fig.update_xaxes(type="log", title_text="parameters")
+    fig.update_yaxes(title_text="share exactly right", row=1, col=1)
+    fig.update_yaxes(title_text="characters to edit (lower is better)", row=1, col=2)
+    fig.update_layout(title="InstructGPT multiplication completions by operand digits: the same outputs, two metrics",
+                      height=440, legend=dict(orientation="h", y=-0.2), margin=dict(t=80))
+    return fig
+
+
+def simulator_figure(long: pd.DataFrame, *, show_sampled: bool = True) -> go.Figure:
+    """The mirage: expected and sampled metrics of one simulated family against log N.
+
+    ``long`` from :func:`emergence.analysis.simulate.long_form`: one panel per metric, discontinuous
+    panels first, so accuracy's sharp jump sits beside edit distance's smooth fall.
+    """
+    metrics = sorted(long["metric"].unique(),
+                     key=lambda m: (CLASS_ORDER.index(str(long.loc[long["metric"] == m, "metric_class"].iloc[0])), m))
+    fig = make_subplots(rows=1, cols=len(metrics), shared_xaxes=True,
+                        subplot_titles=[f"{m} ({long.loc[long['metric'] == m, 'metric_class'].iloc[0]})"
+                                        for m in metrics])
+    for i, m in enumerate(metrics):
+        d = long[long["metric"] == m]
+        cls = str(d["metric_class"].iloc[0])
+        e = d[d["kind"] == "expected"].sort_values("params")
+        fig.add_trace(go.Scatter(x=e["params"], y=e["value"], mode="lines", name="expected",
+                                 line=dict(color=CLASS_COLOURS.get(cls)), showlegend=i == 0, legendgroup="expected"),
+                      row=1, col=i + 1)
+        if show_sampled:
+            s = d[d["kind"] == "sampled"].sort_values("params")
+            fig.add_trace(go.Scatter(x=s["params"], y=s["value"], mode="markers", name="sampled (n examples)",
+                                     marker=dict(color="black", size=6), showlegend=i == 0, legendgroup="sampled",
+                                     error_y=dict(type="data", array=(1.96 * s["se"]).tolist(), thickness=1)),
+                          row=1, col=i + 1)
+    fig.update_xaxes(type="log", title_text="parameters N")
+    fig.update_layout(height=420, legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def static_export_available() -> bool:
+    """Whether :func:`to_image` can run here: kaleido installed and a Chrome/Chromium it can drive."""
+    import importlib.util
+    import os
+    import shutil
+    if importlib.util.find_spec("kaleido") is None:
+        return False
+    return bool(os.environ.get("BROWSER_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+                or shutil.which("google-chrome") or shutil.which("chrome"))
+
+
+def to_image(fig: go.Figure, fmt: str = "png") -> bytes:
+    """PNG or SVG bytes of a figure (kaleido; it finds Debian's /usr/bin/chromium)."""
+    import plotly.io as pio
+    if fmt not in ("png", "svg"):
+        raise ValueError(f"format must be png or svg, got {fmt!r}")
+    return pio.to_image(fig, format=fmt, width=1200, height=int(fig.layout.height or 600), scale=2 if fmt == "png" else 1)
+
+
+def prediction_scatter(pred: pd.DataFrame, *, title: str = "") -> go.Figure:
+    """Held-out predictions (``emergence.predictability.predict.held_out_predictions``, status ok), two panels.
+
+    Left: proportion metrics (one unit, 0..1): predicted vs actual value of the largest model,
+    with the prediction interval (clipped to 0..1), the diagonal being a perfect prediction.
+    Right: every metric, the signed error scaled by the series' training range
+    (``sign(error) * scaled_error``: unit-free, 0 = perfect), one column per metric, coloured by
+    metric class; the axis shows the 2nd-98th percentile.
+    """
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.45, 0.55],
+                        subplot_titles=["proportions: predicted vs actual (largest model)",
+                                        "signed error / training range, per metric"])
+    if pred is None or pred.empty:
+        fig.update_layout(title="no held-out predictions for these filters")
+        return fig
+    pred = pred.copy()
+    pred["signed_scaled_error"] = np.sign(pred["error"].astype(float)) * pred["scaled_error"].astype(float)
+    text = pred["label"] if "label" in pred.columns else pred["metric"]
+    pred["_text"] = text
+    for cls in CLASS_ORDER:
+        d = pred[pred["metric_class"] == cls]
+        if d.empty:
+            continue
+        prop = d[d["proportion"].astype(bool)]
+        if len(prop):
+            lo = prop["lower"].astype(float).clip(0, 1)
+            hi = prop["upper"].astype(float).clip(0, 1)
+            yp = prop["y_predicted"].astype(float)
+            fig.add_trace(go.Scatter(
+                x=prop["y_actual"], y=yp.clip(-0.05, 1.05), mode="markers", name=cls, legendgroup=cls,
+                marker=dict(color=CLASS_COLOURS[cls], size=7, opacity=0.7), text=prop["_text"],
+                error_y=dict(type="data", symmetric=False, array=(hi - yp).clip(lower=0).tolist(),
+                             arrayminus=(yp - lo).clip(lower=0).tolist(), thickness=0.8, width=0),
+                hovertemplate="%{text}<br>actual=%{x:.4g}<br>predicted=%{y:.4g}<extra></extra>"), row=1, col=1)
+        fig.add_trace(go.Box(
+            x=d["metric"], y=d["signed_scaled_error"], name=cls, legendgroup=cls, showlegend=prop.empty,
+            marker_color=CLASS_COLOURS[cls], boxpoints="all", jitter=0.4, pointpos=0, text=d["_text"],
+            hovertemplate="%{text}<br>error / range=%{y:.3g}<extra></extra>"), row=1, col=2)
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect prediction",
+                             line=dict(color="grey", dash="dot")), row=1, col=1)
+    v = pred["signed_scaled_error"].replace([np.inf, -np.inf], np.nan).dropna()
+    if len(v):
+        lo, hi = np.percentile(v, [2, 98])
+        pad = 0.1 * (hi - lo) + 0.1
+        fig.update_yaxes(range=[min(lo, 0) - pad, max(hi, 0) + pad], row=1, col=2)
+    fig.update_xaxes(title_text="actual", range=[-0.05, 1.05], row=1, col=1)
+    fig.update_yaxes(title_text="predicted", range=[-0.05, 1.05], row=1, col=1)
+    fig.update_xaxes(type="category", row=1, col=2)
+    fig.update_layout(title=title or "largest model predicted from the smaller ones", height=480,
+                      boxmode="group")
+    return fig
+
+
+def error_bar(by_metric: pd.DataFrame, *, value: str = "median_scaled_error") -> go.Figure:
+    """Median held-out error per metric (``emergence.predictability.predict.predictability(...).by_metric``)."""
+    fig = go.Figure()
+    if by_metric is None or by_metric.empty:
+        fig.update_layout(title="nothing to show")
+        return fig
+    t = by_metric.sort_values(value)
+    fig.add_trace(go.Bar(x=t["metric"].astype(str), y=t[value],
+                         marker_color=[CLASS_COLOURS.get(str(c), "#7f7f7f") for c in t["metric_class"]],
+                         text=[f"n={int(n)}" for n in t["n_series"]],
+                         hovertemplate="%{x}<br>" + value + "=%{y:.3g}<br>%{text}<extra></extra>"))
+    fig.update_layout(title=f"{value.replace('_', ' ')} per metric (lower = more predictable; colour = class)",
+                      yaxis_title=value, xaxis=dict(type="category"), height=420)
+    return fig
+
+
+def curvature_bar(counts: pd.DataFrame) -> go.Figure:
+    """Curvature classes of log(-log PU) against log N (Hu et al. 2023): counts per metric class."""
+    fig = go.Figure()
+    if counts is None or counts.empty:
+        fig.update_layout(title="no series with a curvature class")
+        return fig
+    for label, g in counts.groupby("curvature_class", sort=True):
+        fig.add_trace(go.Bar(x=g["metric_class"], y=g["n"], name=str(label)))
+    fig.update_layout(barmode="stack", title="curvature of log(-log value) vs log N, per metric class",
+                      yaxis_title="series", height=380)
+    return fig
+
+
+def passuntil_figure(rates: pd.DataFrame, preds: pd.DataFrame) -> go.Figure:
+    """PassUntil task scaling law (Hu et al. 2023, Eq. 4): PU(N) = exp(-c N^-alpha).
+
+    Left: task pass rate PU against N (log-log), ±1.96 se, the law fitted on all sizes but the
+    largest (line) and its prediction at the largest size (diamond with interval).
+    Right: the same as log(-log PU) against log N, where the law is a straight line.
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["task pass rate PU (log scale)",
+                                                        "log(-log PU): the law is a straight line"])
+    if rates is None or rates.empty:
+        fig.update_layout(title="no repeated-sampling examples for these filters")
+        return fig
+    keys = [c for c in ("task", "family") if c in rates.columns]
+    for i, (k, g) in enumerate(rates.groupby(keys, sort=True) if keys else [("", rates)]):
+        k = k if isinstance(k, tuple) else (k,)
+        name = " · ".join(map(str, k))
+        colour = _PALETTE[i % len(_PALETTE)]
+        g = g.sort_values("params")
+        pos = g[g["pu"] > 0]
+        fig.add_trace(go.Scatter(x=pos["params"], y=pos["pu"], mode="markers", name=name, legendgroup=name,
+                                 marker=dict(color=colour, size=8),
+                                 error_y=dict(type="data", array=(1.96 * pos["se"]).tolist(), thickness=1)),
+                      row=1, col=1)
+        inside = g[(g["pu"] > 0) & (g["pu"] < 1)]
+        fig.add_trace(go.Scatter(x=inside["params"], y=np.log(-np.log(inside["pu"])), mode="markers", name=name,
+                                 legendgroup=name, showlegend=False, marker=dict(color=colour, size=8)), row=1, col=2)
+        p = preds
+        for kk, vv in zip(keys, k):
+            p = p[p[kk] == vv] if p is not None and len(p) and kk in p.columns else p
+        if p is None or p.empty or not np.isfinite(p["log_c"].iloc[0]):
+            continue
+        r = p.iloc[0]
+        N = np.logspace(np.log10(g["params"].min()), np.log10(r["params_target"]), 60)
+        law = np.exp(-np.exp(r["log_c"] - r["alpha"] * np.log(N)))
+        fig.add_trace(go.Scatter(x=N, y=law, mode="lines", name=f"{name}: law fitted without the largest",
+                                 legendgroup=name, line=dict(color=colour, dash="dash")), row=1, col=1)
+        fig.add_trace(go.Scatter(x=N, y=r["log_c"] - r["alpha"] * np.log(N), mode="lines", legendgroup=name,
+                                 showlegend=False, line=dict(color=colour, dash="dash")), row=1, col=2)
+        fig.add_trace(go.Scatter(
+            x=[r["params_target"]], y=[r["pu_predicted"]], mode="markers", name=f"{name}: predicted largest",
+            legendgroup=name, marker=dict(color=colour, symbol="diamond-open", size=13, line=dict(width=2)),
+            error_y=dict(type="data", symmetric=False, array=[max(0.0, r["pu_upper"] - r["pu_predicted"])],
+                         arrayminus=[max(0.0, r["pu_predicted"] - r["pu_lower"])])), row=1, col=1)
+    fig.update_xaxes(type="log", title_text="parameters N")
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_layout(height=460, legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def vision_figure(summary: pd.DataFrame, cutoff: float) -> go.Figure:
+    """The vision mirage (Schaeffer et al. 2023, Sec. 5): smooth MSE vs sharp reconstruction_c.
+
+    ``summary`` from :func:`emergence.analysis.vision.summarise`; mean over seeds with their range.
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["mean squared error per pixel (continuous)",
+                                                        f"reconstruction_c, c = {cutoff:g} (discontinuous)"])
+    for i, (metric, colour) in enumerate([("mse", CLASS_COLOURS["continuous"]),
+                                          ("reconstruction_c", CLASS_COLOURS["discontinuous"])]):
+        d = summary[summary["metric"] == metric]
+        if d.empty:
+            continue
+        g = d.groupby("width")["value"].agg(["mean", "min", "max"]).reset_index()
+        fig.add_trace(go.Scatter(x=g["width"], y=g["mean"], mode="lines+markers", name=metric,
+                                 line=dict(color=colour),
+                                 error_y=dict(type="data", symmetric=False, array=(g["max"] - g["mean"]).tolist(),
+                                              arrayminus=(g["mean"] - g["min"]).tolist(), thickness=1)),
+                      row=1, col=i + 1)
+    fig.update_xaxes(type="log", title_text="hidden width (autoencoder size)")
+    fig.update_layout(height=400, legend=dict(orientation="h", y=-0.3))
+    return fig

@@ -1,0 +1,391 @@
+"""The dashboard's analysis of tables it already has: pure pandas, no Streamlit, no store.
+
+Each function takes the frames :mod:`emergence.api` returns and gives what one page shows, so the
+pages only lay out and every rule here is unit-tested:
+
+- :func:`pivot`: the Explorer's cells (median emergence score or share called emergent);
+  :func:`pivot_order`: its rows and columns, sorted so the cells answer a question;
+- :func:`series_plot_frame`: the Series detail points, curves and legends (from
+  :func:`emergence.analysis.series.build_series_points`);
+- :func:`filter_values`, :func:`scale_coverage`, :func:`count_predictable`: facts about the series table;
+- :func:`prediction_view`: the Predictability page's series ids, shown rows and curvature counts;
+- :func:`rank_groups`: the Re-scoring page's sets of outputs, those whose verdicts differ most first;
+- :func:`select_rows`: a table filtered by column values (the Data page's issues);
+- :func:`insufficient_reasons`: why series could not be decided, grouped.
+
+The metric pairs (same outputs, two metrics) are :mod:`emergence.analysis.mirage`'s.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from emergence.analysis.intervals import wilson_interval, z_two_sided
+from emergence.keys import FILTER_COLUMNS
+from emergence.keys import filter_values as keys_filter_values
+from emergence.analysis.metrics import metric_info
+
+__all__ = ["DIMENSIONS", "CELL_VALUES", "ALT_COLUMNS", "pivot", "pivot_order", "series_plot_frame", "filter_values",
+           "scale_coverage", "count_predictable", "prediction_view", "rank_groups", "select_rows",
+           "insufficient_reasons", "group_label", "pair_points", "score_boxes", "CLASS_ORDER", "add_intervals", "normalise"]
+
+#: what a pivot can put on rows or columns.
+DIMENSIONS = ("task", "metric", "family", "source", "shots")
+#: cell value of the pivot: median (descriptive) emergence score, or share of decided series called emergent.
+CELL_VALUES = ("score", "share")
+#: a filter on ``metric`` / ``family`` also matches the source's own spelling in these columns
+#: filter -> the source's own spelling it also matches (emergence.keys.FILTER_COLUMNS, the one rule)
+ALT_COLUMNS = {k: cols[1] for k, cols in FILTER_COLUMNS.items() if len(cols) > 1}
+#: metric classes in the order a reader compares them: thresholded first, smooth last
+CLASS_ORDER = ("discontinuous", "nonlinear", "continuous", "unclassified")
+MAX_LABEL_LEN = 200
+
+
+def pivot(series: pd.DataFrame, rows: str, cols: str, cell: str = "score") -> pd.DataFrame:
+    """The explorer's cells: one row per (rows value, cols value) with the cell value and its counts.
+
+    ``cell='score'``: the median (descriptive) emergence score of the scored series in the cell
+    (Srivastava et al. 2022, the BIG-bench emergence score); ``cell='share'``: the share called emergent
+    of the series the verdict could decide (emergent or smooth).  ``n_series`` counts every series,
+    ``n_scored`` those with a score (>= 3 scales), ``n_decidable`` the decided ones, ``n_emergent`` the
+    emergent ones, so a cell says how much stands behind it.
+    """
+    if rows not in DIMENSIONS or cols not in DIMENSIONS or rows == cols:
+        raise ValueError(f"rows and cols must be two different ones of {DIMENSIONS}, got {rows!r}, {cols!r}")
+    if cell not in CELL_VALUES:
+        raise ValueError(f"cell must be one of {CELL_VALUES}, got {cell!r}")
+    out_cols = [rows, cols, "value", "n_series", "n_scored", "n_decidable", "n_emergent"]
+    if series is None or series.empty:
+        return pd.DataFrame(columns=out_cols)
+    df = series[[rows, cols]].copy()
+    score = pd.to_numeric(series["emergence_score"], errors="coerce")
+    df["_scored"] = score.notna()
+    df["_score"] = score
+    df["_emergent"] = series["emergent"].astype("boolean").fillna(False).astype(bool)
+    df["_decided"] = series["verdict"].isin(["emergent", "smooth"]) if "verdict" in series.columns else df["_scored"]
+    g = df.groupby([rows, cols], dropna=False, sort=True)
+    out = g.agg(n_series=("_scored", "size"), n_scored=("_scored", "sum"), n_decidable=("_decided", "sum"),
+                n_emergent=("_emergent", "sum"), median_score=("_score", "median")).reset_index()
+    if cell == "score":
+        out["value"] = out["median_score"]
+    else:
+        out["value"] = np.where(out["n_decidable"] > 0,
+                                out["n_emergent"] / out["n_decidable"].where(out["n_decidable"] > 0), np.nan)
+    for c in ("n_series", "n_scored", "n_decidable", "n_emergent"):
+        out[c] = out[c].astype(int)
+    return out[out_cols]
+
+
+def _metric_class(m) -> str:
+    return metric_info(str(m)).metric_class
+
+
+def pivot_order(cells: pd.DataFrame, rows: str, cols: str, *, max_rows: int = 150
+                ) -> tuple[list, list, dict[str, str], int]:
+    """Rows and columns of a pivot in reading order, and a row label per row value.
+
+    Columns: most series first.  Rows: the ``max_rows`` with most series; metrics grouped by class
+    (discontinuous, nonlinear, continuous: thresholded beside smooth), within a group most series
+    first, labelled ``class · metric``; any other dimension by name.  Returns ``(row values, column
+    values, row labels, rows in all)``.
+    """
+    if cells is None or cells.empty:
+        return [], [], {}, 0
+    per_row = cells.groupby(rows)["n_series"].sum().sort_values(ascending=False, kind="stable")
+    kept = list(per_row.index[:max_rows])
+    if rows == "metric":
+        ylab = sorted(kept, key=lambda m: (CLASS_ORDER.index(_metric_class(m)) if _metric_class(m) in CLASS_ORDER
+                                           else len(CLASS_ORDER), -int(per_row[m]), str(m)))
+        labels = {str(m): f"{_metric_class(m)} · {m}" for m in ylab}
+    else:
+        ylab = sorted(kept, key=str)
+        labels = {str(v): str(v) for v in ylab}
+    c = cells[cells[rows].isin(kept)]
+    per_col = c.groupby(cols)["n_series"].sum()
+    xlab = sorted(per_col.index.tolist(), key=lambda v: (-int(per_col[v]), str(v)))
+    return ylab, xlab, labels, len(per_row)
+
+
+def group_label(row) -> str:
+    """A readable name of one set of outputs (a compare group): source · task · subtask · family · shots."""
+    parts = [str(row["source"]), str(row["task"])]
+    if str(row.get("subtask") or ""):
+        parts.append(str(row["subtask"]))
+    parts.append(str(row["family"]))
+    parts.append(f"{row['shots']}-shot" if pd.notna(row.get("shots")) else "shots unknown")
+    if str(row.get("prompt_variant") or ""):
+        parts.append(str(row["prompt_variant"]))
+    if str(row.get("variant") or ""):
+        parts.append(str(row["variant"]))
+    return " · ".join(parts)[:MAX_LABEL_LEN]
+
+
+# ---------------------------------------------------------------- facts about the series table
+def filter_values(series: pd.DataFrame, fields: Iterable[str]) -> dict[str, list]:
+    """Every value of each filter field in ``series`` (with the source's own spellings of metric and
+    family, which a filter also matches); shots as ints."""
+    if series is None or series.empty:
+        return {}
+    return {k: keys_filter_values(series, k) for k in fields if k in series.columns}
+
+
+def scale_coverage(series: pd.DataFrame) -> pd.DataFrame:
+    """Per source and scale axis: the series with >= 3 distinct scales (the ones that get a score)."""
+    if series is None or series.empty:
+        return pd.DataFrame()
+    s = series.assign(scored=pd.to_numeric(series["n_scales"], errors="coerce").fillna(0) >= 3)
+    out = s.pivot_table(index="source", columns="scale_axis", values="scored", aggfunc="sum", fill_value=0)
+    out.columns = [f"{c} (≥3 scales)" for c in out.columns]
+    return out.astype(int).reset_index()
+
+
+def count_predictable(series: pd.DataFrame, min_scales: int = 4) -> int:
+    """How many series have the ``min_scales`` scales a held-out prediction needs (fit on all but one)."""
+    if series is None or series.empty or "n_scales" not in series.columns:
+        return 0
+    return int((pd.to_numeric(series["n_scales"], errors="coerce") >= min_scales).sum())
+
+
+def insufficient_reasons(series: pd.DataFrame, top: int = 6) -> tuple[int, list[tuple[str, int]]]:
+    """How many series the verdict called insufficient, and their reasons' first words with counts (most first)."""
+    if series is None or series.empty or "verdict" not in series.columns:
+        return 0, []
+    ins = series[series["verdict"] == "insufficient"]
+    if ins.empty:
+        return 0, []
+    why = ins["verdict_reason"].astype(str).str.replace(r"^tested on its primary axis \([a-z]+\): ", "",
+                                                        regex=True).str.split(r"[:(]", n=1).str[0].str.strip()
+    counts = why.value_counts()
+    return len(ins), [(str(k), int(v)) for k, v in counts.head(top).items()]
+
+
+def select_rows(df: pd.DataFrame, **wanted: Iterable) -> pd.DataFrame:
+    """The rows of ``df`` whose column values are among ``wanted[column]`` (an empty choice keeps all)."""
+    out = df
+    for col, values in wanted.items():
+        values = list(values or [])
+        if values and col in out.columns:
+            out = out[out[col].isin(values)]
+    return out
+
+
+def score_boxes(series: pd.DataFrame, max_metrics: int = 40) -> pd.DataFrame:
+    """Tukey box statistics of the (descriptive) emergence score per metric, for the ``max_metrics`` metrics
+    with most scored series, ordered by class then name: ``metric, metric_class, n, q1, median, q3,
+    lowerfence, upperfence`` (fences: the most extreme scores within 1.5 IQR of the quartiles; Tukey 1977).
+    Sending five numbers per metric instead of every score keeps the chart light in the browser."""
+    cols = ["metric", "metric_class", "n", "q1", "median", "q3", "lowerfence", "upperfence"]
+    if series is None or series.empty or "emergence_score" not in series.columns:
+        return pd.DataFrame(columns=cols)
+    s = series.assign(_v=pd.to_numeric(series["emergence_score"], errors="coerce"))
+    s = s[s["_v"].notna()]
+    if s.empty:
+        return pd.DataFrame(columns=cols)
+    counts = s.groupby("metric").size().sort_values(ascending=False, kind="stable")
+    rows = []
+    for m in counts.index[:max_metrics]:
+        v = s.loc[s["metric"] == m, "_v"].to_numpy(dtype=float)
+        q1, med, q3 = np.percentile(v, [25, 50, 75])
+        iqr = q3 - q1
+        inside = v[(v >= q1 - 1.5 * iqr) & (v <= q3 + 1.5 * iqr)]
+        rows.append({"metric": str(m), "metric_class": _metric_class(m), "n": int(len(v)), "q1": q1, "median": med,
+                     "q3": q3, "lowerfence": float(inside.min()), "upperfence": float(inside.max())})
+    out = pd.DataFrame(rows, columns=cols)
+    rank = {c: i for i, c in enumerate(CLASS_ORDER)}
+    return out.sort_values(["metric_class", "metric"], key=lambda c: c.map(rank) if c.name == "metric_class" else c,
+                           kind="stable").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- predictability
+def prediction_view(pred: pd.DataFrame, form: str, key: list[str]) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                                             pd.DataFrame]:
+    """The Predictability page's three frames from :func:`emergence.api.predict`'s rows.
+
+    Returns ``(pred, shown, curvature)``: every row with a ``series_id`` (the key columns joined, one id
+    per series, as :func:`emergence.predictability.predict.predictability` counts them); the fitted rows of ``form``
+    ('preferred': each series' a-priori form) with a ``label``; and how many of those fall in each
+    (metric class, curvature class).
+    """
+    key = [c for c in key if c in pred.columns]
+    pred = pred.assign(series_id=pred[key].astype(str).agg(" | ".join, axis=1))
+    ok = pred[pred["status"] == "ok"]
+    shown = ok[ok["preferred"].astype(bool)] if form == "preferred" else ok[ok["form"] == form]
+    shown = shown.assign(label=[group_label(r) + f" · {r['metric']}" for _, r in shown.iterrows()])
+    curv = shown[shown["curvature_class"].notna() & (shown["curvature_class"].astype(str) != "")]
+    counts = (curv.groupby(["metric_class", "curvature_class"]).size().rename("n").reset_index() if len(curv)
+              else pd.DataFrame(columns=["metric_class", "curvature_class", "n"]))
+    return pred, shown, counts
+
+
+# ---------------------------------------------------------------- re-scoring
+def rank_groups(pairs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The sets of outputs of one metric pair, labelled (:func:`group_label`), and their labels in order:
+    those whose two verdicts differ first, then by the size of the detection lead."""
+    sel = pairs.copy()
+    sel["label"] = [group_label(r) for _, r in sel.iterrows()]
+    k = (sel["verdict_a"] != sel["verdict_b"]).astype(int) * 10 + sel["lead_decades"].abs().fillna(-1)
+    order = sel.assign(_k=k).sort_values("_k", ascending=False, kind="stable")["label"].drop_duplicates().tolist()
+    return sel, order
+
+
+def pair_points(points: pd.DataFrame, pair: str, variant) -> pd.DataFrame:
+    """The plot points of one set of outputs under the two metrics of ``pair`` (``'a|b'``): the group's own
+    ``variant``, and for a metric read with a variant (``edit_distance[tokens=digits]``) only that reading."""
+    if points is None or points.empty or "variant" not in points.columns:
+        return points
+    keep = {str(variant or ""), ""}
+    for m in pair.split("|", 1):
+        if "[" in m:
+            keep.add(m.split("[", 1)[1].rstrip("]"))
+    return points[points["variant"].astype(str).isin(keep)]
+
+
+# ---------------------------------------------------------------- series detail
+def add_intervals(points: pd.DataFrame) -> pd.DataFrame:
+    """Add ``lo, hi, interval`` to points (``metric, y`` and optional ``n_examples, stderr``).
+
+    Proportion metrics with a known test-set size get a 95 % Wilson interval ('wilson');
+    otherwise a reported standard error gives y +- 1.96 stderr ('stderr'); else none.
+    """
+    out = points.copy()
+    out["lo"], out["hi"], out["interval"] = np.nan, np.nan, ""
+    if out.empty:
+        return out
+    prop = out["metric"].map(lambda m: metric_info(str(m)).proportion).astype(bool)
+    nan = pd.Series(np.nan, index=out.index)
+    n = pd.to_numeric(out["n_examples"], errors="coerce").astype(float) if "n_examples" in out else nan
+    se = pd.to_numeric(out["stderr"], errors="coerce").astype(float) if "stderr" in out else nan
+    y = pd.to_numeric(out["y"], errors="coerce").astype(float)
+    use_w = prop & n.gt(0) & y.between(0, 1)
+    if use_w.any():
+        nn = n[use_w].to_numpy()
+        lo, hi = wilson_interval(y[use_w].to_numpy() * nn, nn)
+        out.loc[use_w, "lo"], out.loc[use_w, "hi"], out.loc[use_w, "interval"] = lo, hi, "wilson"
+    use_s = ~use_w & se.notna()
+    z = z_two_sided(0.95)
+    out.loc[use_s, "lo"] = y[use_s] - z * se[use_s]
+    out.loc[use_s, "hi"] = y[use_s] + z * se[use_s]
+    out.loc[use_s, "interval"] = "stderr"
+    return out
+
+
+def normalise(points: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Baseline-normalise ``y`` (and ``lo, hi``) where a random baseline is known.
+
+    BIG-bench's normalised preferred score without the factor 100 (Srivastava et al. 2022):
+    ``(y - baseline) / (1 - baseline)`` for higher-is-better proportion metrics whose
+    ``random_baseline`` is known: 0 = chance, 1 = perfect.  Other curves stay raw; their
+    metric names are returned so the page can say so.
+    """
+    out = points.copy()
+    if out.empty or "random_baseline" not in out.columns:
+        return out, sorted(out["metric"].astype(str).unique()) if len(out) else []
+    info = out["metric"].map(lambda m: metric_info(str(m)))
+    b = pd.to_numeric(out["random_baseline"], errors="coerce")
+    ok = info.map(lambda i: i.proportion and i.higher_is_better).astype(bool) & b.notna() & (b < 1)
+    for c in ("y", "lo", "hi", "band_hi"):
+        if c in out.columns:
+            v = pd.to_numeric(out[c], errors="coerce")
+            out.loc[ok, c] = (v[ok] - b[ok]) / (1 - b[ok])
+    if "band_hi" in out.columns:
+        out.loc[ok, "band_lo"] = (0 - b[ok]) / (1 - b[ok])
+    raw = sorted(out.loc[~ok, "metric"].astype(str).unique())
+    return out, raw
+
+
+_CURVE_PARTS = ["source", "family", "subtask", "shots", "prompt_variant", "variant", "series_model"]
+_PART_LABEL = {"series_model": "model", "prompt_variant": "prompt"}
+
+
+def _fmt(v, digits=2):
+    try:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "–"
+        return f"{float(v):.{digits}g}" if abs(float(v)) < 0.01 else f"{float(v):.{digits}f}"
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def _as_key(df: pd.DataFrame, col: str) -> None:
+    if col == "shots":
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
+    else:
+        df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str)
+
+
+def series_plot_frame(obs: pd.DataFrame, axis: str, scores: pd.DataFrame | None = None
+                      ) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Points of every series in ``obs`` on ``axis``, ready for :func:`emergence.app.figures.series_figure`.
+
+    Points come from :func:`emergence.analysis.series.build_series_points` (final checkpoints on a
+    size axis, ties averaged); this adds the random baseline (median of the rows'), the 1/n
+    resolution band (``band_hi`` = resolution), intervals (:func:`add_intervals`:
+    Wilson 1927 for proportions) and a ``curve`` name built from the key parts that vary.
+    ``scores`` (series table rows) give each curve's legend: its verdict and (descriptive)
+    emergence score, ★ when emergent; and ``emergent`` / ``verdict`` columns per point.
+    """
+    from emergence.analysis.series import SERIES_KEY, build_series_points
+    empty = pd.DataFrame(columns=["metric", "curve", "x", "y"])
+    if obs is None or obs.empty:
+        return empty, {}
+    pts = build_series_points(obs, axis)
+    pts = pts[pts["x"].notna()].copy()
+    if pts.empty:
+        return empty, {}
+    if "random_baseline" in obs.columns:
+        pts = pts.drop(columns=["random_baseline"], errors="ignore")     # per point; the curve's median follows
+        rb = obs.assign(_b=pd.to_numeric(obs["random_baseline"], errors="coerce"))
+        key = [k for k in SERIES_KEY if k in rb.columns]
+        for k in key:
+            _as_key(rb, k)
+            if k != "shots":
+                _as_key(pts, k)
+        pts["shots"] = pd.to_numeric(pts["shots"], errors="coerce").astype("Int64")
+        base = rb.groupby(key, dropna=False)["_b"].median().rename("random_baseline").reset_index()
+        pts = pts.merge(base, on=key, how="left")
+    pts["band_hi"] = pts["resolution"]
+    pts["band_lo"] = np.where(pts["resolution"].notna(), 0.0, np.nan)
+    pts["model"] = pts["point_model"]
+    vary = [c for c in _CURVE_PARTS if c in pts.columns and pts[c].astype(str).nunique() > 1]
+    if "family" not in vary:
+        vary = ["family"] + vary
+
+    def name(r) -> str:
+        bits = []
+        for c in vary:
+            v = r[c]
+            if v is None or (isinstance(v, float) and math.isnan(v)) or str(v) in ("", "<NA>"):
+                v = "(none)" if c != "family" else "?"
+            bits.append(f"{v}" if c in ("family", "source") else f"{_PART_LABEL.get(c, c)}={v}")
+        return " · ".join(bits)
+
+    keys = pts[vary].drop_duplicates()
+    keys["curve"] = [name(r) for _, r in keys.iterrows()]
+    pts = pts.merge(keys, on=vary, how="left")
+    pts = add_intervals(pts)
+    labels: dict[str, str] = {}
+    pts["emergent"] = False
+    if scores is not None and len(scores):
+        sc = scores.copy()
+        if "model" in sc.columns:
+            sc["series_model"] = sc["model"].fillna("").astype(str)
+        join = [c for c in SERIES_KEY + ["series_model"] if c in sc.columns and c in pts.columns]
+        for c in join:
+            _as_key(sc, c)
+            _as_key(pts, c)
+        want = [c for c in ("verdict", "emergence_score", "q_value", "emergent") if c in sc.columns]
+        per_curve = pts[join + ["curve"]].drop_duplicates().merge(sc[join + want], on=join, how="left")
+        emergent = set()
+        for curve, g in per_curve.groupby("curve"):
+            r = g.iloc[0]
+            mark = " ★" if bool(r.get("emergent")) is True else ""
+            if mark:
+                emergent.add(curve)
+            verdict = str(r.get("verdict")) if pd.notna(r.get("verdict")) else "?"
+            labels[curve] = f"{curve} ({verdict}; ES {_fmt(r.get('emergence_score'))}){mark}"
+        pts["emergent"] = pts["curve"].isin(emergent)
+    return pts, labels
+
