@@ -156,7 +156,7 @@ def test_cli_dashboard_and_simulator_share_one_set_of_defaults():
     assert log_scales(args.min_scale, args.max_scale, args.n_scales) == DEFAULTS["scales"]
     assert DEFAULTS["c"] == 10 ** DEFAULTS["log10c"]
     view = views._simulate_args(views.ViewState(page="simulator"))
-    assert tuple(view.pop("scales").tolist()) == DEFAULTS["scales"]
+    assert tuple(np.asarray(view.pop("scales"), dtype=float).tolist()) == DEFAULTS["scales"]
     assert view == {"c": DEFAULTS["c"], "alpha": DEFAULTS["alpha"], "length": DEFAULTS["length"],
                     "n_choices": DEFAULTS["n_choices"], "n_examples": DEFAULTS["n_examples"], "seed": DEFAULTS["seed"]}
     assert views.ViewState().log10c == DEFAULTS["log10c"]
