@@ -141,7 +141,7 @@ QUESTION = st.lists(LOGPROB, min_size=1, max_size=6).flatmap(
                          st.integers(0, len(lp) - 1)))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(st.lists(QUESTION, min_size=1, max_size=25))
 def test_any_sample_equals_the_pure_functions(store, rows):
     fixed = []
