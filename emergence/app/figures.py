@@ -211,11 +211,14 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
             g = g.sort_values("x")
             err = None
             if "lo" in g.columns and g["lo"].notna().any():
-                err = dict(type="data", symmetric=False, array=(g["hi"] - g["y"]).clip(lower=0).tolist(),
-                           arrayminus=(g["y"] - g["lo"]).clip(lower=0).tolist(), thickness=1, width=2)
+                err = dict(type="data", symmetric=False,
+                           array=_round_sig((g["hi"] - g["y"]).clip(lower=0).to_numpy(dtype=float)).tolist(),
+                           arrayminus=_round_sig((g["y"] - g["lo"]).clip(lower=0).to_numpy(dtype=float)).tolist(),
+                           thickness=1, width=2)
             name = labels.get(curve, curve)
             traces.append(go.Scatter(
-                x=g["x"].tolist(), y=g["y"].tolist(), mode="lines+markers", name=name, legendgroup=curve,
+                x=_round_sig(g["x"].to_numpy(dtype=float), 6).tolist(),
+                y=_round_sig(g["y"].to_numpy(dtype=float)).tolist(), mode="lines+markers", name=name, legendgroup=curve,
                 showlegend=curve not in shown, line=dict(color=colour[str(curve)]), error_y=err,
                 visible=True if str(curve) in visible else "legendonly", legendrank=curves.index(str(curve)) + 1,
                 customdata=g[["model"]].astype(str).to_numpy() if "model" in g.columns else None,
