@@ -60,8 +60,12 @@ if picked is not None:
         st.switch_page("app_pages/series.py", query_params=views.to_query_params(target))
 
 st.subheader("Cells")
-sup.show_table(cells, key="explorer_cells",
-               column_config={"value": st.column_config.NumberColumn(sup.CELL_LABELS[state.cell], format="%.3g")})
+# tables on request: a pivot change redraws the heatmap; resending up to 2,000 rows of cells with it doubled the
+# bytes of every interaction (bench/bench_pages.py)
+if st.toggle(f"Show the {len(cells):,} cells as a table", key="explorer_show_cells"):
+    sup.show_table(cells, key="explorer_cells",
+                   column_config={"value": st.column_config.NumberColumn(sup.CELL_LABELS[state.cell],
+                                                                         format="%.3g")})
 if st.toggle(f"Show the {len(df):,} series behind these cells", key="explorer_show_series"):
     sup.show_table(df)       # drawn only when asked for: thousands of rows are slow to send on every rerun
 sup.download_section(state, kind, df, fp)

@@ -75,6 +75,9 @@ with st.expander("The emergence score (Srivastava et al.): descriptive, not the 
     st.markdown("The emergence score grows with the number of sizes (a straight line over k sizes scores k − 1; a "
                 "three-size family can never exceed 2) and its median-step denominator shrinks on any geometric "
                 "decay, so smooth power-law losses score high. It is kept as a description of how abrupt a curve is.")
-    sup.chart(sup.figure("scores", fp, key, figures.score_distribution, df), "overview_scores", "scores-by-metric")
+    # drawn on request: a fifth chart on every load cost the Overview more than its share (bench/bench_pages.py)
+    if st.toggle("Show the scores per metric", key="overview_show_scores"):
+        sup.chart(sup.figure("scores", fp, key, figures.score_distribution, df), "overview_scores",
+                  "scores-by-metric")
 sup.download_section(state, kind, df, fp)
 sup.share_link(state)

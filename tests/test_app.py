@@ -30,7 +30,7 @@ def boxes(fig: dict) -> list:
 
 
 # ---------------------------------------------------------------- every page renders, says what it shows
-PAGES = [("overview", {}, 5), ("explorer", {}, 1), ("series", {"source": "expemergence"}, 1),
+PAGES = [("overview", {}, 4), ("explorer", {}, 1), ("series", {"source": "expemergence"}, 1),
          ("rescoring", {}, 3), ("predictability", {"source": "pythia", "task": "lambada_openai"}, 2),
          ("simulator", {}, 2), ("data", {}, 0)]
 
@@ -146,6 +146,8 @@ def test_overview_leads_with_the_paired_evidence_and_filters_change_it():
     at.multiselect(key="w_overview_source").set_value(["inverse-scaling-eval-pipeline"]).run()
     assert at.markdown[1].value != sentence
     assert {t["name"]: arr(t["y"]) for t in spec(at, 2)["data"]} != states
+    assert len(at.get("plotly_chart")) == 4              # the score chart is drawn on request
+    at.toggle(key="overview_show_scores").set_value(True).run()
     scores = sorted(boxes(spec(at, 4)))
     at.selectbox(key="w_overview_x").set_value("step").run()
     assert sorted(boxes(spec(at, 4))) != scores and qp(at, "x") == ["step"]

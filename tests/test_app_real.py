@@ -19,7 +19,7 @@ def app_env(real_store):
         yield path
 
 
-PAGES = [("overview", {}, 5), ("explorer", {}, 1), ("series", {"source": "expemergence"}, 1),
+PAGES = [("overview", {}, 4), ("explorer", {}, 1), ("series", {"source": "expemergence"}, 1),
          ("rescoring", {}, 3), ("predictability", {"source": "pythia", "task": "lambada_openai"}, 2),
          ("simulator", {}, 2), ("data", {}, 0)]
 

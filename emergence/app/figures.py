@@ -85,6 +85,15 @@ def _fmt(v, digits=2):
         return str(v)
 
 
+def _round_sig(a: np.ndarray, digits: int = 4) -> np.ndarray:
+    """``a`` to ``digits`` significant figures (NaN kept): what the browser is sent, not what it shows (<= 3)."""
+    a = np.asarray(a, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = np.where(np.isfinite(a) & (a != 0), np.floor(np.log10(np.abs(a))), 0)
+    scale = 10.0 ** (digits - 1 - mag)
+    return np.where(np.isfinite(a), np.round(a * scale) / scale, a)
+
+
 def heatmap(cells: pd.DataFrame, rows: str, cols: str, cell: str, *, max_rows: int = 150) -> go.Figure:
     """The explorer's pivot as a heatmap; ``cells`` from :func:`emergence.app.views.pivot`.
 
@@ -100,14 +109,7 @@ def heatmap(cells: pd.DataFrame, rows: str, cols: str, cell: str, *, max_rows: i
     c = cells[cells[rows].isin(ylabels)]
     z = c.pivot_table(index=rows, columns=cols, values="value", aggfunc="first", dropna=False)
     z = z.reindex(index=ylabels, columns=xlabels)
-    n = c.pivot_table(index=rows, columns=cols, values="n_series", aggfunc="first").reindex(index=ylabels,
-                                                                                             columns=xlabels)
-    ne = c.pivot_table(index=rows, columns=cols, values="n_emergent", aggfunc="first").reindex(index=ylabels,
-                                                                                                columns=xlabels)
     dec = "n_decidable" if "n_decidable" in c.columns else "n_scored"
-    ns = c.pivot_table(index=rows, columns=cols, values=dec, aggfunc="first").reindex(index=ylabels,
-                                                                                       columns=xlabels)
-    custom = np.dstack([n.to_numpy(dtype=float), ns.to_numpy(dtype=float), ne.to_numpy(dtype=float)])
     if cell == "score":
         finite = np.abs(z.to_numpy(dtype=float))
         finite = finite[np.isfinite(finite)]
@@ -119,7 +121,7 @@ def heatmap(cells: pd.DataFrame, rows: str, cols: str, cell: str, *, max_rows: i
         scale = dict(colorscale="Viridis", zmin=0, zmax=1)
         title = "share of decided series called emergent"
     fig.add_trace(go.Heatmap(
-        z=z.to_numpy(dtype=float), x=[str(v) for v in xlabels], y=[str(v) for v in ylabels], customdata=custom,
+        z=_round_sig(z.to_numpy(dtype=float)), x=[str(v) for v in xlabels], y=[str(v) for v in ylabels],
         hoverinfo="skip",
         colorbar=dict(title=dict(text="score" if cell == "score" else "share")), **scale))
     height = min(4000, max(380, 22 * len(ylabels) + 200))
@@ -130,7 +132,8 @@ def heatmap(cells: pd.DataFrame, rows: str, cols: str, cell: str, *, max_rows: i
     fig.add_trace(go.Scatter(
         x=cx, y=cy, mode="markers", showlegend=False, name="cells",
         marker=dict(symbol="square", size=size, color="rgba(0,0,0,0.01)"),
-        customdata=np.column_stack([c["value"].to_numpy(dtype=float), c["n_series"], c[dec], c["n_emergent"]]),
+        customdata=np.column_stack([_round_sig(c["value"].to_numpy(dtype=float)), c["n_series"], c[dec],
+                                    c["n_emergent"]]),
         hovertemplate=f"{rows}=%{{y}}<br>{cols}=%{{x}}<br>{title}=%{{customdata[0]:.3g}}<br>series=%{{customdata[1]}}, "
                       "decided=%{customdata[2]}, emergent=%{customdata[3]}<extra>click to open</extra>"))
     more = f" (the {max_rows} {rows} values with most series of {n_rows})" if n_rows > max_rows else ""
@@ -208,11 +211,14 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
             g = g.sort_values("x")
             err = None
             if "lo" in g.columns and g["lo"].notna().any():
-                err = dict(type="data", symmetric=False, array=(g["hi"] - g["y"]).clip(lower=0).tolist(),
-                           arrayminus=(g["y"] - g["lo"]).clip(lower=0).tolist(), thickness=1, width=2)
+                err = dict(type="data", symmetric=False,
+                           array=_round_sig((g["hi"] - g["y"]).clip(lower=0).to_numpy(dtype=float)).tolist(),
+                           arrayminus=_round_sig((g["y"] - g["lo"]).clip(lower=0).to_numpy(dtype=float)).tolist(),
+                           thickness=1, width=2)
             name = labels.get(curve, curve)
             traces.append(go.Scatter(
-                x=g["x"].tolist(), y=g["y"].tolist(), mode="lines+markers", name=name, legendgroup=curve,
+                x=_round_sig(g["x"].to_numpy(dtype=float), 6).tolist(),
+                y=_round_sig(g["y"].to_numpy(dtype=float)).tolist(), mode="lines+markers", name=name, legendgroup=curve,
                 showlegend=curve not in shown, line=dict(color=colour[str(curve)]), error_y=err,
                 visible=True if str(curve) in visible else "legendonly", legendrank=curves.index(str(curve)) + 1,
                 customdata=g[["model"]].astype(str).to_numpy() if "model" in g.columns else None,
@@ -332,16 +338,24 @@ def lead_figure(pairs: pd.DataFrame, *, max_pairs: int = 12) -> go.Figure:
     p = p[p["lead_decades"].notna()]
     top = p["pair"].value_counts().index[:max_pairs].tolist()
     p = p[p["pair"].isin(top)]
+    # a strip of plain markers, one row per pair: the same points a box with boxpoints="all" draws, without the
+    # box statistics and per-point jitter the browser computed on every load (half the Overview's chart bytes)
+    row = {pair: i for i, pair in enumerate(top)}
+    jitter = np.random.default_rng(0).uniform(-0.3, 0.3, len(p))
     for cens, sym, name in ((False, "circle", "lead"), (True, "triangle-right-open", "censored: at least")):
-        d = p[p["lead_censored"].astype(bool) == cens]
+        m = (p["lead_censored"].astype(bool) == cens).to_numpy()
+        d = p[m]
         if d.empty:
             continue
         label = d["source"].astype(str) + " · " + d["task"].astype(str) + " · " + d["family"].astype(str)
-        fig.add_trace(go.Box(x=d["lead_decades"], y=d["pair"].str.replace("|", " vs ", regex=False), name=name,
-                             orientation="h", boxpoints="all", jitter=0.4, pointpos=0, fillcolor="rgba(0,0,0,0)",
-                             line=dict(width=0), marker=dict(symbol=sym, size=7, color="#1f77b4" if not cens
+        fig.add_trace(go.Scatter(x=d["lead_decades"].astype(float).round(3).tolist(),
+                                 y=(d["pair"].map(row).to_numpy() + jitter[m]).round(3).tolist(), name=name,
+                                 mode="markers", marker=dict(symbol=sym, size=7, color="#1f77b4" if not cens
                                                              else "#ff7f0e"),
-                             text=label, hovertemplate="%{text}<br>lead %{x:.2f} decades<extra></extra>"))
+                                 text=label.tolist(), hovertemplate="%{text}<br>lead %{x:.2f} decades<extra></extra>"))
+    fig.update_yaxes(tickmode="array", tickvals=list(range(len(top))),
+                     ticktext=[str(t).replace("|", " vs ") for t in top], range=[-0.6, len(top) - 0.4],
+                     zeroline=False, showgrid=False)
     fig.add_vline(x=0, line=dict(color="grey", dash="dot"))
     fig.update_layout(title="detection lead: log10(size where the thresholded metric is first detected) minus the "
                             "continuous metric's<br><sup>positive = the continuous metric sees the ability at smaller "
