@@ -76,15 +76,6 @@ def fit_titles(fig: go.Figure, width: int = 80, subplot_width: int | None = None
     return fig
 
 
-def _fmt(v, digits=2):
-    try:
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            return "–"
-        return f"{float(v):.{digits}g}" if abs(float(v)) < 0.01 else f"{float(v):.{digits}f}"
-    except (TypeError, ValueError):
-        return str(v)
-
-
 def _round_sig(a: np.ndarray, digits: int = 4) -> np.ndarray:
     """``a`` to ``digits`` significant figures (NaN kept): what the browser is sent, not what it shows (<= 3)."""
     a = np.asarray(a, dtype=float)
