@@ -24,7 +24,6 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,21 +47,9 @@ def free_port() -> int:
 
 
 def start_app(db: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "EMERGENCE_DB": str(db), "EMERGENCE_AUTOBUILD": "0"}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1"],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                return proc
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.3)
-    proc.terminate()
-    raise SystemExit("streamlit did not start")
+    """The app on ``db`` at ``port``, started and health-checked as bench_pages.py starts it."""
+    from bench_pages import start      # this folder is on sys.path when a bench script runs
+    return start(Path("app.py"), port, {**os.environ, "EMERGENCE_DB": str(db), "EMERGENCE_AUTOBUILD": "0"}, REPO)
 
 
 def idle(page):

@@ -194,3 +194,10 @@ def qp(at, key: str) -> list[str]:
 
 def text(at) -> str:
     return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
+
+
+#: every page, the link parameters it opens with in the page-render tests, and the charts it draws at least
+#: (tests/test_app.py on the fixture store, tests/test_app_real.py on the real one)
+PAGES = [("overview", {}, 4), ("explorer", {}, 1), ("series", {"source": "expemergence"}, 1),
+         ("rescoring", {}, 3), ("predictability", {"source": "pythia", "task": "lambada_openai"}, 2),
+         ("simulator", {}, 2), ("data", {}, 0)]

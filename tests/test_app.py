@@ -12,7 +12,7 @@ import math
 import pytest
 
 import fixture_store as fx
-from conftest import app_on, arr, open_page, qp, spec, specs, text, ys
+from conftest import PAGES, app_on, arr, open_page, qp, spec, specs, text, ys
 from emergence.app import views
 
 
@@ -30,9 +30,6 @@ def boxes(fig: dict) -> list:
 
 
 # ---------------------------------------------------------------- every page renders, says what it shows
-PAGES = [("overview", {}, 4), ("explorer", {}, 1), ("series", {"source": "expemergence"}, 1),
-         ("rescoring", {}, 3), ("predictability", {"source": "pythia", "task": "lambada_openai"}, 2),
-         ("simulator", {}, 2), ("data", {}, 0)]
 
 
 @pytest.mark.parametrize("page, params, n_charts", PAGES, ids=[p[0] for p in PAGES])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import APP, app_on, open_page, qp, spec, specs, text, ys
+from conftest import APP, PAGES, app_on, open_page, qp, spec, specs, text, ys
 from emergence.app import views
 
 
@@ -17,11 +17,6 @@ def app_env(real_store):
     db, _ = real_store
     with app_on(db) as path:
         yield path
-
-
-PAGES = [("overview", {}, 4), ("explorer", {}, 1), ("series", {"source": "expemergence"}, 1),
-         ("rescoring", {}, 3), ("predictability", {"source": "pythia", "task": "lambada_openai"}, 2),
-         ("simulator", {}, 2), ("data", {}, 0)]
 
 
 @pytest.mark.parametrize("page, params, n_charts", PAGES, ids=[p[0] for p in PAGES])
