@@ -25,7 +25,8 @@ if state.task != (task,):
 key = "w_series_task_one"
 sup.sync_widget(key, task)
 # a new task starts from its own default subtask
-sb.selectbox("Task", tasks, key=key, on_change=lambda: sup.commit(task=(st.session_state[key],), subtask=()))
+sb.selectbox("Task", tasks, key=key,
+             on_change=lambda: sup.commit(task=(st.session_state[key],), subtask=(), curve=()))
 
 subtasks = sup.options(fp, state).get("subtask", [])
 ALL = "(all subtasks)"
@@ -52,11 +53,14 @@ if state.norm and len(pts):
     y_label = "normalised (0 = chance, 1 = perfect)"
     if raw:
         st.caption("No random baseline known, shown raw: " + ", ".join(raw))
+# the curves that matter are drawn, the others chosen in the sidebar (curves waiting in the legend cost the browser)
+state, drawn = sup.curves(state, figures.curve_order(pts), figures.MAX_DRAWN, where=sb)
 if pts.empty:
     st.info(f"None of the {len(obs):,} observations of this view has a {sup.AXIS_LABELS[state.x]} value. "
             "Try another scale axis.")
-fig = sup.figure("series", fp, (sup.frozen_filters(state), state.x, state.norm), figures.series_figure, pts,
-                 x_label=sup.AXIS_LABELS[state.x], labels=labels, y_label=y_label)
+fig = sup.figure("series", fp, (sup.frozen_filters(state), state.x, state.norm, tuple(drawn)),
+                 figures.series_figure, pts, x_label=sup.AXIS_LABELS[state.x], labels=labels, y_label=y_label,
+                 draw=state.curve or None, more="the others: “Curves drawn” in the sidebar")
 sup.chart(fig, "series_chart", f"series-{task}")
 
 st.subheader("Verdicts of these curves")

@@ -131,6 +131,31 @@ def multiselect(state: ViewState, field: str, label: str, options, *, where=st, 
                              on_change=_on_change(field, key, conv))
 
 
+def curves(state: ViewState, order: list[str], default_n: int, *, where=None) -> tuple[ViewState, list[str]]:
+    """The Series page's drawn curves: a multiselect over every curve of the view (``order``:
+    :func:`emergence.app.figures.curve_order`), bound to the view's ``curve``.  Its first ``default_n`` are
+    drawn when the view names none; choosing exactly those, or none, stores nothing in the URL (the
+    default), and a link's curves the view no longer has are dropped from it.  Returns the view (so
+    corrected) and the curves to draw."""
+    where = where or st.sidebar
+    default = list(order[:default_n])
+    chosen = [c for c in order if c in set(state.curve)]
+    if tuple(chosen) != state.curve:
+        state = set_view(replace(state, curve=tuple(chosen)))
+    chosen = chosen or default
+    key = "w_series_curve"
+    sync_widget(key, chosen)
+
+    def cb():
+        sel = set(map(str, st.session_state[key]))
+        commit(curve=() if not sel or sel == set(default) else tuple(c for c in order if c in sel))
+
+    where.multiselect("Curves drawn", order, key=key, on_change=cb, placeholder=f"the first {default_n}",
+                      help=f"Every curve of this view, emergent first, then by how much of its panel's range it "
+                           f"spans; the first {default_n} are drawn unless you choose others (the link keeps them)")
+    return state, chosen
+
+
 def filter_widgets(state: ViewState, which=("source", "task", "metric", "family", "shots"), where=None,
                    show_subtask: bool = True):
     """Multiselects for the filters, options given the other filters (faceted); a subtask filter (set by a

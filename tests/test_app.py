@@ -116,6 +116,25 @@ def test_series_controls_change_the_curves():
     assert qp(at, "task") == ["hindu_knowledge"]
 
 
+def test_series_curves_drawn_are_chosen_in_the_sidebar_and_kept_in_the_link():
+    at = open_page("series", source="expemergence", task="arithmetic")
+    pick = at.multiselect(key="w_series_curve")
+    every = list(pick.options)
+    assert len(every) >= 2 and list(pick.value) == every[:8]          # the first 8 of curve_order by default
+    assert {t["legendgroup"] for t in spec(at)["data"]} == set(every[:8])
+    one = every[-1]
+    pick.set_value([one]).run()
+    assert qp(at, "curve") == [one] and {t["legendgroup"] for t in spec(at)["data"]} == {one}
+    again = open_page("series", source="expemergence", task="arithmetic", curve=[one, "not a curve"])
+    assert {t["legendgroup"] for t in spec(again)["data"]} == {one} and qp(again, "curve") == [one]
+    # the default again: nothing in the link
+    at.multiselect(key="w_series_curve").set_value([]).run()
+    assert qp(at, "curve") == [] and {t["legendgroup"] for t in spec(at)["data"]} == set(every[:8])
+    at.multiselect(key="w_series_curve").set_value([one]).run()
+    at.selectbox(key="w_series_task_one").set_value("hindu_knowledge").run()
+    assert qp(at, "curve") == []                                        # a new task starts from its own curves
+
+
 def test_series_normalisation_changes_the_values():
     at = open_page("series", source="obsscaling", task="bbh", subtask="boolean_expressions", metric="exact_match")
     raw = ys(spec(at))

@@ -161,20 +161,42 @@ def _points(n_curves):
     return pd.DataFrame(rows)
 
 
-def test_series_figure_draws_the_curves_that_matter_and_keeps_the_rest_one_click_away():
-    fig = figures.series_figure(_points(30), max_visible=8)
-    visible = [t.name for t in fig.data if t.visible is True]
-    hidden = [t.name for t in fig.data if t.visible == "legendonly"]
-    assert len(visible) == 8 and len(hidden) == 22
-    assert visible[0] == "fam03"                                     # emergent first
-    assert set(visible[1:]) == {f"fam{i:02d}" for i in range(29, 22, -1)}   # then the largest change
+def test_series_figure_draws_the_curves_that_matter_and_sends_no_other():
+    fig = figures.series_figure(_points(30), max_visible=8, more="the others: in the sidebar")
+    drawn = [t.name for t in fig.data]
+    assert all(t.visible is None or t.visible is True for t in fig.data)   # nothing waits in the legend
+    assert len(drawn) == 8
+    ranked = [t.name for t in sorted(fig.data, key=lambda t: t.legendrank)]
+    assert ranked[0] == "fam03"                                              # emergent first
+    assert set(drawn) - {"fam03"} == {f"fam{i:02d}" for i in range(29, 22, -1)}   # then the largest change
     assert fig.layout.legend.orientation == "v" and fig.layout.legend.x > 1      # beside the panels, not over
-    assert "8 of 30 curves" in fig.layout.title.text
+    assert fig.layout.title.text == ("8 of 30 curves drawn (emergent first, then the largest change); "
+                                     "the others: in the sidebar")
+    assert ranked == figures.curve_order(_points(30))[:8]
+
+
+def test_series_figure_draws_the_curves_a_view_names():
+    fig = figures.series_figure(_points(30), draw=("fam01", "fam00", "nope"))
+    assert sorted(t.name for t in fig.data) == ["fam00", "fam01"]
+    assert fig.layout.title.text == "2 of 30 curves drawn"
+    # none of the named curves is there: the default, not an empty chart
+    assert len(figures.series_figure(_points(30), draw=("nope",)).data) == 8
 
 
 def test_series_figure_with_few_curves_draws_them_all():
     fig = figures.series_figure(_points(3))
-    assert all(t.visible is True for t in fig.data) and fig.layout.title.text is None
+    assert len(fig.data) == 3 and fig.layout.title.text is None
+
+
+def test_drawn_curves_travel_in_the_url_and_old_links_draw_the_default():
+    s = views.ViewState(page="series", task=("arithmetic",), curve=("BIG-G T=0 · 2-shot", "PaLM · 0-shot"))
+    assert views.to_query_params(s)["curve"] == ["BIG-G T=0 · 2-shot", "PaLM · 0-shot"]
+    assert views.from_query_params(views.to_query_params(s))[0] == s
+    old, notes = views.from_query_params({"page": "series", "task": "arithmetic"})
+    assert old.curve == () and not notes
+    # which curves are drawn never changes the rows a view downloads
+    assert views.table_key(s) == views.table_key(views.ViewState(page="series", task=("arithmetic",)))
+    assert views.cli_command(s) == views.cli_command(views.ViewState(page="series", task=("arithmetic",)))
 
 
 def test_long_titles_wrap_instead_of_clipping():

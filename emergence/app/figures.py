@@ -20,7 +20,7 @@ from emergence.app.pivots import add_intervals, normalise, pivot_order, score_bo
 __all__ = ["add_intervals", "normalise", "heatmap", "series_figure", "score_distribution",
            "share_bar", "verdict_bar", "lead_figure", "multiplication_figure", "VERDICT_ORDER", "VERDICT_COLOURS", "compare_scatter", "simulator_figure", "to_image", "static_export_available", "prediction_scatter",
            "error_bar", "curvature_bar", "passuntil_figure", "vision_figure", "grade_brier_figure", "CLASS_COLOURS",
-           "CLASS_ORDER", "wrap_title", "fit_titles", "curve_order"]
+           "CLASS_ORDER", "wrap_title", "fit_titles", "curve_order", "MAX_DRAWN"]
 
 CLASS_ORDER = ("discontinuous", "nonlinear", "continuous", "unclassified")
 CLASS_COLOURS = {"discontinuous": "#d62728", "nonlinear": "#ff7f0e", "continuous": "#1f77b4",
@@ -155,19 +155,25 @@ def curve_order(points: pd.DataFrame) -> list[str]:
     return sorted(rel.index.astype(str), key=lambda c: (not bool(em.get(c, False)), -float(rel.get(c, 0) or 0), c))
 
 
+#: how many curves Series detail draws when the view names none (:func:`curve_order`'s first)
+MAX_DRAWN = 8
+
+
 def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: dict | None = None,
                   y_label: str = "value", resolution_band: bool = True, ncols: int = 3,
-                  max_visible: int = 8, max_listed: int = 40) -> go.Figure:
+                  draw: list[str] | tuple[str, ...] | None = None, max_visible: int = MAX_DRAWN,
+                  more: str = "") -> go.Figure:
     """Every metric of one task on a shared log scale axis: one panel per metric, one colour per curve.
 
     ``points``: one row per plotted point with ``metric, curve, x, y`` and optional ``lo, hi``
     (interval), ``band_lo, band_hi`` (the 1/n resolution band).  Panels are ordered
     discontinuous -> nonlinear -> continuous, so the same outputs under a thresholded and a
     smooth metric stand side by side.  ``labels`` maps a curve to its legend text (its score).
-    With more than ``max_visible`` curves (30 families of a task), the first ``max_visible`` of
-    :func:`curve_order` are drawn and the rest wait in the legend, one click away (up to ``max_listed``
-    curves; beyond, the title says how many the filters leave out); the legend stands at the right of
-    the panels, never over them.
+    ``draw``: the curves to draw (those in ``points``; None or none of them = the first ``max_visible`` of
+    :func:`curve_order`, emergent first).  Only drawn curves are sent: with 30 families of a task, curves
+    waiting in the legend (``visible='legendonly'``) cost the browser as much as half the page's drawing,
+    so the others are chosen outside the chart (the page's "Curves drawn"; ``more`` ends the title with
+    where).  The legend stands at the right of the panels, never over them.
     """
     labels = labels or {}
     if points is None or points.empty:
@@ -183,10 +189,9 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
     fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles, shared_xaxes="all",
                         horizontal_spacing=0.07, vertical_spacing=min(0.12, 0.3 / max(nrows, 1)))
     curves = curve_order(points)
-    visible = set(curves[:max_visible])
-    listed = set(curves[:max_listed])
-    traces, at = [], []
+    drawn = [c for c in curves if c in set(map(str, draw or ()))] or curves[:max_visible]
     colour = {c: _PALETTE[i % len(_PALETTE)] for i, c in enumerate(curves)}
+    traces, at = [], []
     shown = set()
     for i, m in enumerate(metrics):
         r, c = divmod(i, ncols)
@@ -196,25 +201,10 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
                 if "band_lo" in pm.columns else 0.0
             hi = float(pd.to_numeric(pm["band_hi"], errors="coerce").median())
             fig.add_hrect(y0=lo, y1=hi, fillcolor="grey", opacity=0.15, line_width=0, row=r + 1, col=c + 1)
-        for curve, g in pm.groupby("curve", sort=True):
-            if str(curve) not in listed:
-                continue
-            g = g.sort_values("x")
-            err = None
-            if "lo" in g.columns and g["lo"].notna().any():
-                err = dict(type="data", symmetric=False,
-                           array=_round_sig((g["hi"] - g["y"]).clip(lower=0).to_numpy(dtype=float)).tolist(),
-                           arrayminus=_round_sig((g["y"] - g["lo"]).clip(lower=0).to_numpy(dtype=float)).tolist(),
-                           thickness=1, width=2)
-            name = labels.get(curve, curve)
-            traces.append(go.Scatter(
-                x=_round_sig(g["x"].to_numpy(dtype=float), 6).tolist(),
-                y=_round_sig(g["y"].to_numpy(dtype=float)).tolist(), mode="lines+markers", name=name, legendgroup=curve,
-                showlegend=curve not in shown, line=dict(color=colour[str(curve)]), error_y=err,
-                visible=True if str(curve) in visible else "legendonly", legendrank=curves.index(str(curve)) + 1,
-                customdata=g[["model"]].astype(str).to_numpy() if "model" in g.columns else None,
-                hovertemplate=(f"{curve}<br>%{{customdata[0]}}<br>x=%{{x:.3s}}<br>y=%{{y:.4g}}<extra>{m}</extra>"
-                               if "model" in g.columns else None)))
+        for curve, g in pm[pm["curve"].astype(str).isin(drawn)].groupby("curve", sort=True):
+            traces.append(_curve_trace(g.sort_values("x"), str(curve), m, labels.get(curve, curve),
+                                       colour[str(curve)], rank=drawn.index(str(curve)) + 1,
+                                       legend=curve not in shown))
             at.append((r + 1, c + 1))
             shown.add(curve)
     if traces:    # one call: adding traces one by one to a subplot grid costs seconds with hundreds of curves
@@ -228,18 +218,35 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
     fig.update_xaxes(type="log")
     fig.update_xaxes(title_text=x_label, row=nrows)
     fig.update_yaxes(title_text=y_label, col=1)
-    hidden = len(curves) - len(visible)
     title = None
-    if hidden > 0:
-        title = (f"{len(visible)} of {len(curves)} curves drawn (emergent first, then the largest change); "
-                 + ("the others are in the legend: click one to draw it" if len(curves) <= max_listed else
-                    f"the next {max_listed - len(visible)} are in the legend (click one to draw it), the other "
-                    f"{len(curves) - max_listed} by narrowing the filters"))
+    if len(drawn) < len(curves):
+        title = f"{len(drawn)} of {len(curves)} curves drawn" + \
+            (" (emergent first, then the largest change)" if draw is None or set(drawn) == set(curves[:max_visible])
+             else "") + (f"; {more}" if more else "")
     fig.update_layout(height=max(420, 330 * nrows), title=title,
                       legend=dict(orientation="v", x=1.01, xanchor="left", y=1, yanchor="top", font=dict(size=11),
                                   groupclick="togglegroup"),
                       margin=dict(t=80 if title else 60, r=10))
     return fig
+
+
+def _curve_trace(g: pd.DataFrame, curve: str, metric: str, name: str, colour: str, *, rank: int,
+                 legend: bool) -> go.Scatter:
+    """One curve in one panel: points at 6 significant figures in x, 4 in y, its interval as error bars."""
+    err = None
+    if "lo" in g.columns and g["lo"].notna().any():
+        err = dict(type="data", symmetric=False,
+                   array=_round_sig((g["hi"] - g["y"]).clip(lower=0).to_numpy(dtype=float)).tolist(),
+                   arrayminus=_round_sig((g["y"] - g["lo"]).clip(lower=0).to_numpy(dtype=float)).tolist(),
+                   thickness=1, width=2)
+    has_model = "model" in g.columns
+    return go.Scatter(
+        x=_round_sig(g["x"].to_numpy(dtype=float), 6).tolist(),
+        y=_round_sig(g["y"].to_numpy(dtype=float)).tolist(), mode="lines+markers", name=name, legendgroup=curve,
+        showlegend=legend, line=dict(color=colour), error_y=err, legendrank=rank,
+        customdata=g[["model"]].astype(str).to_numpy() if has_model else None,
+        hovertemplate=(f"{curve}<br>%{{customdata[0]}}<br>x=%{{x:.3s}}<br>y=%{{y:.4g}}<extra>{metric}</extra>"
+                       if has_model else None))
 
 
 def score_distribution(series: pd.DataFrame, *, max_metrics: int = 40) -> go.Figure:

@@ -90,8 +90,9 @@ class ViewState:
     re-scoring page's metric pair (``'metric_a|metric_b'``, '' = the first available) and
     ``group`` its selected outputs (a :func:`group_label`);
     ``alpha, log10c, length, choices, n`` are the mirage simulator's sliders and ``cutoff``
-    its vision experiment's threshold c; ``form`` the predictability page's scaling form.  ``fp`` is the store
-    fingerprint the view was made on ('' = unknown).
+    its vision experiment's threshold c; ``form`` the predictability page's scaling form; ``curve`` the Series
+    page's drawn curves (empty = the ones that matter, :data:`emergence.app.figures.MAX_DRAWN` of
+    :func:`emergence.app.figures.curve_order`).  ``fp`` is the store fingerprint the view was made on ('' = unknown).
     """
 
     page: str = "overview"
@@ -115,6 +116,7 @@ class ViewState:
     n: int = int(_SIM["n_examples"])
     cutoff: float = 1.0
     form: str = "preferred"
+    curve: tuple[str, ...] = ()
     fp: str = ""
 
     def filters(self) -> dict:
@@ -133,7 +135,8 @@ class ViewState:
 
 
 _DEFAULT = ViewState()
-_LIST_FIELDS = FILTER_FIELDS
+#: fields that hold lists (repeated keys in the URL): the filters and the Series page's drawn curves
+_LIST_FIELDS = FILTER_FIELDS + ("curve",)
 #: the forms the dashboard fits for held-out prediction: emergence.predictability.predict's closed forms (fast; the
 #: nonlinear sigmoid and offset power law take ~5x longer and stay on the CLI)
 PREDICT_FORMS = ("linear", "loglog", "power_law")
