@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -30,8 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 TIMEOUT = 60_000   # ms per wait
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+from chromium import ARGS, CHROMIUM   # noqa: E402  Debian's Chromium: bench/chromium.py, shared with the tests
 
 HEATMAP_Y = """() => {
     const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
@@ -87,14 +85,13 @@ def main(argv=None) -> int:
     if not db.exists():
         print(f"no store at {db}: build it with `emergence ingest` (or pass --db)", file=sys.stderr)
         return 2
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
     from playwright.sync_api import sync_playwright
     from emergence.store import Store
     port = free_port()
     proc = start_app(db, port)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page(viewport={"width": 1500, "height": 1100})
             t0 = time.perf_counter()
             # task x metric, the grid this bench has always timed (a bare link now opens metric x source)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -38,8 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 TIMEOUT = 120_000   # ms per wait
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+from chromium import ARGS, CHROMIUM   # noqa: E402  Debian's Chromium: bench/chromium.py, shared with the tests
 PAGES = ("overview", "explorer", "series", "rescoring", "predictability", "simulator", "data")
 
 BASELINE = '''import plotly.graph_objects as go
@@ -235,7 +233,6 @@ def main(argv=None) -> int:
         print(f"no store at {db}: build it with `emergence ingest --offline` (or pass --db)", file=sys.stderr)
         return 2
     from playwright.sync_api import sync_playwright
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
     ser = Store(db).series()
     ser = ser[(ser["scale_axis"] == "params") & (ser["n_scales"] >= 3)]
     sources = ser["source"].value_counts().index.tolist()[:4]
@@ -254,7 +251,7 @@ def main(argv=None) -> int:
         baseline = start(base_script, base_port, env, Path(tmp))
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=chromium, args=ARGS)
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
                 page = browser.new_page(viewport={"width": 1500, "height": 1100})
                 app_base, bl = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{base_port}"
                 loads: dict[str, list[float]] = {}

@@ -279,21 +279,35 @@ def cmd_simulate(args) -> int:
     return 0
 
 
+_DB_HELP = "store path (default data/emergence.duckdb, or $EMERGENCE_DB)"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The ``emergence`` parser: the global ``--db``, then one sub-parser per command, added group by group."""
     p = argparse.ArgumentParser(
         prog="emergence",
         description="Is a sharp jump in capability a property of the models, or of the metric? "
                     "Ingest real evaluation results into a DuckDB store and query them.")
-    p.add_argument("--db", help="store path (default data/emergence.duckdb, or $EMERGENCE_DB)")
+    p.add_argument("--db", help=_DB_HELP)
     sub = p.add_subparsers(dest="command", required=True)
     # --db is accepted before or after the subcommand (`emergence ingest --db PATH` as in the docs)
     db_after = argparse.ArgumentParser(add_help=False)
-    db_after.add_argument("--db", default=argparse.SUPPRESS,
-                          help="store path (default data/emergence.duckdb, or $EMERGENCE_DB)")
+    db_after.add_argument("--db", default=argparse.SUPPRESS, help=_DB_HELP)
 
     def add(name: str, **kw) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[db_after], **kw)
 
+    # the order here is the order `emergence --help` lists the commands in
+    _add_ingest(add)
+    _add_store_commands(add)
+    _add_verdict_commands(add)
+    _add_analysis_commands(add)
+    _add_simulate(add)
+    return p
+
+
+def _add_ingest(add) -> None:
+    """``ingest``: sources, the data directory and download switches, and a mapping for a file of your own."""
     from emergence.ingestion.sources.byo import fields_help
     s = add("ingest", help="parse sources into the store (atomic, idempotent)",
             formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -323,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "writing nothing when one cannot be fetched or parsed; exit status 1 if any was left out")
     s.add_argument("--logs-task", action="append", metavar="TASK",
                    help="with --full-logs: fetch only this task's archive (repeatable; default every task)")
+    _add_mapping_options(s)
+    s.set_defaults(func=cmd_ingest)
+
+
+def _add_mapping_options(s: argparse.ArgumentParser) -> None:
+    """``ingest``'s options for a file of your own (README, 'Bring your own') and for model sizes."""
     s.add_argument("--map", metavar="TOML", help="mapping for a file of your own (README, 'Bring your own')")
     s.add_argument("--column", action="append", metavar="FIELD=COLUMN",
                    help="map a field to a column, key or dotted path such as output.0 (repeatable)")
@@ -338,8 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an example with a target but an empty or unparsed prediction: counted wrong (default: exact "
                         "match 0, edit distance against the empty string) or left out of the text metrics; stored "
                         "with the source")
-    s.set_defaults(func=cmd_ingest)
 
+
+def _add_store_commands(add) -> None:
+    """``remove`` and the listings of what the store holds: ``sources``, ``observations``, ``issues``."""
     s = add("remove", help="remove sources from the store (atomic; their series leave the store-wide FDR)",
             description="Remove SOURCE (a name as `emergence sources` lists it) from every table of the store in "
                         "one atomic write: the store is what it was, minus that source; the false discovery rate "
@@ -362,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_out(s)
     s.set_defaults(func=cmd_issues)
 
+
+def _add_verdict_commands(add) -> None:
+    """``series``, ``compare``, ``pairs``: the verdict tables, each with the filters and a scale axis."""
     for name, func, helptext in [
         ("series", cmd_series, "one row per series: the verdict (emergent / smooth / insufficient / no signal) and "
                                "its reason, the sharp-onset test's p and q values, the detection scale, the "
@@ -376,6 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
         _add_out(s)
         s.set_defaults(func=func)
 
+
+def _add_analysis_commands(add) -> None:
+    """``calibrate``, ``predict``, ``passuntil``, ``rescore``, ``grade-brier``: the analyses beyond the verdict."""
     from emergence.analysis.verdict import DEFAULT_N_BOOT
     s = add("calibrate", help="simulate smooth and sharp series at the sizes and noise of real ones, run the "
             "verdict, print the false-call and power tables (exit 1 if a target fails)")
@@ -418,6 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_out(s)
     s.set_defaults(func=cmd_grade_brier)
 
+
+def _add_simulate(add) -> None:
+    """``simulate``: the mirage simulator's parameters, defaults from :data:`emergence.analysis.simulate.DEFAULTS`."""
     from emergence.analysis.simulate import DEFAULTS
     s = add("simulate", help="the mirage simulator: per-token loss power law -> accuracy, edit distance, "
             "multiple choice grade, Brier score, expected and at finite n")
@@ -432,7 +463,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="random seed of the finite-n samples")
     _add_out(s)
     s.set_defaults(func=cmd_simulate)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

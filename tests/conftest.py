@@ -18,7 +18,6 @@ import base64
 import hashlib
 import json
 import os
-import shutil
 import socket
 import sys
 from contextlib import contextmanager
@@ -112,9 +111,10 @@ def free_port() -> int:
 
 
 # ---------------------------------------------------------------- the browser (Playwright + Debian's Chromium)
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# one home for the executable and its launch arguments, shared with the bench scripts: bench/chromium.py
+if str(REPO / "bench") not in sys.path:
+    sys.path.insert(0, str(REPO / "bench"))
+from chromium import ARGS as CHROMIUM_ARGS, CHROMIUM  # noqa: E402
 
 
 @pytest.fixture(scope="session")

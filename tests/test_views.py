@@ -218,6 +218,48 @@ def test_download_equals_its_cli_command(real_store, state, kind):
     assert api.to_csv(df) == _cli(db, *args)
 
 
+#: the same checks on the small fixture store (tests/fixture_store.py), so a clone without ../shared/data checks
+#: download = CLI byte for byte too: every table kind views.table_for makes, on states whose tables are non-empty there
+FIXTURE_CSV_VIEWS = [
+    (ViewState(page="series", source=("expemergence",), task=("arithmetic",)), None),
+    (ViewState(page="series", source=("expemergence",), task=("arithmetic",), subtask=("",), family=("Pythia",)), None),
+    (ViewState(page="series", source=("obsscaling",), task=("bbh",), subtask=("boolean_expressions",), shots=(0,)),
+     None),
+    (ViewState(page="explorer", source=("expemergence",), metric=("multiple_choice_grade",)), None),
+    (ViewState(page="explorer", source=("pythia",), x="step"), None),
+    (ViewState(page="overview", family=("Qwen", "Llama-2")), None),
+    (ViewState(page="explorer", source=("expemergence",)), "compare"),
+    (ViewState(page="rescoring", source=("expemergence",), task=("hindu_knowledge",), x="flops"), None),
+    (ViewState(page="rescoring", source=("gpt3-multiplication-tables",)), None),
+    (ViewState(page="predictability", source=("pythia",), task=("lambada_openai",)), None),
+    (ViewState(page="predictability", source=("monkeys-powerlaws",), metric=("ignored",)), "passuntil"),
+    (ViewState(page="simulator", alpha=-0.45, log10c=8.3, length=7, choices=3, n=250), None),
+    (ViewState(page="data"), None),
+]
+
+
+def test_the_fixture_checks_cover_every_table_kind():
+    """A table kind added to views without a fixture-store check here fails this."""
+    kinds = {k or views.table_kind(s) for s, k in FIXTURE_CSV_VIEWS}
+    assert kinds == set(views._KIND_FILTERS), set(views._KIND_FILTERS) ^ kinds
+
+
+def test_download_equals_cli_for_the_documented_command_on_the_fixture_store(fixture_store):
+    state = FIXTURE_CSV_VIEWS[0][0]
+    data = api.to_csv(views.table_for(state, fixture_store)[1])
+    assert data == _cli(fixture_store, "observations", "--source", "expemergence", "--task", "arithmetic", "--csv", "-")
+    assert data.count(b"\n") > 20
+
+
+@pytest.mark.parametrize("state, kind", FIXTURE_CSV_VIEWS,
+                         ids=[views.cli_command(s, kind=k)[10:70] for s, k in FIXTURE_CSV_VIEWS])
+def test_download_equals_its_cli_command_on_the_fixture_store(fixture_store, state, kind):
+    got_kind, df = views.table_for(state, fixture_store, kind=kind)
+    args = shlex.split(views.cli_command(state, kind=kind))[1:]
+    assert got_kind == args[0] and len(df) > 0
+    assert api.to_csv(df) == _cli(fixture_store, *args)
+
+
 def test_table_key_keeps_only_what_decides_the_rows():
     a = ViewState(page="explorer", rows="family", cell="share", task=("t",), x="flops", fp="ab")
     b = ViewState(page="overview", task=("t",), x="flops", alpha=-1.0)

@@ -378,6 +378,18 @@ def score_observations(obs: pd.DataFrame, *, axes=AXES, n_boot: int = V.DEFAULT_
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in SERIES_COLUMNS})
     pts = pd.concat(frames, ignore_index=True)
+    out = _score_rows(pts, labels)
+    dp = _tested_points(pts, labels, out)
+    out = _with_verdicts(out, dp, previous, n_boot=n_boot, width_threshold=width_threshold)
+    out = _with_detections(out, dp)
+    out = apply_fdr(out, fdr_level=fdr_level, width_threshold=width_threshold)
+    return out[SERIES_COLUMNS].sort_values(list(K.SERIES_ORDER), kind="stable").reset_index(drop=True)
+
+
+def _score_rows(pts: pd.DataFrame, labels) -> pd.DataFrame:
+    """One row per series and axis: the descriptive emergence score (Schaeffer et al. 2023, Sec. 4) and the
+    facts carried from the points (family, direction, class, counts, range, chance), decoded, with the
+    primary flag, the series id and the FDR family (``size`` or ``step`` on primary rows, METHODS.md Sec. 6)."""
     keys = ["scale_axis", "series_model"] + SERIES_KEY
     res = emergence_scores(pts, keys, x="x", y="y", higher_is_better="higher_is_better", resolution="resolution")
     # per-series facts carried from the points (same sorted key order as res)
@@ -395,13 +407,23 @@ def score_observations(obs: pd.DataFrame, *, axes=AXES, n_boot: int = V.DEFAULT_
     out["higher_is_better"] = out["higher_is_better"].astype(bool)
     out["series_id"] = _series_ids(out)
     out["fdr_family"] = np.where(out["primary"], np.where(out["scale_axis"] == "step", "step", "size"), "")
+    return out
 
-    # the verdict, on the primary rows
+
+def _tested_points(pts: pd.DataFrame, labels, out: pd.DataFrame) -> pd.DataFrame:
+    """The decoded points, with a scale, of the series the verdict tests (the primary rows of ``out``)."""
     dp = _decode(pts, labels).rename(columns={"series_model": "model"})
     dp["series_id"] = _series_ids(dp)
     dp = dp[dp["x"].notna()]
     tested_ids = set(out.loc[out["primary"], "series_id"])
-    dp = dp[dp["series_id"].isin(tested_ids)]
+    return dp[dp["series_id"].isin(tested_ids)]
+
+
+def _with_verdicts(out: pd.DataFrame, dp: pd.DataFrame, previous: pd.DataFrame | None, *, n_boot: int,
+                   width_threshold: float) -> pd.DataFrame:
+    """``out`` with the verdict's columns (:func:`emergence.analysis.verdict.assess` on the tested points
+    ``dp``, METHODS.md Sec. 6) and each series' ``points_hash``.  A series of ``previous`` whose points
+    hash is unchanged keeps its p-value; a primary row without one scaled point is ``insufficient``."""
     hashes = _points_hash(dp, dp["series_id"].to_numpy()) if len(dp) else pd.Series(dtype=object)
     cache = None
     if previous is not None and len(previous) and "points_hash" in previous.columns:
@@ -422,6 +444,12 @@ def score_observations(obs: pd.DataFrame, *, axes=AXES, n_boot: int = V.DEFAULT_
                                            "no point has a scale on this axis (no known model size)",
                                            "too few sizes")
     out["points_hash"] = out["series_id"].map(hashes)
+    return out
+
+
+def _with_detections(out: pd.DataFrame, dp: pd.DataFrame) -> pd.DataFrame:
+    """``out`` with ``detect_x`` and ``detect_against``: where each tested series is first detected above
+    its baseline (:func:`_detections`, METHODS.md Sec. 8); NaN and '' where it is not."""
     out["detect_x"] = np.nan
     out["detect_against"] = ""
     det = _detections(dp, out.set_index("series_id")["tau"])
@@ -429,8 +457,7 @@ def score_observations(obs: pd.DataFrame, *, axes=AXES, n_boot: int = V.DEFAULT_
         m = out["series_id"].map(det.set_index("series_id")["detect_x"])
         out["detect_x"] = m.to_numpy(dtype=float)
         out["detect_against"] = out["series_id"].map(det.set_index("series_id")["detect_against"]).fillna("")
-    out = apply_fdr(out, fdr_level=fdr_level, width_threshold=width_threshold)
-    return out[SERIES_COLUMNS].sort_values(list(K.SERIES_ORDER), kind="stable").reset_index(drop=True)
+    return out
 
 
 def _cache_frame(cache: pd.DataFrame, hashes: pd.Series) -> pd.DataFrame:

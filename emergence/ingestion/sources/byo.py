@@ -286,7 +286,37 @@ def _check_parts(parts: dict, allowed: dict, kind: str, where: str, prefix: str 
 
 
 def _validate(mapping: dict) -> Spec:
+    """A mapping (TOML table or the CLI's --column/--set) checked and compiled into a :class:`Spec`.
+
+    Every problem is an :class:`IngestError` naming the mapping (its file, or "column mapping"), the field and
+    the value; the checks run in the order a reader meets the keys (top level, parts, scale, files, format,
+    sizes, per-task overrides, required fields), so the first problem is the one reported.
+    """
     where = _where(mapping)
+    kind = _validate_top(mapping, where)
+    allowed = fields_for(kind)
+    parts = {p: _table(mapping, p, where) for p in PARTS}
+    _check_parts(parts, allowed, kind, where)
+    both = sorted(set(parts["columns"]) & set(parts["constants"]))
+    if both:
+        raise IngestError(where, "a field is given both as a column and as a constant", field=both[0])
+    scale = _validate_scale(parts["scale"], allowed, where)
+    files, captured = _validate_files(mapping, allowed, parts, where)
+    delimiter, empty = _validate_format(mapping, where)
+    sizes = _validate_sizes(mapping, where)
+    by_task = _validate_by_task(mapping, allowed, kind, where)
+    _check_required(kind, set(parts["columns"]) | set(parts["constants"]) | captured, where)
+    extract = {f: compile_rules(r, where, f) for f, r in parts["extract"].items()}
+    norm = {f: compile_normalisers(n, where, f) for f, n in parts["normalise"].items()}
+    for o in by_task.values():
+        o["extract"] = {f: compile_rules(r, where, f) for f, r in o["extract"].items()}
+        o["normalise"] = {f: compile_normalisers(n, where, f) for f, n in o["normalise"].items()}
+    return Spec(where, kind, parts["columns"], parts["constants"], scale, extract, norm, sizes, files, delimiter,
+                empty, by_task)
+
+
+def _validate_top(mapping: dict, where: str) -> str:
+    """The mapping is a table of known top-level keys; its ``kind`` (default aggregate)."""
     if not isinstance(mapping, dict):
         raise IngestError(where, "the mapping must be a table/dict")
     unknown = sorted(set(mapping) - TOP_LEVEL)
@@ -296,14 +326,13 @@ def _validate(mapping: dict) -> Spec:
     kind = mapping.get("kind", "aggregate")
     if kind not in KINDS:
         raise IngestError(where, f"kind must be one of {KINDS}", field="kind", value=kind)
-    allowed = fields_for(kind)
-    parts = {p: _table(mapping, p, where) for p in PARTS}
-    _check_parts(parts, allowed, kind, where)
-    both = sorted(set(parts["columns"]) & set(parts["constants"]))
-    if both:
-        raise IngestError(where, "a field is given both as a column and as a constant", field=both[0])
+    return kind
+
+
+def _validate_scale(table: dict, allowed: dict, where: str) -> dict[str, float]:
+    """``[scale]``: a positive finite factor per numeric field."""
     scale = {}
-    for fld, factor in parts["scale"].items():
+    for fld, factor in table.items():
         if allowed[fld] not in ("float", "int"):
             raise IngestError(where, "only numeric fields can be scaled", field=fld, value=factor)
         try:
@@ -313,6 +342,12 @@ def _validate(mapping: dict) -> Spec:
         if not math.isfinite(factor) or factor <= 0:
             raise IngestError(where, "a scale factor must be a positive finite number", field=fld, value=factor)
         scale[fld] = factor
+    return scale
+
+
+def _validate_files(mapping: dict, allowed: dict, parts: dict, where: str) -> tuple[list[str], set[str]]:
+    """``files``: the path patterns, and the fields their ``{field}`` placeholders capture (which no column
+    or constant may also give)."""
     files = mapping.get("files") or []
     files = [files] if isinstance(files, str) else files
     if not isinstance(files, list) or not all(isinstance(p, str) and p for p in files):
@@ -328,6 +363,11 @@ def _validate(mapping: dict) -> Spec:
     if clash:
         raise IngestError(where, "a field is taken from the file path and also given as a column or constant",
                           field=clash[0])
+    return files, captured
+
+
+def _validate_format(mapping: dict, where: str) -> tuple[str | None, str]:
+    """``delimiter`` (one character, or 'tab') and ``empty_prediction`` (default wrong)."""
     delimiter = mapping.get("delimiter")
     if delimiter is not None:
         delimiter = {"tab": "\t", "\\t": "\t"}.get(delimiter, delimiter)
@@ -337,6 +377,11 @@ def _validate(mapping: dict) -> Spec:
     if empty not in EMPTY_PREDICTION:
         raise IngestError(where, f"empty_prediction must be one of {EMPTY_PREDICTION}", field="empty_prediction",
                           value=empty)
+    return delimiter, empty
+
+
+def _validate_sizes(mapping: dict, where: str) -> dict[str, float]:
+    """``[sizes]``: model -> parameter count (7e9, 7B, 350M, ...), positive and finite."""
     sizes = {}
     for model, v in _table(mapping, "sizes", where).items():
         try:
@@ -347,6 +392,11 @@ def _validate(mapping: dict) -> Spec:
         if size is None or not math.isfinite(size) or size <= 0:
             raise IngestError(where, "a size must be a positive number", field=f"sizes.{model}", value=v)
         sizes[str(model)] = size
+    return sizes
+
+
+def _validate_by_task(mapping: dict, allowed: dict, kind: str, where: str) -> dict[str, dict]:
+    """``[by_task.<task>]``: per-task columns, constants, extract and normalise tables (not yet compiled)."""
     by_task = {}
     for task, over in _table(mapping, "by_task", where).items():
         if not isinstance(over, dict) or set(over) - {"columns", "constants", "extract", "normalise"}:
@@ -355,18 +405,16 @@ def _validate(mapping: dict) -> Spec:
         o = {p: _table(over, p, where) for p in ("columns", "constants", "extract", "normalise")}
         _check_parts(o, allowed, kind, where, prefix=f"by_task.{task}.")
         by_task[task] = o
-    given = set(parts["columns"]) | set(parts["constants"]) | captured
+    return by_task
+
+
+def _check_required(kind: str, given: set[str], where: str) -> None:
+    """task and model, and for aggregate rows value and metric (or source_metric), each a column, a constant
+    or captured from the file path."""
     required = ["task", "model"] + (["value", "metric"] if kind == "aggregate" else [])
     for fld in required:
         if fld not in given and not (fld == "metric" and "source_metric" in given):
             raise IngestError(where, f"required field {fld!r} is neither a column nor a constant", field=fld)
-    extract = {f: compile_rules(r, where, f) for f, r in parts["extract"].items()}
-    norm = {f: compile_normalisers(n, where, f) for f, n in parts["normalise"].items()}
-    for o in by_task.values():
-        o["extract"] = {f: compile_rules(r, where, f) for f, r in o["extract"].items()}
-        o["normalise"] = {f: compile_normalisers(n, where, f) for f, n in o["normalise"].items()}
-    return Spec(where, kind, parts["columns"], parts["constants"], scale, extract, norm, sizes, files, delimiter,
-                empty, by_task)
 
 
 # ------------------------------------------------------------------------------ files and paths
