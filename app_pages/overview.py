@@ -42,19 +42,7 @@ st.caption("Detection scale: the smallest size from which the metric is signific
 with st.expander(f"Verdicts per metric pair ({len(verdicts):,} pairs of metrics)"):
     st.dataframe(verdicts, hide_index=True, width="stretch")
 
-st.subheader("Verdicts per metric class and per metric")
-summ = sup.summary(fp, filters, state.x)
-left, right = st.columns(2)
-with left:
-    sup.chart(sup.figure("share_class", fp, key, figures.share_bar, summ["metric_class"], "metric_class"),
-              "overview_class", "share-by-class")
-with right:
-    sup.chart(sup.figure("verdict_class", fp, key, figures.verdict_bar, summ["metric_class"], "metric_class"),
-              "overview_class_states", "verdicts-by-class")
-sup.chart(sup.figure("share_metric", fp, key, figures.share_bar, summ["metric"], "metric"),
-          "overview_metric", "share-by-metric")
-st.dataframe(summ["metric"], hide_index=True, width="stretch")
-
+st.subheader("Verdicts")
 c = st.columns(6)
 c[0].metric("sources", df["source"].nunique() if len(df) else 0)
 c[1].metric("tasks", df["task"].nunique() if len(df) else 0)
@@ -64,20 +52,36 @@ for i, name in enumerate(("emergent", "smooth", "insufficient", "no signal")):
         c[i + 3].metric(name, f"{int((df['verdict'] == name).sum()) if len(df) else 0:,}")
 sup.notice_unscored(df, key=views.table_key(state))
 
-st.subheader("False discovery rate: one family per question")
-st.markdown("Benjamini–Hochberg runs over **every series of the store** that asks the same question, whatever the "
-            "filters on screen: one test per series on its primary size axis (parameters, else FLOPs, else tokens), "
-            "and, apart, one per training-step series. Series shown on another axis carry their primary axis' "
-            "verdict.")
-st.dataframe(sup.fdr_families(fp), hide_index=True, width="stretch")
-
-with st.expander("The emergence score (Srivastava et al.): descriptive, not the verdict"):
-    st.markdown("The emergence score grows with the number of sizes (a straight line over k sizes scores k − 1; a "
-                "three-size family can never exceed 2) and its median-step denominator shrinks on any geometric "
-                "decay, so smooth power-law losses score high. It is kept as a description of how abrupt a curve is.")
-    # drawn on request: a fifth chart on every load cost the Overview more than its share (bench/bench_pages.py)
-    if st.toggle("Show the scores per metric", key="overview_show_scores"):
-        sup.chart(sup.figure("scores", fp, key, figures.score_distribution, df), "overview_scores",
-                  "scores-by-metric")
+# one part at a time below the headline (the link keeps which): every chart and table drawn on each load cost the
+# page more than a one-chart page's whole load (bench/bench_pages.py, BENCHMARKS.md section 9)
+SECTIONS = {"class": "Verdicts per metric class", "metric": "Verdicts per metric", "fdr": "False discovery rate",
+            "score": "Emergence score (descriptive)"}
+sup.radio(state, "section", "Show", views.OVERVIEW_SECTIONS, fmt=SECTIONS.get, horizontal=True)
+if state.section in ("class", "metric"):
+    summ = sup.summary(fp, filters, state.x)
+if state.section == "class":
+    left, right = st.columns(2)
+    with left:
+        sup.chart(sup.figure("share_class", fp, key, figures.share_bar, summ["metric_class"], "metric_class"),
+                  "overview_class", "share-by-class")
+    with right:
+        sup.chart(sup.figure("verdict_class", fp, key, figures.verdict_bar, summ["metric_class"], "metric_class"),
+                  "overview_class_states", "verdicts-by-class")
+elif state.section == "metric":
+    sup.chart(sup.figure("share_metric", fp, key, figures.share_bar, summ["metric"], "metric"),
+              "overview_metric", "share-by-metric")
+    st.dataframe(summ["metric"], hide_index=True, width="stretch")
+elif state.section == "fdr":
+    st.markdown("Benjamini–Hochberg runs over **every series of the store** that asks the same question, whatever "
+                "the filters on screen: one test per series on its primary size axis (parameters, else FLOPs, else "
+                "tokens), and, apart, one per training-step series. Series shown on another axis carry their primary "
+                "axis' verdict.")
+    st.dataframe(sup.fdr_families(fp), hide_index=True, width="stretch")
+else:
+    st.markdown("The emergence score (Srivastava et al.) grows with the number of sizes (a straight line over k sizes "
+                "scores k − 1; a three-size family can never exceed 2) and its median-step denominator shrinks on any "
+                "geometric decay, so smooth power-law losses score high. It is kept as a description of how abrupt a "
+                "curve is, not as the verdict.")
+    sup.chart(sup.figure("scores", fp, key, figures.score_distribution, df), "overview_scores", "scores-by-metric")
 sup.download_section(state, kind, df, fp)
 sup.share_link(state)

@@ -157,20 +157,35 @@ def test_overview_leads_with_the_paired_evidence_and_filters_change_it():
     at = open_page("overview")
     sentence = at.markdown[1].value
     assert sentence.startswith("Of ") and "pairs of series scored from the same outputs" in sentence
+    assert len(at.get("plotly_chart")) == 3          # the leads, then the default section's two charts
     states = {t["name"]: arr(t["y"]) for t in spec(at, 2)["data"]}          # verdicts per metric class
     assert set(states) == {"emergent", "smooth", "insufficient", "no signal"}
     at.multiselect(key="w_overview_source").set_value(["inverse-scaling-eval-pipeline"]).run()
     assert at.markdown[1].value != sentence
     assert {t["name"]: arr(t["y"]) for t in spec(at, 2)["data"]} != states
-    assert len(at.get("plotly_chart")) == 4              # the score chart is drawn on request
-    at.toggle(key="overview_show_scores").set_value(True).run()
-    scores = sorted(boxes(spec(at, 4)))
+    at.radio(key="w_overview_section").set_value("score").run()
+    assert qp(at, "section") == ["score"] and len(at.get("plotly_chart")) == 2   # the leads and the scores
+    scores = sorted(boxes(spec(at, 1)))
     at.selectbox(key="w_overview_x").set_value("step").run()
-    assert sorted(boxes(spec(at, 4))) != scores and qp(at, "x") == ["step"]
+    assert sorted(boxes(spec(at, 1))) != scores and qp(at, "x") == ["step"]
+
+
+def test_overview_shows_one_section_at_a_time_and_the_link_keeps_it():
+    at = open_page("overview", section="metric")
+    assert at.radio(key="w_overview_section").value == "metric"
+    per_metric = spec(at, 1)
+    title = per_metric["layout"]["title"]["text"].replace("<br>", " ")
+    assert len(at.get("plotly_chart")) == 2 and "per metric" in title and "per metric class" not in title
+    assert any("share_emergent" in d.value.columns and "metric" in d.value.columns for d in at.dataframe)
+    at.radio(key="w_overview_section").set_value("class").run()
+    assert qp(at, "section") == [] and len(at.get("plotly_chart")) == 3      # the default: not in the link
+    # a link made before sections existed opens on the default, the per-class verdicts
+    old = open_page("overview", source="inverse-scaling-eval-pipeline")
+    assert old.radio(key="w_overview_section").value == "class" and len(old.get("plotly_chart")) == 3
 
 
 def test_overview_shows_one_fdr_family_per_question():
-    at = open_page("overview")
+    at = open_page("overview", section="fdr")
     fams = [df for df in (d.value for d in at.dataframe) if "fdr_family" in df.columns][0]
     assert set(fams["fdr_family"]) == {"size", "step"} and (fams["n_tested"] > 0).all()
 

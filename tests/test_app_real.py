@@ -32,7 +32,8 @@ def test_overview_on_every_real_source():
     at = open_page("overview")
     assert at.markdown[1].value.startswith("Of ")
     assert {t["name"] for t in spec(at, 2)["data"]} == {"emergent", "smooth", "insufficient", "no signal"}
-    fams = [df for df in (d.value for d in at.dataframe) if "fdr_family" in df.columns][0]
+    fdr = open_page("overview", section="fdr")
+    fams = [df for df in (d.value for d in fdr.dataframe) if "fdr_family" in df.columns][0]
     assert set(fams["fdr_family"]) == {"size", "step"} and (fams["n_tested"] > 0).all()
     sentence = at.markdown[1].value
     at.multiselect(key="w_overview_source").set_value(["inverse-scaling-eval-pipeline"]).run()

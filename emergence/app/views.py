@@ -41,7 +41,7 @@ from emergence.analysis.simulate import DEFAULTS as _SIM
 #: against sources; a link that names its rows or columns opens exactly those (README, 'Explorer').
 EXPLORER_DEFAULT = {"rows": "metric", "cols": "source"}
 
-__all__ = ["PAGES", "PAGE_TITLES", "PAGE_TABLE", "DIMENSIONS", "FORMS", "PREDICT_FORMS", "SIM_SCALES", "FILTER_FIELDS", "CELL_VALUES", "MAX_VALUE_LEN",
+__all__ = ["PAGES", "PAGE_TITLES", "PAGE_TABLE", "DIMENSIONS", "FORMS", "PREDICT_FORMS", "SIM_SCALES", "FILTER_FIELDS", "CELL_VALUES", "MAX_VALUE_LEN", "OVERVIEW_SECTIONS",
            "MAX_VALUES", "ViewState", "from_query_params", "to_query_params", "table_kind", "table_for",
            "table_key", "cli_command", "citations", "pivot", "drill_down", "restrict", "filter_options", "metric_pairs",
            "pair_verdicts", "group_label", "RESCORING_SOURCES"]
@@ -90,7 +90,8 @@ class ViewState:
     re-scoring page's metric pair (``'metric_a|metric_b'``, '' = the first available) and
     ``group`` its selected outputs (a :func:`group_label`);
     ``alpha, log10c, length, choices, n`` are the mirage simulator's sliders and ``cutoff``
-    its vision experiment's threshold c; ``form`` the predictability page's scaling form; ``curve`` the Series
+    its vision experiment's threshold c; ``form`` the predictability page's scaling form; ``section`` the part of
+    the Overview shown below its headline (:data:`OVERVIEW_SECTIONS`); ``curve`` the Series
     page's drawn curves (empty = the ones that matter, :data:`emergence.app.figures.MAX_DRAWN` of
     :func:`emergence.app.figures.curve_order`).  ``fp`` is the store fingerprint the view was made on ('' = unknown).
     """
@@ -116,6 +117,7 @@ class ViewState:
     n: int = int(_SIM["n_examples"])
     cutoff: float = 1.0
     form: str = "preferred"
+    section: str = "class"
     curve: tuple[str, ...] = ()
     fp: str = ""
 
@@ -142,10 +144,13 @@ _LIST_FIELDS = FILTER_FIELDS + ("curve",)
 PREDICT_FORMS = ("linear", "loglog", "power_law")
 #: the predictability page's summary: each series' preferred form, or one form for all
 FORMS = ("preferred",) + PREDICT_FORMS
+#: the Overview's parts below its headline, one shown at a time (a link names it as ``section``): the verdicts per
+#: metric class, per metric, the false-discovery families, the descriptive emergence scores
+OVERVIEW_SECTIONS = ("class", "metric", "fdr", "score")
 #: the simulator's scales, as `emergence simulate` makes them by default: logspace(min, max, n)
 SIM_SCALES = (float(_SIM["min_scale"]), float(_SIM["max_scale"]), int(_SIM["n_scales"]))
 _CHOICES = {"page": PAGES, "rows": DIMENSIONS, "cols": DIMENSIONS, "cell": CELL_VALUES, "x": api.SCALE_AXES,
-            "form": FORMS}
+            "form": FORMS, "section": OVERVIEW_SECTIONS}
 #: numeric options: field -> (type, min, max)
 _NUMBERS = {"alpha": (float, -2.0, -0.01), "log10c": (float, 0.0, 14.0), "length": (int, 1, 100),
             "choices": (int, 2, 26), "n": (int, 1, 100_000), "cutoff": (float, 0.01, 50.0)}
