@@ -421,8 +421,32 @@ def _defer_to_native(rescored: pd.DataFrame, native: pd.DataFrame, batch: Batch)
     return rescored
 
 
-def parse_source(p: Planned, progress=None) -> Batch:
-    """Run one parser and attach content hashes and re-scored observations."""
+def _rescore_spilled(batch: Batch, root: Path, store: Store) -> pd.DataFrame:
+    """Observation rows of the choice metrics of the examples ``batch`` spilled to Parquet:
+    :meth:`emergence.store.Store.rescore_choices` over all its files at once, grouped by the example group
+    key with the group's columns (``group_meta``), through the numpy path's own
+    :func:`~emergence.analysis.rescore.observation_rows`.  A bad correct index is an IngestError naming
+    the log and row."""
+    from emergence.analysis.rescore import EXAMPLE_GROUP_KEY, observation_rows
+    try:
+        groups = store.rescore_choices(list(batch.example_files), by=EXAMPLE_GROUP_KEY, group_meta=True)
+    except ValueError as e:
+        raise IngestError(root, f"re-scoring the examples failed: {e}") from e
+    return observation_rows(groups)
+
+
+def parse_source(p: Planned, progress=None, store: Store | None = None) -> Batch:
+    """Run one parser and attach content hashes and re-scored observations.
+
+    Re-scoring (:mod:`emergence.analysis.rescore`) takes two paths by one rule, *spilled = large*:
+    examples the parser kept in memory are re-scored here in numpy
+    (:func:`~emergence.analysis.rescore.aggregate_examples`); examples it spilled to Parquet (BIG-G
+    full logs) come with the aggregates it made one log at a time (``batch.rescored``: every metric
+    but the choice metrics), and their choice metrics (Brier, binary Brier, grade) are computed in
+    DuckDB over the whole spilled table in bounded memory (:func:`_rescore_spilled`).  Both paths
+    end in :func:`~emergence.analysis.rescore.observation_rows`.  ``store``: whose SQL reads the
+    spilled files (it need not exist yet; the default store otherwise).
+    """
     try:
         if p.mapping is not None:
             batch = p.module.parse_with_mapping(p.root, p.mapping, source=p.name)
@@ -434,6 +458,8 @@ def parse_source(p: Planned, progress=None) -> Batch:
         raise IngestError(p.root, f"{type(e).__name__}: {e}") from e
     obs = batch.observations
     parts = [batch.rescored] if batch.rescored is not None and len(batch.rescored) else []
+    if batch.example_files:
+        parts.append(_rescore_spilled(batch, p.root, store or Store()))
     if batch.examples is not None and len(batch.examples):
         from emergence.analysis.rescore import aggregate_examples
         ex = batch.examples
@@ -522,7 +548,7 @@ def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = N
             if progress:
                 progress(Progress(f"parsing {p.name} from {p.root}", "source", i + 1, len(planned)))
             try:
-                batch = parse_source(p, progress)
+                batch = parse_source(p, progress, store)
             except IngestError as e:
                 if not keep_going:
                     raise
