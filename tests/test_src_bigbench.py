@@ -455,7 +455,8 @@ def _assert_rows_equal(got: pd.DataFrame, want: pd.DataFrame):
     for c in want.columns:
         a, b = got[c], want[c]
         if pd.api.types.is_numeric_dtype(b) and not pd.api.types.is_bool_dtype(b):
-            np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-12, atol=0, equal_nan=True,
+            # 1e-12 relative; 1e-15 absolute near 0, where both compute (1 - p)^2 with p ~ 1 (rounding ~1e-16)
+            np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-12, atol=1e-15, equal_nan=True,
                                        err_msg=c)
         else:
             assert a.astype(object).where(a.notna(), None).tolist() == \
