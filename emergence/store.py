@@ -603,23 +603,19 @@ class Store:
         for the grade; a NULL ``subtask`` / ``prompt_variant`` key is ``''``), computed without
         leaving the database, so a table larger than memory streams through.
 
-        The SQL twin of the numpy path, and the path the ingest takes for large per-example tables:
-        examples spilled to Parquet (BIG-G full logs) get their choice metrics here, ``group_meta=True``,
-        turned into observation rows by :func:`emergence.analysis.rescore.observation_rows` like the
-        numpy path's.  :func:`emergence.api.grade_vs_brier` pools a task's whole examples table, and
-        BENCHMARKS.md 3a/3b hold this to 10 M rows in the store and 100 M streamed from Parquet in
-        bounded memory.  :func:`~emergence.analysis.rescore.aggregate_examples` is its test oracle
-        (``tests/test_store_rescore.py``: hand-made edge cases and hypothesis samples must agree).
+        The SQL twin of the numpy path (its test oracle, ``tests/test_store_rescore.py``), used by the
+        ingest for large per-example tables: examples spilled to Parquet (BIG-G full logs) get their
+        choice metrics here (``group_meta=True``, then :func:`emergence.analysis.rescore.observation_rows`),
+        and by :func:`emergence.api.grade_vs_brier`; BENCHMARKS.md 3a/3b: 10 M rows in the store, 100 M
+        streamed from Parquet in bounded memory.
 
         Parameters
         ----------
         data : None, str / path, list of paths, or a DataFrame / pyarrow Table / RecordBatchReader
-            ``None``: the store's ``examples`` table; a path: Parquet file(s) (a glob or a list is
-            fine; read without the store, which need not exist); otherwise an in-memory relation.
-            It needs the columns ``choice_logprobs`` (a list of doubles), ``correct_index``
-            (0-based) and the ``by`` columns; rows without a list or without a correct index are not
-            scored (rows with only ``p_correct`` are left to
-            :func:`~emergence.analysis.rescore.aggregate_examples`).
+            ``None``: the store's ``examples`` table; a path: Parquet file(s) (a glob or a list; the
+            store need not exist); otherwise an in-memory relation.  It needs ``choice_logprobs`` (a
+            list of doubles), ``correct_index`` (0-based) and the ``by`` columns; rows without a list
+            or a correct index are not scored (only ``p_correct``: the numpy path's).
         by : column names of :data:`emergence.ingestion.schema.EXAMPLE_COLUMNS` to group by.
         filters : dict, optional
             Only the rows these filters match (as :meth:`examples`: source, task, subtask,
