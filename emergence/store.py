@@ -769,31 +769,39 @@ def _group_meta_sql(by: list[str]) -> str:
     keys = ", ".join(f'"{c}"' for c in by)
     sk = [c for c in by if c not in ("model", "checkpoint_step")]       # the series: the group but the model
     firsts = ", ".join(f'arg_min_null(src."{c}", src._rn) AS "{c}"' for c in _GROUP_META[:5])
-    joined = ", ".join(f"""string_agg(DISTINCT src."{c}", '; ' ORDER BY src."{c}") FILTER (WHERE src."{c}" <> '')
-                   AS "{c}\"""" for c in ("source_file", "content_hash"))
+    # distinct values first (a GROUP BY, which spills), then the ordered join over those few per group: an
+    # ordered aggregate over every row would hold a whole group in memory
+    joined = "".join(f"""
+        {c} AS (
+            SELECT {keys}, string_agg(v, '; ' ORDER BY v) AS "{c}"
+            FROM (SELECT DISTINCT {keys}, "{c}" AS v FROM src WHERE "{c}" <> '') GROUP BY {keys}),"""
+                     for c in ("source_file", "content_hash"))
     diffs = (("b", "brier"), ("bb", "brier_binary"), ("g", "grade"))
     return f""",
-        fin AS (SELECT source, model, max(checkpoint_step) AS ms FROM src GROUP BY source, model),
-        gm AS (
+        fin AS (SELECT source, model, max(checkpoint_step) AS ms FROM src GROUP BY source, model),{joined}
+        g1 AS (
             SELECT {", ".join(f'src."{c}"' for c in by)}, {firsts},
                    arg_min_null(coalesce(src.is_final, src.checkpoint_step IS NULL OR src.checkpoint_step = fin.ms),
-                                src._rn) AS is_final,
-                   {joined}
+                                src._rn) AS is_final
             FROM src LEFT JOIN fin ON {_same("src", "fin", ("source", "model"))}
             GROUP BY {", ".join(f'src."{c}"' for c in by)}),
+        gm AS (
+            SELECT g1.*, source_file.source_file, content_hash.content_hash
+            FROM g1 LEFT JOIN source_file ON {_same("g1", "source_file", by)}
+                    LEFT JOIN content_hash ON {_same("g1", "content_hash", by)}),
         pe AS NOT MATERIALIZED (
             SELECT {keys}, params AS p, example_id AS eid, _rn, brier, brier_binary, grade FROM e
             WHERE isfinite(params) AND checkpoint_step IS NULL AND example_id IS NOT NULL),
         p0 AS (SELECT {", ".join(f'"{c}"' for c in sk)}, min(p) AS p0 FROM pe GROUP BY ALL),
         ref AS (
-            SELECT {", ".join(f'pe."{c}"' for c in sk)}, pe.eid,
+            SELECT {", ".join(f'pe."{c}"' for c in sk)}, pe.eid, p0.p0,
                    {", ".join(f"arg_min(pe.{v}, pe._rn) AS {n}0" for n, v in diffs)}
             FROM pe JOIN p0 ON {_same("pe", "p0", sk)} AND pe.p = p0.p0
-            GROUP BY {", ".join(f'pe."{c}"' for c in sk)}, pe.eid),
+            GROUP BY {", ".join(f'pe."{c}"' for c in sk)}, pe.eid, p0.p0),
+        -- one join, with the smallest model's answers (ref) as its build side: the other models' rows stream
         pairs AS (
             SELECT {", ".join(f'pe."{c}"' for c in by)}, {", ".join(f"pe.{v} - ref.{n}0 AS d{n}" for n, v in diffs)}
-            FROM pe JOIN p0 ON {_same("pe", "p0", sk)} AND pe.p > p0.p0
-                    JOIN ref ON {_same("pe", "ref", sk)} AND pe.eid = ref.eid),
+            FROM pe JOIN ref ON {_same("pe", "ref", sk)} AND pe.eid = ref.eid AND pe.p > ref.p0),
         pse AS (
             SELECT {keys}, {", ".join(f"CASE WHEN count(d{n}) >= 2 THEN stddev_samp(d{n}) / sqrt(count(d{n})) END AS {n}_pse"
                                       for n, _ in diffs)}
