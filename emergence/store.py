@@ -665,7 +665,9 @@ class Store:
             cur, order, relation, params = self.cursor(), "rowid", "examples", []
         elif files is not None or isinstance(data, (str, os.PathLike)):
             folder = Path(files[0] if files else str(data)).parent
-            cur = duckdb.connect(":memory:", config={"temp_directory": str(folder / ".duckdb-tmp")})
+            # the ingest's call (group_meta) on one thread: its peak stays near one log's (bench_full_logs.py)
+            cur = duckdb.connect(":memory:", config={"temp_directory": str(folder / ".duckdb-tmp"),
+                                                     **({"threads": 1} if group_meta else {})})
             relation = "read_parquet(?, filename = true, file_row_number = true)" if group_meta else "read_parquet(?)"
             order = "(list_position(?, filename), file_row_number)" if files else "(filename, file_row_number)"
             params = ([files] if files and group_meta else []) + [files if files else str(data)]
