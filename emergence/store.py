@@ -661,6 +661,8 @@ class Store:
         in-memory relation."""
         import numpy as np
         files = [str(f) for f in data] if isinstance(data, (list, tuple)) else None
+        if files == []:
+            raise ValueError("no Parquet files to re-score")
         if data is None:
             cur, order, relation, params = self.cursor(), "rowid", "examples", []
         elif files is not None or isinstance(data, (str, os.PathLike)):
