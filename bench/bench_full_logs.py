@@ -10,9 +10,11 @@ questions x 4 choices, prompts of a few hundred characters, as the real logs car
 inputs) is written and packed as BIG-bench ships it (``tar`` then ``lrzip``:
 ``results/full-logs_BIG-G_BIG-G-sparse.tar.lrz``).  Then, each in a fresh subprocess:
 
-- **stream** (the target): :func:`emergence.ingestion.sources.bigbench.parse` with ``full_logs=True`` and
-  a spill folder -- ``lrzip -d`` to a pipe, the tar read sequentially, each log decoded one
-  query at a time, example rows spilled to Parquet per log;
+- **stream** (the target): the ingest's :func:`emergence.ingestion.ingest.parse_source` --
+  :func:`emergence.ingestion.sources.bigbench.parse` with ``full_logs=True`` and a spill folder
+  (``lrzip -d`` to a pipe, the tar read sequentially, each log decoded one query at a time, example
+  rows spilled to Parquet per log and re-scored in numpy per log but for the choice metrics), then the
+  choice metrics in DuckDB over the whole spill (:meth:`emergence.store.Store.rescore_choices`);
 - **in memory** (the baseline): the same parser on the same logs unpacked into the checkout
   (``full-log_*.json`` files, each read whole with ``json.loads``, every example row kept in
   memory until the end) -- how a checkout's unpacked logs are read.
@@ -107,7 +109,14 @@ def child(mode: str, root: str, spill: str):
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     t = time.perf_counter()
     if mode == "stream":
-        b = bb.parse(Path(root), full_logs=True, spill_dir=spill)
+        # the ingest's step: the parser (numpy re-scoring per log but the choice metrics), then the choice
+        # metrics in DuckDB over the whole spill (Store.rescore_choices; no store file is made)
+        from emergence.ingestion import catalog
+        from emergence.ingestion.ingest import Planned, parse_source
+        from emergence.store import Store
+        b = parse_source(Planned("bigbench", Path(root), catalog.get("bigbench"), bb,
+                                 options={"full_logs": True, "spill_dir": spill}),
+                         store=Store(Path(spill) / "unused.duckdb"))
     else:
         b = bb.parse(Path(root))
     dt = time.perf_counter() - t

@@ -32,7 +32,7 @@ from typing import Callable, Iterable
 import duckdb
 import pandas as pd
 
-from emergence.keys import FILTER_COLUMNS as _FILTER_COLUMNS
+from emergence.keys import EXAMPLE_GROUP_KEY as _EXAMPLE_GROUP_KEY, FILTER_COLUMNS as _FILTER_COLUMNS
 from emergence.ingestion.sources.base import Progress
 from emergence.ingestion.schema import EXAMPLE_COLUMNS, ISSUE_COLUMNS, OBSERVATION_COLUMNS, Batch
 
@@ -592,115 +592,241 @@ class Store:
         return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
 
     def rescore_choices(self, data=None, by: Iterable[str] = ("model", "task"),
-                        filters: dict | None = None) -> pd.DataFrame:
+                        filters: dict | None = None, *, group_meta: bool = False) -> pd.DataFrame:
         """Multiple-choice examples re-scored to Brier score and grade per group, in DuckDB.
 
         The same rules as :func:`emergence.analysis.rescore.aggregate_examples` (softmax over each
         question's own choices, NaN = no choice, ``-inf`` = probability 0; multi-class Brier
-        ``sum_k (p_k - 1[k = correct])^2``; binary Brier ``(1 - p_correct)^2``; grade 1 only if the
-        right choice is *strictly* the highest; mean, ``sd(ddof=1)/sqrt(n)`` and ``n`` over the
-        examples each metric is defined on; ``random_baseline`` = mean ``1/choices`` for the grade),
-        computed without leaving the database, so a table larger than memory streams through.
+        ``sum_k (p_k - 1[k = correct])^2`` (Brier 1950, eq. 1); binary Brier ``(1 - p_correct)^2``;
+        grade 1 only if the right choice is *strictly* the highest; mean, ``sd(ddof=1)/sqrt(n)`` and
+        ``n`` over the examples each metric is defined on; ``random_baseline`` = mean ``1/choices``
+        for the grade; a NULL ``subtask`` / ``prompt_variant`` key is ``''``), computed without
+        leaving the database, so a table larger than memory streams through.
 
-        The SQL twin of the numpy path, kept on purpose: :func:`emergence.api.grade_vs_brier` pools a
-        task's whole examples table (BIG-G full logs), and BENCHMARKS.md 3a/3b hold it to 10 M rows
-        in the store and 100 M streamed from Parquet in bounded memory, which the numpy path cannot.
-        :func:`emergence.analysis.rescore.aggregate_examples` is its test oracle (``tests/test_store_rescore.py``:
-        hand-made edge cases and hypothesis samples must agree).
+        The SQL twin of the numpy path (its test oracle, ``tests/test_store_rescore.py``), used by the
+        ingest for large per-example tables: examples spilled to Parquet (BIG-G full logs) get their
+        choice metrics here (``group_meta=True``, then :func:`emergence.analysis.rescore.observation_rows`),
+        and by :func:`emergence.api.grade_vs_brier`; BENCHMARKS.md 3a/3b: 10 M rows in the store, 100 M
+        streamed from Parquet in bounded memory.
 
         Parameters
         ----------
-        data : None, str / path, or a DataFrame / pyarrow Table / RecordBatchReader
-            ``None``: the store's ``examples`` table; a path: Parquet file(s) (a glob is fine);
-            otherwise an in-memory relation.  It needs the columns ``choice_logprobs`` (a list of
-            doubles), ``correct_index`` (0-based) and the ``by`` columns; rows without a list or
-            without a correct index are not scored (rows with only ``p_correct`` are left to
-            :func:`~emergence.analysis.rescore.aggregate_examples`).
+        data : None, str / path, list of paths, or a DataFrame / pyarrow Table / RecordBatchReader
+            ``None``: the store's ``examples`` table; a path: Parquet file(s) (a glob or a list; the
+            store need not exist); otherwise an in-memory relation.  It needs ``choice_logprobs`` (a
+            list of doubles), ``correct_index`` (0-based) and the ``by`` columns; rows without a list
+            or a correct index are not scored (only ``p_correct``: the numpy path's).
         by : column names of :data:`emergence.ingestion.schema.EXAMPLE_COLUMNS` to group by.
         filters : dict, optional
             Only the rows these filters match (as :meth:`examples`: source, task, subtask,
             family, model, shots).
+        group_meta : bool
+            Also what an observation row needs (``by`` must be
+            :data:`emergence.keys.EXAMPLE_GROUP_KEY`; ``data`` every example column): per group, the
+            first example's ``source_family``, ``params``, ``params_estimate``,
+            ``non_embedding_params``, ``tokens`` and ``is_final`` (its own flag, else no checkpoint
+            or the largest step of its source and model), the distinct ``source_file`` /
+            ``content_hash`` joined with ``'; '``, and per metric ``paired_se`` (the standard error
+            of the per-example difference from the series' smallest model, as
+            :func:`~emergence.analysis.rescore.aggregate_examples`).  "First" is in table order: row
+            id, or a list's file order then row order.  A bad correct index names its file and row.
 
         Returns
         -------
         pandas.DataFrame
             One row per group and metric (``brier_score``, ``brier_score_binary``,
             ``multiple_choice_grade``): the ``by`` columns, ``metric``, ``value``, ``stderr``,
-            ``n_examples``, ``random_baseline`` (grade rows only), sorted by group and metric.
+            ``n_examples``, ``random_baseline`` (grade rows only), sorted by group and metric; with
+            ``group_meta`` the columns above too.
 
         Raises
         ------
         ValueError
             A ``by`` column outside the example schema, or a correct index outside its choices.
         """
-        by = list(by)
-        bad = [c for c in by if c not in EXAMPLE_COLUMNS or c in ("choice_logprobs", "correct_index")]
-        if bad or not by:
-            raise ValueError(f"group by columns of the examples table (except the choices); got {bad or by}")
-        keys = ", ".join(f'"{c}"' for c in by)
+        by = _choice_keys(by, group_meta)
         where, fparams = _where(filters, EXAMPLE_COLUMNS)
-        where = f"{where} AND" if where else " WHERE"
-        cur = self.cursor()
-        params: list = []
-        registered = False
-        try:
-            if data is None:
-                relation = "examples"
-            elif isinstance(data, (str, os.PathLike)):
-                relation, params = "read_parquet(?)", [str(data)]
-            else:
-                cur.register("rescore_input", data)
-                relation, registered = "rescore_input", True
-            sql = f"""
-                WITH q AS (
-                    SELECT {keys},
-                           list_transform(choice_logprobs, lambda x: CASE WHEN isnan(x) THEN NULL ELSE x END) AS lp,
-                           CAST(correct_index AS BIGINT) AS ci
-                    FROM {relation}
-                   {where} choice_logprobs IS NOT NULL AND len(choice_logprobs) > 0 AND correct_index IS NOT NULL),
-                s AS (
-                    SELECT *, list_max(lp) AS m, list_count(lp) AS k, lp[ci + 1] AS r,
-                           CASE WHEN ci < 0 OR ci >= list_count(lp)
-                                THEN error(printf('correct_index %d is not one of its %d choices', ci, list_count(lp)))
-                           END AS bad_index
-                    FROM q),
-                t AS (
-                    SELECT *, CASE WHEN isfinite(m) THEN m + ln(list_sum(list_transform(lp, lambda x: exp(x - m))))
-                              END AS lse
-                    FROM s),
-                e AS (
-                    SELECT {keys}, k,
-                           coalesce(bad_index, 0.0) + list_sum(list_transform(lp, lambda x, i:
-                               (exp(x - lse) - CAST(i = ci + 1 AS DOUBLE)) * (exp(x - lse) - CAST(i = ci + 1 AS DOUBLE))))
-                               AS brier,
-                           (1.0 - exp(r - lse)) * (1.0 - exp(r - lse)) AS brier_binary,
-                           CASE WHEN r > CAST('-inf' AS DOUBLE) AND len(list_filter(lp, lambda x: x >= r)) = 1
-                                THEN 1.0 ELSE 0.0 END AS grade
-                    FROM t)
-                SELECT {keys},
-                       avg(brier) AS b_value, stddev_samp(brier) / sqrt(count(brier)) AS b_stderr, count(brier) AS b_n,
-                       avg(brier_binary) AS bb_value, stddev_samp(brier_binary) / sqrt(count(brier_binary)) AS bb_stderr,
-                       count(brier_binary) AS bb_n,
-                       avg(grade) AS g_value, stddev_samp(grade) / sqrt(count(grade)) AS g_stderr, count(grade) AS g_n,
-                       avg(1.0 / k) AS g_base
-                FROM e GROUP BY {keys} ORDER BY {keys} NULLS LAST"""
+        with self._choice_input(data, group_meta) as (cur, relation, order, params):
+            sql = _choice_sql(by, relation, where, order, group_meta)
             try:
                 wide = cur.execute(sql, params + fparams).df()
             except duckdb.InvalidInputException as e:
                 raise ValueError(str(e).split("Error: ", 1)[-1]) from e
+        return _choices_long(wide, by, group_meta)
+
+    @contextmanager
+    def _choice_input(self, data, group_meta: bool):
+        """(cursor, relation, row-order expression, bound parameters) for :meth:`rescore_choices`: the store's
+        examples table, Parquet read by a connection of its own (spilling beside the files), or a registered
+        in-memory relation."""
+        import numpy as np
+        files = [str(f) for f in data] if isinstance(data, (list, tuple)) else None
+        if files == []:
+            raise ValueError("no Parquet files to re-score")
+        if data is None:
+            cur, order, relation, params = self.cursor(), "rowid", "examples", []
+        elif files is not None or isinstance(data, (str, os.PathLike)):
+            folder = Path(files[0] if files else str(data)).parent
+            # the ingest's call (group_meta) on one thread: its peak stays near one log's (bench_full_logs.py)
+            cur = duckdb.connect(":memory:", config={"temp_directory": str(folder / ".duckdb-tmp"),
+                                                     **({"threads": 1} if group_meta else {})})
+            relation = "read_parquet(?, filename = true, file_row_number = true)" if group_meta else "read_parquet(?)"
+            order = "(list_position(?, filename), file_row_number)" if files else "(filename, file_row_number)"
+            params = ([files] if files and group_meta else []) + [files if files else str(data)]
+        else:
+            if group_meta:
+                if isinstance(data, pd.DataFrame):
+                    data = data.assign(_rn=np.arange(len(data)))
+                elif hasattr(data, "append_column"):
+                    import pyarrow as pa
+                    data = data.append_column("_rn", pa.array(np.arange(data.num_rows)))
+                else:
+                    raise ValueError("group_meta needs the rows in order: give a DataFrame, a pyarrow Table or Parquet")
+            cur, order, relation, params = duckdb.connect(":memory:"), "_rn", "rescore_input", []
+            cur.register("rescore_input", data)
+        try:
+            yield cur, relation, order, params
         finally:
-            if registered:
+            if relation == "rescore_input":
                 cur.unregister("rescore_input")
             cur.close()
-        parts = []
-        for metric, p in (("brier_score", "b"), ("brier_score_binary", "bb"), ("multiple_choice_grade", "g")):
-            part = wide[by].copy()
-            part["metric"] = metric
-            part["value"] = wide[f"{p}_value"].astype(float)
-            part["stderr"] = wide[f"{p}_stderr"].astype(float)
-            part["n_examples"] = wide[f"{p}_n"].astype("int64")
-            part["random_baseline"] = wide["g_base"].astype(float) if p == "g" else float("nan")
-            part["_group"] = range(len(wide))
-            parts.append(part[part["n_examples"] > 0])
-        out = pd.concat(parts, ignore_index=True).sort_values(["_group", "metric"], kind="stable")
-        return out.drop(columns="_group").reset_index(drop=True)
+
+
+def _choice_keys(by: Iterable[str], group_meta: bool) -> list[str]:
+    by = list(by)
+    bad = [c for c in by if c not in EXAMPLE_COLUMNS or c in ("choice_logprobs", "correct_index")]
+    if bad or not by:
+        raise ValueError(f"group by columns of the examples table (except the choices); got {bad or by}")
+    if group_meta and sorted(by) != sorted(_EXAMPLE_GROUP_KEY):
+        raise ValueError(f"group_meta groups by the example group key {list(_EXAMPLE_GROUP_KEY)}; got {by}")
+    return by
+
+
+def _same(a: str, b: str, cols: Iterable[str]) -> str:
+    """NULL-safe equality of ``cols`` between two relations (a NULL key is a key like any other)."""
+    return " AND ".join(f'{a}."{c}" IS NOT DISTINCT FROM {b}."{c}"' for c in cols)
+
+
+def _choice_sql(by: list[str], relation: str, where: str, order: str, group_meta: bool) -> str:
+    """The SQL of :meth:`Store.rescore_choices`: per-example Brier, binary Brier and grade (``e``), their
+    mean / sd / n per group (``agg``), and with ``group_meta`` the group's columns (``gm``) and paired
+    standard errors (``pse``).  Parameters: the row order's (if any), the relation's, then ``where``'s."""
+    keys = ", ".join(f'"{c}"' for c in by)
+    key_exprs = ", ".join(f"""coalesce("{c}", '') AS "{c}\"""" if c in ("subtask", "prompt_variant") else f'"{c}"'
+                          for c in by)
+    carry = ", params, example_id, _rn" if group_meta else ""
+    meta = (", source_family, params, params_estimate, non_embedding_params, tokens, is_final, source_file, "
+            f"content_hash, example_id, row_ref, {order} AS _rn") if group_meta else ""
+    where_row = ("printf('%s row %s: ', coalesce(source_file, ''), coalesce(row_ref, '')) || "
+                 if group_meta else "")
+    sql = f"""
+        WITH src AS NOT MATERIALIZED (
+            SELECT {key_exprs}{meta}, choice_logprobs, correct_index FROM {relation}{where}),
+        q AS (
+            SELECT {keys}{carry}{", source_file, row_ref" if group_meta else ""},
+                   list_transform(choice_logprobs, lambda x: CASE WHEN isnan(x) THEN NULL ELSE x END) AS lp,
+                   CAST(correct_index AS BIGINT) AS ci
+            FROM src WHERE choice_logprobs IS NOT NULL AND len(choice_logprobs) > 0 AND correct_index IS NOT NULL),
+        s AS (
+            SELECT *, list_max(lp) AS m, list_count(lp) AS k, lp[ci + 1] AS r,
+                   CASE WHEN ci < 0 OR ci >= list_count(lp)
+                        THEN error({where_row}printf('correct_index %d is not one of its %d choices', ci, list_count(lp)))
+                   END AS bad_index
+            FROM q),
+        t AS (
+            SELECT *, CASE WHEN isfinite(m) THEN m + ln(list_sum(list_transform(lp, lambda x: exp(x - m)))) END AS lse
+            FROM s),
+        e AS NOT MATERIALIZED (
+            SELECT {keys}{carry}, k,
+                   coalesce(bad_index, 0.0) + list_sum(list_transform(lp, lambda x, i:
+                       (exp(x - lse) - CAST(i = ci + 1 AS DOUBLE)) * (exp(x - lse) - CAST(i = ci + 1 AS DOUBLE))))
+                       AS brier,
+                   (1.0 - exp(r - lse)) * (1.0 - exp(r - lse)) AS brier_binary,
+                   CASE WHEN r > CAST('-inf' AS DOUBLE) AND len(list_filter(lp, lambda x: x >= r)) = 1
+                        THEN 1.0 ELSE 0.0 END AS grade
+            FROM t),
+        agg AS (
+            SELECT {keys},
+                   avg(brier) AS b_value, stddev_samp(brier) / sqrt(count(brier)) AS b_stderr, count(brier) AS b_n,
+                   avg(brier_binary) AS bb_value, stddev_samp(brier_binary) / sqrt(count(brier_binary)) AS bb_stderr,
+                   count(brier_binary) AS bb_n,
+                   avg(grade) AS g_value, stddev_samp(grade) / sqrt(count(grade)) AS g_stderr, count(grade) AS g_n,
+                   avg(1.0 / k) AS g_base
+            FROM e GROUP BY {keys})"""
+    if not group_meta:
+        return sql + f"\n        SELECT * FROM agg ORDER BY {keys} NULLS LAST"
+    return sql + _group_meta_sql(by) + f"""
+        SELECT agg.*, {", ".join(f'gm."{c}"' for c in _GROUP_META)}, pse.b_pse, pse.bb_pse, pse.g_pse
+        FROM agg JOIN gm ON {_same("agg", "gm", by)} LEFT JOIN pse ON {_same("agg", "pse", by)}
+        ORDER BY {", ".join(f'agg."{c}"' for c in by)} NULLS LAST"""
+
+
+#: The group columns :meth:`Store.rescore_choices` adds with ``group_meta`` (see there).
+_GROUP_META = ("source_family", "params", "params_estimate", "non_embedding_params", "tokens", "is_final",
+               "source_file", "content_hash")
+
+
+def _group_meta_sql(by: list[str]) -> str:
+    """CTEs ``gm`` (each group's first example's columns, its final flag, its files and hashes) and ``pse``
+    (per group, the standard error of the per-example difference from the smallest model of its series, final
+    rows with a size and an example id only: :func:`emergence.analysis.rescore._paired_se`)."""
+    keys = ", ".join(f'"{c}"' for c in by)
+    sk = [c for c in by if c not in ("model", "checkpoint_step")]       # the series: the group but the model
+    firsts = ", ".join(f'arg_min_null(src."{c}", src._rn) AS "{c}"' for c in _GROUP_META[:5])
+    # distinct values first (a GROUP BY, which spills), then the ordered join over those few per group: an
+    # ordered aggregate over every row would hold a whole group in memory
+    joined = "".join(f"""
+        {c} AS (
+            SELECT {keys}, string_agg(v, '; ' ORDER BY v) AS "{c}"
+            FROM (SELECT DISTINCT {keys}, "{c}" AS v FROM src WHERE "{c}" <> '') GROUP BY {keys}),"""
+                     for c in ("source_file", "content_hash"))
+    diffs = (("b", "brier"), ("bb", "brier_binary"), ("g", "grade"))
+    return f""",
+        fin AS (SELECT source, model, max(checkpoint_step) AS ms FROM src GROUP BY source, model),{joined}
+        g1 AS (
+            SELECT {", ".join(f'src."{c}"' for c in by)}, {firsts},
+                   arg_min_null(coalesce(src.is_final, src.checkpoint_step IS NULL OR src.checkpoint_step = fin.ms),
+                                src._rn) AS is_final
+            FROM src LEFT JOIN fin ON {_same("src", "fin", ("source", "model"))}
+            GROUP BY {", ".join(f'src."{c}"' for c in by)}),
+        gm AS (
+            SELECT g1.*, source_file.source_file, content_hash.content_hash
+            FROM g1 LEFT JOIN source_file ON {_same("g1", "source_file", by)}
+                    LEFT JOIN content_hash ON {_same("g1", "content_hash", by)}),
+        pe AS NOT MATERIALIZED (
+            SELECT {keys}, params AS p, example_id AS eid, _rn, brier, brier_binary, grade FROM e
+            WHERE isfinite(params) AND checkpoint_step IS NULL AND example_id IS NOT NULL),
+        p0 AS (SELECT {", ".join(f'"{c}"' for c in sk)}, min(p) AS p0 FROM pe GROUP BY ALL),
+        ref AS (
+            SELECT {", ".join(f'pe."{c}"' for c in sk)}, pe.eid, p0.p0,
+                   {", ".join(f"arg_min(pe.{v}, pe._rn) AS {n}0" for n, v in diffs)}
+            FROM pe JOIN p0 ON {_same("pe", "p0", sk)} AND pe.p = p0.p0
+            GROUP BY {", ".join(f'pe."{c}"' for c in sk)}, pe.eid, p0.p0),
+        -- one join, with the smallest model's answers (ref) as its build side: the other models' rows stream
+        pairs AS (
+            SELECT {", ".join(f'pe."{c}"' for c in by)}, {", ".join(f"pe.{v} - ref.{n}0 AS d{n}" for n, v in diffs)}
+            FROM pe JOIN ref ON {_same("pe", "ref", sk)} AND pe.eid = ref.eid AND pe.p > ref.p0),
+        pse AS (
+            SELECT {keys}, {", ".join(f"CASE WHEN count(d{n}) >= 2 THEN stddev_samp(d{n}) / sqrt(count(d{n})) END AS {n}_pse"
+                                      for n, _ in diffs)}
+            FROM pairs GROUP BY {keys})"""
+
+
+def _choices_long(wide: pd.DataFrame, by: list[str], group_meta: bool) -> pd.DataFrame:
+    """One row per group and metric from :func:`_choice_sql`'s one row per group."""
+    parts = []
+    for metric, p in (("brier_score", "b"), ("brier_score_binary", "bb"), ("multiple_choice_grade", "g")):
+        part = wide[by].copy()
+        part["metric"] = metric
+        part["value"] = wide[f"{p}_value"].astype(float)
+        part["stderr"] = wide[f"{p}_stderr"].astype(float)
+        part["n_examples"] = wide[f"{p}_n"].astype("int64")
+        part["random_baseline"] = wide["g_base"].astype(float) if p == "g" else float("nan")
+        if group_meta:
+            for c in _GROUP_META:
+                part[c] = wide[c].to_numpy()
+            part["paired_se"] = wide[f"{p}_pse"].astype(float)
+        part["_group"] = range(len(wide))
+        parts.append(part[part["n_examples"] > 0])
+    out = pd.concat(parts, ignore_index=True).sort_values(["_group", "metric"], kind="stable")
+    return out.drop(columns="_group").reset_index(drop=True)

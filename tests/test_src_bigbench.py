@@ -428,9 +428,94 @@ def test_spilled_examples_equal_the_in_memory_ones(archived, tmp_path):
     assert disk.examples is None and len(disk.example_files) == 1 and disk.n_examples == len(mem.examples)
     spilled = pd.read_parquet(disk.example_files[0])
     pd.testing.assert_frame_equal(_strip_location(spilled), _strip_location(mem.examples), check_dtype=False)
-    want = aggregate_examples(mem.examples).sort_values(["model", "subtask", "shots", "metric", "variant"])
+    # spilled = large: the parser re-scores every metric but the choice metrics, which the ingest takes from SQL
+    want = aggregate_examples(mem.examples, from_logprobs=False).sort_values(
+        ["model", "subtask", "shots", "metric", "variant"])
     got = disk.rescored.sort_values(["model", "subtask", "shots", "metric", "variant"])
     assert np.allclose(got["value"], want["value"]) and got["metric"].tolist() == want["metric"].tolist()
+    assert not set(got["metric"]) & set(CHOICE_METRICS) and len(got)
+
+
+CHOICE_METRICS = ["brier_score", "brier_score_binary", "multiple_choice_grade"]
+OBS_KEY = ["task", "subtask", "family", "model", "shots", "metric", "variant"]
+
+
+def _rescored_rows(obs: pd.DataFrame) -> pd.DataFrame:
+    """The re-scored observation rows in a fixed order; ``in_scoring`` left out (the rule that a source's own
+    value of the same outputs is scored instead is ingest._defer_to_native's, tested in test_rescore.py)."""
+    r = obs[obs["source_metric"].astype(str).str.startswith("rescored:")].drop(columns=["in_scoring"],
+                                                                                errors="ignore")
+    return r.sort_values(OBS_KEY, kind="stable").reset_index(drop=True)
+
+
+def _assert_rows_equal(got: pd.DataFrame, want: pd.DataFrame):
+    """Frame-equal: same columns, same rows, numbers within 1e-12 relative, everything else identical."""
+    assert list(got.columns) == list(want.columns)
+    assert got[OBS_KEY].astype(str).values.tolist() == want[OBS_KEY].astype(str).values.tolist()
+    for c in want.columns:
+        a, b = got[c], want[c]
+        if pd.api.types.is_numeric_dtype(b) and not pd.api.types.is_bool_dtype(b):
+            # 1e-12 relative; 1e-15 absolute near 0, where both compute (1 - p)^2 with p ~ 1 (rounding ~1e-16)
+            np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-12, atol=1e-15, equal_nan=True,
+                                       err_msg=c)
+        else:
+            assert a.astype(object).where(a.notna(), None).tolist() == \
+                b.astype(object).where(b.notna(), None).tolist(), c
+
+
+@pytest.fixture
+def bigg_sizes(tmp_path):
+    """Six BIG-G sizes of two multiple-choice tasks in one archive per task (the models share their questions)."""
+    from bigbench_fixtures import make_bigg_checkout, require_lrzip
+    require_lrzip()
+    return make_bigg_checkout(tmp_path / "bigg" / "BIG-bench",
+                              {"logical_deduction": ["logical_deduction:three_objects", "logical_deduction:five_objects"],
+                               "hyperbaton": ["hyperbaton"]})
+
+
+@pytest.mark.parametrize("which", ["archived", "bigg_sizes"])
+def test_ingest_rescores_spilled_logs_in_sql_as_numpy_does_in_memory(which, request, tmp_path, monkeypatch):
+    """Spilled full logs: the ingest's re-scored rows (choice metrics from Store.rescore_choices over the spilled
+    Parquet, the rest per log in numpy) equal aggregate_examples run on the same examples in memory, every column."""
+    from emergence.analysis.rescore import aggregate_examples
+    from emergence.ingestion.ingest import ingest
+    from emergence.store import Store
+    root = request.getfixturevalue(which)
+    calls = []
+    sql = Store.rescore_choices
+
+    def spy(self, data=None, *a, **k):
+        calls.append((data, k.get("group_meta")))
+        return sql(self, data, *a, **k)
+    monkeypatch.setattr(Store, "rescore_choices", spy)
+    db = tmp_path / "s.duckdb"
+    ingest([str(root)], db=db, full_logs=True)
+    assert len(calls) == 1 and calls[0][1] is True and str(calls[0][0][0]).endswith(".parquet")
+    got = _rescored_rows(Store(db).observations())
+    mem = bb.parse(root, full_logs=True)          # no spill folder: every example row in memory
+    whole = _rescored_rows(aggregate_examples(mem.examples))
+    per_log = _rescored_rows(pd.concat([aggregate_examples(g) for _, g in mem.examples.groupby("source_file")],
+                                       ignore_index=True))
+    # the choice metrics (SQL over the whole spilled table) as numpy gives them over the whole table in memory;
+    # the others (numpy, one log at a time) as numpy gives them log by log: the same rows but for paired_se,
+    # which needs the series' smallest model, in another log (NaN per log, as before this path existed)
+    choice = whole["metric"].isin(CHOICE_METRICS).to_numpy()
+    want = _rescored_rows(pd.concat([whole[choice], per_log[~per_log["metric"].isin(CHOICE_METRICS)]]))
+    assert set(CHOICE_METRICS) <= set(want["metric"]) and (~choice).any()
+    _assert_rows_equal(got, want)
+    _assert_rows_equal(per_log.drop(columns="paired_se"), whole.drop(columns="paired_se"))
+    if which == "bigg_sizes":     # the models share their questions: the paired standard errors are compared too
+        assert want.loc[want["metric"].isin(CHOICE_METRICS), "paired_se"].notna().sum() >= 10
+    # the comparison can fail: one value off by 1e-9 relative, or one paired standard error, is caught
+    for col in ("value", "paired_se", "stderr"):
+        bad = want.copy()
+        i = int(np.flatnonzero(bad[col].notna().to_numpy() & bad["metric"].isin(CHOICE_METRICS).to_numpy())[0]) \
+            if bad[col].notna().any() else None
+        if i is None:
+            continue
+        bad.loc[i, col] *= 1 + 1e-9
+        with pytest.raises(AssertionError):
+            _assert_rows_equal(got, bad)
 
 
 @pytest.fixture

@@ -153,3 +153,128 @@ def test_any_sample_equals_the_pure_functions(store, rows):
     # pure brier_from_logprobs raises on a question whose choices are all -inf (see the report): skip those here
     assume(all(any(x > NEG for x in lp if not math.isnan(x)) for _, _, lp, _ in fixed))
     check_equal(store.rescore_choices(frame(fixed)), pure(fixed))
+
+
+# ---------------------------------------------------------------- group_meta: the ingest's path for spilled examples
+def meta_examples(seed: int = 0) -> pd.DataFrame:
+    """Examples the per-group columns depend on: four sizes sharing question ids (paired standard errors), one
+    model without a size, a model with two checkpoints, a group spread over two files, NULL and real subtasks,
+    a question without an id, a question asked twice, text-only rows (they count for the group's files), columns that differ inside a
+    group (the first example's value is the group's), an explicit is_final."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    models = [("a.json", "m1", 1e6, None), ("b.json", "m2", 1e7, None), ("c.json", "m3", 1e8, None),
+              ("c2.json", "m3", 1e8, None), ("d.json", "m4", None, None), ("e.json", "m5", 2e8, 100),
+              ("e.json", "m5", 2e8, 200), ("f.json", "m6", 3e8, None)]
+    for n, (f, model, params, step) in enumerate(models):
+        for sub in (None, "s1"):
+            for i in range(6):
+                k = int(rng.integers(2, 5))
+                mc = i != 4                      # row 4: generated text only
+                rows.append(dict(
+                    source="src", task="t", subtask=sub, family="F", source_family=f"F{i % 2}", model=model,
+                    params=params, params_estimate=bool(i % 2), non_embedding_params=None if params is None else
+                    params / 2, checkpoint_step=step, shots=0, prompt_variant=None,
+                    # the smallest model answers q0 twice: the first answer is its reference
+                    example_id=("q0" if model == "m1" else None) if i == 5 else f"q{i}",
+                    is_final=False if model == "m6" else None,
+                    choice_logprobs=list(rng.normal(size=k)) if mc else None,
+                    correct_index=int(rng.integers(k)) if mc else None, n_choices=k if mc else None,
+                    source_file=f, content_hash="h" + f, row_ref=str(i), prediction="x", target="x y"))
+    return conform(pd.DataFrame(rows), EXAMPLE_COLUMNS, "src")
+
+
+def numpy_rows(ex: pd.DataFrame) -> pd.DataFrame:
+    out = aggregate_examples(ex)
+    return out[out["metric"].isin(METRICS)].sort_values(["model", "subtask", "checkpoint_step", "metric"]) \
+        .reset_index(drop=True)
+
+
+def sql_rows(store: Store, data) -> pd.DataFrame:
+    from emergence.analysis.rescore import EXAMPLE_GROUP_KEY, observation_rows
+    out = observation_rows(store.rescore_choices(data, by=EXAMPLE_GROUP_KEY, group_meta=True))
+    return out.sort_values(["model", "subtask", "checkpoint_step", "metric"]).reset_index(drop=True)
+
+
+def assert_same_rows(got: pd.DataFrame, want: pd.DataFrame):
+    assert list(got.columns) == list(want.columns) and len(got) == len(want)
+    for c in want.columns:
+        a, b = got[c], want[c]
+        if pd.api.types.is_numeric_dtype(b) and not pd.api.types.is_bool_dtype(b):
+            # 1e-12 relative; 1e-15 absolute near 0, where both compute (1 - p)^2 with p ~ 1 (rounding ~1e-16)
+            np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-12, atol=1e-15, equal_nan=True,
+                                       err_msg=c)
+        else:
+            assert a.astype(object).where(a.notna(), None).tolist() == \
+                b.astype(object).where(b.notna(), None).tolist(), c
+
+
+def write_parquet(ex: pd.DataFrame, path) -> str:
+    from emergence.ingestion.schema import arrow_schema
+    pq.write_table(pa.Table.from_pandas(ex, schema=arrow_schema(EXAMPLE_COLUMNS), preserve_index=False), path)
+    return str(path)
+
+
+def test_group_meta_gives_the_numpy_rows_from_parquet_files(tmp_path):
+    """The ingest's call: a list of spilled files (read without a store), every observation column equal."""
+    ex = meta_examples()
+    half = len(ex) // 2
+    files = [write_parquet(ex.iloc[:half], tmp_path / "one.parquet"),
+             write_parquet(ex.iloc[half:], tmp_path / "two.parquet")]
+    want = numpy_rows(ex)
+    assert want["paired_se"].notna().sum() >= 9 and want["paired_se"].isna().any()
+    assert set(want["source_file"]) >= {"c.json; c2.json"} and not want["is_final"].all()
+    got = sql_rows(Store(tmp_path / "no-store.duckdb"), files)
+    assert_same_rows(got, want)
+    assert not (tmp_path / "no-store.duckdb").exists() and not (tmp_path / ".duckdb-tmp").exists()
+    # and a change the columns show is caught: the first example of each group decides its source_family
+    flipped = ex.assign(source_family=ex["source_family"].map({"F0": "F1", "F1": "F0"}))
+    with pytest.raises(AssertionError):
+        assert_same_rows(sql_rows(Store(tmp_path / "x.duckdb"), write_parquet(flipped, tmp_path / "f.parquet")), want)
+
+
+def test_group_meta_gives_the_numpy_rows_from_a_frame_and_the_store(tmp_path):
+    ex = meta_examples(1)
+    want = numpy_rows(ex)
+    assert_same_rows(sql_rows(Store(tmp_path / "none.duckdb"), ex), want)
+    s = Store(tmp_path / "s.duckdb")
+    obs = conform(pd.DataFrame(columns=list(OBSERVATION_COLUMNS)), OBSERVATION_COLUMNS, "src")
+    s.write([(Batch("src", obs, ex, [], {"a.json": "0" * 64}), {})])
+    assert_same_rows(sql_rows(s, None), want)
+
+
+def test_group_meta_needs_the_example_group_key(store):
+    with pytest.raises(ValueError, match="example group key"):
+        store.rescore_choices(frame(ROWS), by=("model", "task"), group_meta=True)
+
+
+def test_group_meta_names_the_file_and_row_of_a_bad_index(tmp_path):
+    ex = meta_examples()
+    ex.loc[7, "correct_index"] = 9
+    f = write_parquet(ex, tmp_path / "bad.parquet")
+    from emergence.analysis.rescore import EXAMPLE_GROUP_KEY
+    want = rf"{ex.loc[7, 'source_file']} row {ex.loc[7, 'row_ref']}: correct_index 9 is not one of its"
+    with pytest.raises(ValueError, match=want):
+        Store(tmp_path / "none.duckdb").rescore_choices([f], by=EXAMPLE_GROUP_KEY, group_meta=True)
+    with pytest.raises(ValueError, match=want):
+        aggregate_examples(ex)
+
+
+SIZES = st.sampled_from([1e6, 1e7, 1e8, None])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), SIZES, st.sampled_from(["q0", "q1", "q2", None]),
+                          st.lists(st.floats(-20, 5, allow_nan=False), min_size=2, max_size=4), st.integers(0, 3)),
+                min_size=1, max_size=30))
+def test_any_sample_gives_the_numpy_rows_with_group_meta(rows):
+    """Any models, sizes and shared question ids: the SQL path's observation rows are the numpy path's."""
+    sizes = {}
+    recs = []
+    for i, (model, size, qid, lp, ci) in enumerate(rows):
+        size = sizes.setdefault(model, size)                  # one size per model
+        recs.append(dict(source="s", task="t", family="F", model=model, params=size, example_id=qid,
+                         choice_logprobs=lp, correct_index=min(ci, len(lp) - 1), source_file=f"{model}.json",
+                         row_ref=str(i)))
+    ex = conform(pd.DataFrame(recs), EXAMPLE_COLUMNS, "s", validate=False)
+    assert_same_rows(sql_rows(Store("/nonexistent/none.duckdb"), ex), numpy_rows(ex))

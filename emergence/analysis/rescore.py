@@ -33,6 +33,13 @@ set of outputs can be compared across metrics.  Choices made (each tested in
   problem has the same n).
 - **Aggregates**: value = mean over the examples that carry what the metric needs;
   ``stderr = sd(ddof=1) / sqrt(n)`` (NaN for one example); ``n_examples`` = that count.
+- **Two paths, one set of rows**: per-example tables in memory are re-scored here
+  (:func:`aggregate_examples`).  Tables the ingest spills to Parquet -- the rule is *spilled =
+  large*: BIG-bench's BIG-G full logs -- get their choice metrics (Brier, binary Brier, grade)
+  from the SQL twin :meth:`emergence.store.Store.rescore_choices` over the whole spilled table, in
+  bounded memory; their other metrics stay here, one log at a time.  Both paths hand their
+  per-group numbers (:data:`GROUP_AGGREGATE_COLUMNS`) to :func:`observation_rows`, and this
+  module is the SQL path's test oracle (``tests/test_store_rescore.py``, ``tests/test_src_bigbench.py``).
 
 References
 ----------
@@ -76,6 +83,8 @@ __all__ = [
     "wilson_interval",
     "bootstrap_interval",
     "aggregate_examples",
+    "GROUP_AGGREGATE_COLUMNS",
+    "observation_rows",
 ]
 
 RESCORED_PREFIX = "rescored:"
@@ -413,7 +422,8 @@ def _paired_se(long: pd.DataFrame, ex: pd.DataFrame, keyframe: pd.DataFrame, gid
                agg: pd.DataFrame) -> np.ndarray:
     """Per aggregated row: the standard error of the mean per-example difference between this model
     and the smallest model of its series (same outputs group but the model; final checkpoints),
-    over the examples both were scored on (``example_id``), ``sd(d, ddof=1) / sqrt(n)``.  NaN for the
+    over the examples both were scored on (``example_id``; a row without one is not paired),
+    ``sd(d, ddof=1) / sqrt(n)``.  NaN for the
     smallest model itself, without example ids, or with fewer than 2 shared examples.  The
     detection scale tests a model against the smallest one with it (paired per example)."""
     out = np.full(len(agg), np.nan)
@@ -430,7 +440,7 @@ def _paired_se(long: pd.DataFrame, ex: pd.DataFrame, keyframe: pd.DataFrame, gid
     d = pd.DataFrame({"g": long["g"].to_numpy(), "mv": long["mv"].to_numpy(), "v": long["value"].to_numpy(),
                       "s": sk[rows], "p": params[rows], "c": ~np.isfinite(step[rows]),
                       "e": ex["example_id"].astype(str).to_numpy()[rows]})
-    d = d[np.isfinite(d["p"].to_numpy()) & d["c"].to_numpy()]
+    d = d[np.isfinite(d["p"].to_numpy()) & d["c"].to_numpy() & ex["example_id"].notna().to_numpy()[rows]]
     if d.empty:
         return out
     smallest = d.groupby(["s", "mv"])["p"].transform("min").to_numpy() == d["p"].to_numpy()
@@ -446,7 +456,7 @@ def _paired_se(long: pd.DataFrame, ex: pd.DataFrame, keyframe: pd.DataFrame, gid
 
 
 def aggregate_examples(examples: pd.DataFrame, *, n_boot: int = 0, confidence: float = 0.95,
-                       seed: int = 0) -> pd.DataFrame:
+                       seed: int = 0, from_logprobs: bool = True) -> pd.DataFrame:
     """Observation rows re-scored from per-example outputs (the ingest's hook).
 
     For each group of :data:`EXAMPLE_GROUP_KEY` (source, task, subtask, family, model,
@@ -481,6 +491,12 @@ def aggregate_examples(examples: pd.DataFrame, *, n_boot: int = 0, confidence: f
         examples (:func:`bootstrap_interval`, Efron & Tibshirani 1993, Ch. 13): columns
         ``ci_low``, ``ci_high`` after the observation columns.  The ingest leaves it at 0
         (``stderr`` is stored); ``emergence rescore`` asks for it.
+    from_logprobs : bool
+        False leaves out the three metrics computed from ``choice_logprobs`` (rows with only
+        ``p_correct`` are still scored).  The ingest passes False for examples it spills to
+        Parquet (the large tables: BIG-G full logs), whose choice metrics come from the SQL twin,
+        :meth:`emergence.store.Store.rescore_choices` with ``group_meta=True``, over the whole
+        spilled table; both paths end in :func:`observation_rows`.
 
     Returns
     -------
@@ -504,7 +520,7 @@ def aggregate_examples(examples: pd.DataFrame, *, n_boot: int = 0, confidence: f
     gid = keyframe.groupby(EXAMPLE_GROUP_KEY, sort=True, dropna=False).ngroup().to_numpy()
     baseline = np.full(X.n, np.nan)
     # one function per kind of input, in this order: (row ids, metric, variant, per-example values)
-    parts: list[tuple[np.ndarray, str, str, np.ndarray]] = _choice_parts(X, baseline)
+    parts: list[tuple[np.ndarray, str, str, np.ndarray]] = _choice_parts(X, baseline, from_logprobs)
     parts += _text_parts(X)
     sampling = _sampling_parts(X)
     parts += sampling
@@ -526,7 +542,7 @@ def aggregate_examples(examples: pd.DataFrame, *, n_boot: int = 0, confidence: f
     agg["paired_se"] = _paired_se(long, ex, keyframe, gid, agg)
     if sampling:
         _pass_rate_noise(agg, long, [f"{m}\x1f{v}" for _, m, v, _ in parts], X.num("n_samples"))
-    out = _observation_rows(X, keyframe, gid, agg, [(m, v) for _, m, v, _ in parts])
+    out = observation_rows(_group_aggregates(X, keyframe, gid, agg, [(m, v) for _, m, v, _ in parts]))
     if n_boot > 0:
         key = long["g"].to_numpy() * len(parts) + long["mv"].to_numpy()
         ci = bootstrap_interval(long["value"].to_numpy(), key, n_boot=n_boot, confidence=confidence,
@@ -553,7 +569,7 @@ class _Examples:
         return f"{self.col('source_file').iloc[i]} row {self.col('row_ref').iloc[i]}"
 
 
-def _choice_parts(X: _Examples, baseline: np.ndarray) -> list:
+def _choice_parts(X: _Examples, baseline: np.ndarray, from_logprobs: bool = True) -> list:
     """Multiple choice: Brier score (multi-class and binary) and grade from ``choice_logprobs``
     (Brier 1950, Eq. 1; grade = strict argmax, as BIG-bench), else from ``p_correct`` alone (binary
     Brier; with two choices also the multi-class Brier ``2 (1 - p)^2`` and the grade ``p > 0.5``).
@@ -564,7 +580,7 @@ def _choice_parts(X: _Examples, baseline: np.ndarray) -> list:
     ci = X.num("correct_index")
     n_choices = X.num("n_choices")
     p_correct = X.num("p_correct")
-    if has_lp.any():
+    if has_lp.any() and from_logprobs:
         rows = np.flatnonzero(has_lp & np.isfinite(ci))
         lp = pad_choices(lists.iloc[rows])
         K = (~np.isnan(lp)).sum(axis=1)
@@ -638,56 +654,102 @@ def _final_flags(X: _Examples) -> np.ndarray:
     return np.where(pd.isna(final), inferred, final).astype(bool)
 
 
-def _observation_rows(X: _Examples, keyframe: pd.DataFrame, gid: np.ndarray, agg: pd.DataFrame,
+def _group_aggregates(X: _Examples, keyframe: pd.DataFrame, gid: np.ndarray, agg: pd.DataFrame,
                       metric_variants: list[tuple[str, str]]) -> pd.DataFrame:
-    """One conformed observation row per (group, metric, variant) of ``agg``, keys from the group's first example."""
+    """The numpy path's :data:`GROUP_AGGREGATE_COLUMNS` frame: one row per (group, metric, variant) of ``agg``,
+    the group's columns from its first example, ``source_file`` / ``content_hash`` over all its examples."""
     G = int(gid.max()) + 1
     g = agg["g"].to_numpy()
     first = pd.Series(np.arange(X.n)).groupby(gid).first().to_numpy()       # first example row of each group
-    metric = np.array([m for m, _ in metric_variants], dtype=object)[agg["mv"]]
-    variant = np.array([v for _, v in metric_variants], dtype=object)[agg["mv"]]
-    step = X.num("checkpoint_step")
-    final = _final_flags(X)
-    col, num = X.col, X.num
     r = first[g]
-    info = {m: metric_info(m) for m in set(metric)}
     se = agg["sd"].to_numpy() / np.sqrt(agg["n"].to_numpy())
     if "se" in agg.columns:
         se = np.where(np.isfinite(agg["se"].to_numpy()), agg["se"].to_numpy(), se)
-    n_eff = agg["n_eff"].to_numpy() if "n_eff" in agg.columns else agg["n"].to_numpy()
+    out = {k: (keyframe[k] if k in ("subtask", "prompt_variant") else X.col(k)).to_numpy()[r]
+           for k in EXAMPLE_GROUP_KEY}
+    for k in ("params", "non_embedding_params", "tokens", "checkpoint_step", "shots"):
+        out[k] = X.num(k)[r]
+    out.update({
+        "source_family": X.col("source_family").to_numpy()[r],
+        "params_estimate": X.col("params_estimate").to_numpy()[r],
+        "is_final": _final_flags(X)[r],
+        "source_file": _join_unique(gid, X.col("source_file"), G)[g],
+        "content_hash": _join_unique(gid, X.col("content_hash"), G)[g],
+        "metric": np.array([m for m, _ in metric_variants], dtype=object)[agg["mv"]],
+        "variant": np.array([v for _, v in metric_variants], dtype=object)[agg["mv"]],
+        "value": agg["value"].to_numpy(),
+        "stderr": se,
+        "n_examples": agg["n"].to_numpy(),
+        "n_samples": agg["n_eff"].to_numpy() if "n_eff" in agg.columns else np.full(len(agg), np.nan),
+        "random_baseline": agg["base"].to_numpy(),
+        "paired_se": agg["paired_se"].to_numpy(),
+    })
+    return pd.DataFrame(out)
+
+
+#: What :func:`observation_rows` reads: one row per group of :data:`EXAMPLE_GROUP_KEY` and metric.  Both
+#: re-scoring paths produce it: :func:`aggregate_examples` (numpy, in memory) and
+#: :meth:`emergence.store.Store.rescore_choices` with ``group_meta=True`` (DuckDB, examples spilled to Parquet).
+GROUP_AGGREGATE_COLUMNS = (
+    *EXAMPLE_GROUP_KEY,
+    "source_family", "params", "params_estimate", "non_embedding_params", "tokens",   # the group's first example
+    "is_final",              # that example's own flag, else: no checkpoint, or the largest step of (source, model)
+    "source_file", "content_hash",        # the group's distinct non-empty values, sorted, joined with '; '
+    "metric", "variant",     # variant optional ('')
+    "value", "stderr", "n_examples",      # mean, sd(ddof=1)/sqrt(n) (or the metric's own se), examples averaged
+    "n_samples",             # optional: samples behind a pass rate (stored as n_examples)
+    "random_baseline", "paired_se",
+)
+
+
+def observation_rows(groups: pd.DataFrame) -> pd.DataFrame:
+    """Group aggregates (:data:`GROUP_AGGREGATE_COLUMNS`) -> conformed observation rows, ``in_scoring`` True.
+
+    The one place both re-scoring paths turn their per-group numbers into stored rows, so the two
+    cannot drift: ``source_metric`` = ``'rescored:<metric>'``, ``higher_is_better`` from the
+    metric table, ``params_source`` "examples table" where a size is known, ``baseline_source``
+    where a baseline is, ``value_scale`` "unit", ``n_examples`` = the samples of a pass rate else
+    the examples, and ``row_ref`` saying which.  An empty frame gives no rows.
+    """
+    n = len(groups)
+    if n == 0:
+        return conform(pd.DataFrame(columns=list(OBSERVATION_COLUMNS)), OBSERVATION_COLUMNS, "examples")
+    g = groups.reset_index(drop=True)
+
+    def num(c):
+        return pd.to_numeric(g[c], errors="coerce").to_numpy(dtype=float) if c in g.columns else np.full(n, np.nan)
+
+    metric = g["metric"].astype(object).to_numpy()
+    variant = g["variant"].fillna("").to_numpy() if "variant" in g.columns else np.full(n, "", dtype=object)
+    info = {m: metric_info(m) for m in set(metric)}
+    k, s = num("n_examples"), num("n_samples")
+    n_eff = np.where(np.isfinite(s), s, k)
+    base = num("random_baseline")
     out = pd.DataFrame({
-        "source": col("source").to_numpy()[r],
-        "task": col("task").to_numpy()[r],
-        "subtask": keyframe["subtask"].to_numpy()[r],
+        **{c: g[c].to_numpy() for c in ("source", "task", "subtask", "family", "source_family", "model",
+                                        "params_estimate", "prompt_variant")},
         "metric": metric,
         "source_metric": [RESCORED_PREFIX + m for m in metric],
         "higher_is_better": [info[m].higher_is_better for m in metric],
-        "family": col("family").to_numpy()[r],
-        "source_family": col("source_family").to_numpy()[r],
-        "model": col("model").to_numpy()[r],
-        "params": num("params")[r],
-        "params_estimate": col("params_estimate").to_numpy()[r],
-        "params_source": np.where(np.isfinite(num("params")[r]), "examples table", None),
-        "non_embedding_params": num("non_embedding_params")[r],
-        "tokens": num("tokens")[r],
-        "checkpoint_step": step[r],
-        "is_final": final[r],
-        "shots": num("shots")[r],
-        "prompt_variant": keyframe["prompt_variant"].to_numpy()[r],
+        "params": num("params"),
+        "params_source": np.where(np.isfinite(num("params")), "examples table", None),
+        "non_embedding_params": num("non_embedding_params"),
+        "tokens": num("tokens"),
+        "checkpoint_step": num("checkpoint_step"),
+        "is_final": g["is_final"].astype(bool).to_numpy(),
+        "shots": num("shots"),
         "variant": variant,
-        "value": agg["value"].to_numpy(),
+        "value": num("value"),
         "value_scale": "unit",
-        "stderr": se,
+        "stderr": num("stderr"),
         "n_examples": n_eff,
-        "random_baseline": agg["base"].to_numpy(),
-        "paired_se": agg["paired_se"].to_numpy(),
-        "baseline_source": np.where(np.isfinite(agg["base"].to_numpy()), "rescored: mean of 1 / number of choices",
-                                    None),
-        "source_file": _join_unique(gid, col("source_file"), G)[g],
-        "row_ref": [f"{k} examples" if not np.isfinite(e) or e == k else f"{k} problems, {int(e):,} samples"
-                    for k, e in zip(agg["n"].to_numpy(), n_eff)],
-        "content_hash": _join_unique(gid, col("content_hash"), G)[g],
+        "random_baseline": base,
+        "paired_se": num("paired_se"),
+        "baseline_source": np.where(np.isfinite(base), "rescored: mean of 1 / number of choices", None),
+        "source_file": g["source_file"].to_numpy(),
+        "row_ref": [f"{int(a)} examples" if not np.isfinite(e) or e == a else f"{int(a)} problems, {int(e):,} samples"
+                    for a, e in zip(k, n_eff)],
+        "content_hash": g["content_hash"].to_numpy(),
         "in_scoring": True,
     })
-    src = str(out["source"].iloc[0]) if len(out) else "examples"
-    return conform(out, OBSERVATION_COLUMNS, src)
+    return conform(out, OBSERVATION_COLUMNS, str(out["source"].iloc[0]))

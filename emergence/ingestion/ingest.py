@@ -313,10 +313,7 @@ def plan(sources: list[str], data: Path, stack: ExitStack, *, mapping: dict | No
     progress = progress_events(progress)
     options = {k: v for k, v in (options or {}).items() if v}
     if mapping is not None and options:
-        mapping = dict(mapping)
-        for k, v in options.items():
-            mapping[k] = {**(mapping.get(k) or {}), **v} if k == "sizes" else v
-    planned, notes = [], []
+        mapping = _mapping_with_options(mapping, options)
     to_fetch = [a for a in sources or [] if a in catalog.CATALOG and not Path(a).exists() and not (data / a).is_dir()]
 
     def log_options(spec):
@@ -324,70 +321,109 @@ def plan(sources: list[str], data: Path, stack: ExitStack, *, mapping: dict | No
         return {"full_logs": True} if full_logs and spec is not None and spec.lfs_files else {}
 
     if not sources:
-        for name, spec in catalog.CATALOG.items():
-            root = data / name
-            if root.is_dir():
-                planned.append(Planned(name, root, spec, catalog.parser(name), options=log_options(spec)))
-            elif spec.downloadable:
-                notes.append(_missing_message(spec, root, "not found locally (pass its name to download it)"))
+        planned, notes = _plan_local_catalogue(data, log_options)
+    else:
+        planned, notes = [], []
     for arg in sources or []:
         if arg in catalog.CATALOG and not Path(arg).exists():
-            spec = catalog.get(arg)
-            root = data / arg
-            try:
-                if not root.is_dir():
-                    if not online:
-                        raise SourceMissing(_missing_message(spec, root, "offline"))
-                    if progress:
-                        progress(Progress(f"fetching {arg}", "source", to_fetch.index(arg) + 1, len(to_fetch)))
-                    download(spec, root, progress)
-                if full_logs and spec.lfs_files and online:
-                    fetch_lfs_files(spec, root, progress, log_tasks)
-            except SourceMissing as e:
-                if failed is None:
-                    raise
-                failed[arg] = str(e)
-                if not root.is_dir():
-                    continue
-            planned.append(Planned(arg, root, spec, catalog.parser(arg), options=log_options(spec)))
-            continue
-        path = Path(arg).expanduser().resolve()
-        if not path.exists():
-            raise SourceMissing(f"{arg}: neither a catalogue source ({', '.join(catalog.CATALOG)}) nor an existing path")
-        check_user_path(path)
-        if mapping is not None:
-            byo = catalog.parser("byo")
-            name = mapping.get("name") or path.stem
-            planned.append(Planned(name, path, None, byo, mapping))
-            continue
-        stem = path.stem
-        if path.is_file() and path.name.lower().endswith((".zip", ".tar.gz", ".tgz", ".tar")):
-            stem = _archive_stem(path)
-            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="emergence-unpack-")))
-            path = safe_extract(path, tmp)
-        name = _detect(path)
-        spec = catalog.get(name)
-        # a user's own copy of a catalogue source keeps the catalogue name (same rows as the download);
-        # a generic format (the user's own lm-eval runs) is named after its folder (an archive: its name), so
-        # two folders are two sources rather than one replacing the other
-        stored_as = name if spec.repo else f"{name}:{stem}"
-        planned.append(Planned(stored_as, path, spec, catalog.parser(name), options=log_options(spec)))
+            got = _plan_catalogue_name(arg, data, to_fetch, online=online, progress=progress, full_logs=full_logs,
+                                       log_tasks=log_tasks, failed=failed, log_options=log_options)
+            planned.extend([got] if got is not None else [])
+        else:
+            planned.append(_plan_path(arg, stack, mapping, log_options))
     if mapping is None and options:
-        for k, v in options.items():
-            takers = [p for p in planned if k in getattr(p.module, "OPTIONS", ())]
-            if not takers:
-                raise IngestError(", ".join(p.name for p in planned) or "ingest", f"{OPTION_FLAGS.get(k, k)} applies to "
-                                  "a file of your own with a mapping and to the ZeroEval and MMLU-Pro readers; none "
-                                  "of the sources given reads it", field=k, value=v)
-            for p in takers:
-                p.options[k] = v
+        _give_options(planned, options)
+    _check_distinct_names(planned)
+    return planned, notes
+
+
+def _mapping_with_options(mapping: dict, options: dict) -> dict:
+    """A bring-your-own mapping with the ingest options merged in (``sizes`` per model, the others replaced)."""
+    mapping = dict(mapping)
+    for k, v in options.items():
+        mapping[k] = {**(mapping.get(k) or {}), **v} if k == "sizes" else v
+    return mapping
+
+
+def _plan_local_catalogue(data: Path, log_options) -> tuple[list[Planned], list[str]]:
+    """No SOURCE given: every catalogue source present in ``data``; a note for each downloadable one missing."""
+    planned, notes = [], []
+    for name, spec in catalog.CATALOG.items():
+        root = data / name
+        if root.is_dir():
+            planned.append(Planned(name, root, spec, catalog.parser(name), options=log_options(spec)))
+        elif spec.downloadable:
+            notes.append(_missing_message(spec, root, "not found locally (pass its name to download it)"))
+    return planned, notes
+
+
+def _plan_catalogue_name(arg: str, data: Path, to_fetch: list[str], *, online: bool, progress, full_logs: bool,
+                         log_tasks, failed: dict | None, log_options) -> Planned | None:
+    """A catalogue name: its copy in ``data``, downloaded first when absent and online (and its Git LFS files
+    with ``full_logs``).  With ``failed``, a source that cannot be had is recorded there (None when it has no
+    copy at all) instead of raised."""
+    spec = catalog.get(arg)
+    root = data / arg
+    try:
+        if not root.is_dir():
+            if not online:
+                raise SourceMissing(_missing_message(spec, root, "offline"))
+            if progress:
+                progress(Progress(f"fetching {arg}", "source", to_fetch.index(arg) + 1, len(to_fetch)))
+            download(spec, root, progress)
+        if full_logs and spec.lfs_files and online:
+            fetch_lfs_files(spec, root, progress, log_tasks)
+    except SourceMissing as e:
+        if failed is None:
+            raise
+        failed[arg] = str(e)
+        if not root.is_dir():
+            return None
+    return Planned(arg, root, spec, catalog.parser(arg), options=log_options(spec))
+
+
+def _plan_path(arg: str, stack: ExitStack, mapping: dict | None, log_options) -> Planned:
+    """A path: checked (:func:`check_user_path`), unpacked if an archive, its format detected (or the
+    bring-your-own parser with a mapping)."""
+    path = Path(arg).expanduser().resolve()
+    if not path.exists():
+        raise SourceMissing(f"{arg}: neither a catalogue source ({', '.join(catalog.CATALOG)}) nor an existing path")
+    check_user_path(path)
+    if mapping is not None:
+        return Planned(mapping.get("name") or path.stem, path, None, catalog.parser("byo"), mapping)
+    stem = path.stem
+    if path.is_file() and path.name.lower().endswith((".zip", ".tar.gz", ".tgz", ".tar")):
+        stem = _archive_stem(path)
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="emergence-unpack-")))
+        path = safe_extract(path, tmp)
+    name = _detect(path)
+    spec = catalog.get(name)
+    # a user's own copy of a catalogue source keeps the catalogue name (same rows as the download);
+    # a generic format (the user's own lm-eval runs) is named after its folder (an archive: its name), so
+    # two folders are two sources rather than one replacing the other
+    stored_as = name if spec.repo else f"{name}:{stem}"
+    return Planned(stored_as, path, spec, catalog.parser(name), options=log_options(spec))
+
+
+def _give_options(planned: list[Planned], options: dict):
+    """Each ingest option to every planned parser that reads it (its ``OPTIONS``); one that none reads is an error."""
+    for k, v in options.items():
+        takers = [p for p in planned if k in getattr(p.module, "OPTIONS", ())]
+        if not takers:
+            raise IngestError(", ".join(p.name for p in planned) or "ingest", f"{OPTION_FLAGS.get(k, k)} applies to "
+                              "a file of your own with a mapping and to the ZeroEval and MMLU-Pro readers; none "
+                              "of the sources given reads it", field=k, value=v)
+        for p in takers:
+            p.options[k] = v
+
+
+def _check_distinct_names(planned: list[Planned]):
     seen: dict[str, Path] = {}
     for p in planned:
         if p.name in seen:
             raise IngestError(p.root, f"would be stored as source {p.name!r}, like {seen[p.name]} in the same call; "
                               "the second would replace the first: ingest one of them")
         seen[p.name] = p.root
-    return planned, notes
 
 
 _SAME_OUTPUT_KEY = ["task", "subtask", "family", "model", "checkpoint_step", "shots", "prompt_variant", "variant",
@@ -421,8 +457,32 @@ def _defer_to_native(rescored: pd.DataFrame, native: pd.DataFrame, batch: Batch)
     return rescored
 
 
-def parse_source(p: Planned, progress=None) -> Batch:
-    """Run one parser and attach content hashes and re-scored observations."""
+def _rescore_spilled(batch: Batch, root: Path, store: Store) -> pd.DataFrame:
+    """Observation rows of the choice metrics of the examples ``batch`` spilled to Parquet:
+    :meth:`emergence.store.Store.rescore_choices` over all its files at once, grouped by the example group
+    key with the group's columns (``group_meta``), through the numpy path's own
+    :func:`~emergence.analysis.rescore.observation_rows`.  A bad correct index is an IngestError naming
+    the log and row."""
+    from emergence.analysis.rescore import EXAMPLE_GROUP_KEY, observation_rows
+    try:
+        groups = store.rescore_choices(list(batch.example_files), by=EXAMPLE_GROUP_KEY, group_meta=True)
+    except ValueError as e:
+        raise IngestError(root, f"re-scoring the examples failed: {e}") from e
+    return observation_rows(groups)
+
+
+def parse_source(p: Planned, progress=None, store: Store | None = None) -> Batch:
+    """Run one parser and attach content hashes and re-scored observations.
+
+    Re-scoring (:mod:`emergence.analysis.rescore`) takes two paths by one rule, *spilled = large*:
+    examples the parser kept in memory are re-scored here in numpy
+    (:func:`~emergence.analysis.rescore.aggregate_examples`); examples it spilled to Parquet (BIG-G
+    full logs) come with the aggregates it made one log at a time (``batch.rescored``: every metric
+    but the choice metrics), and their choice metrics (Brier, binary Brier, grade) are computed in
+    DuckDB over the whole spilled table in bounded memory (:func:`_rescore_spilled`).  Both paths
+    end in :func:`~emergence.analysis.rescore.observation_rows`.  ``store``: whose SQL reads the
+    spilled files (it need not exist yet; the default store otherwise).
+    """
     try:
         if p.mapping is not None:
             batch = p.module.parse_with_mapping(p.root, p.mapping, source=p.name)
@@ -434,6 +494,8 @@ def parse_source(p: Planned, progress=None) -> Batch:
         raise IngestError(p.root, f"{type(e).__name__}: {e}") from e
     obs = batch.observations
     parts = [batch.rescored] if batch.rescored is not None and len(batch.rescored) else []
+    if batch.example_files:
+        parts.append(_rescore_spilled(batch, p.root, store or Store()))
     if batch.examples is not None and len(batch.examples):
         from emergence.analysis.rescore import aggregate_examples
         ex = batch.examples
@@ -505,49 +567,74 @@ def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = N
                               failed=failed if keep_going else None)
         if not planned:
             why = "\n".join(list(failed.values()) + notes)
-            err = SourceMissing(f"nothing to ingest: no catalogue source found in {data_path}" +
-                                (f" or fetched\n{why}" if why else ""))
-            err.failed = failed
-            raise err
-        if any(p.options.get("full_logs") for p in planned):
-            # full-log examples go to disk while they are read: beside the store, which has the room for them
-            store.path.parent.mkdir(parents=True, exist_ok=True)
-            spill = stack.enter_context(tempfile.TemporaryDirectory(prefix=".emergence-spill-",
-                                                                    dir=store.path.parent))
-            for p in planned:
-                if p.options.get("full_logs"):
-                    p.options["spill_dir"] = spill
-        batches = []
-        for i, p in enumerate(planned):
-            if progress:
-                progress(Progress(f"parsing {p.name} from {p.root}", "source", i + 1, len(planned)))
-            try:
-                batch = parse_source(p, progress)
-            except IngestError as e:
-                if not keep_going:
-                    raise
-                failed[p.name] = (f"source {p.name!r} could not be parsed, so it was left out: {e}. To add it: "
-                                  f"fix or remove the copy in `{p.root}` and ingest it again")
-                continue
-            meta = {"root": str(p.root)}
-            if p.spec is not None:
-                # a git-fetched source (or a user's git checkout of it) records the commit it holds
-                commit = p.spec.commit or (remote.git_head(p.root) if p.spec.repo else "")
-                url = f"https://github.com/{p.spec.repo}/tree/{commit}" if p.spec.repo and commit else p.spec.url
-                meta.update(url=url, repo=p.spec.repo, commit=commit, license=p.spec.license,
-                            redistributable=p.spec.redistributable, citation=p.spec.citation)
-            else:
-                meta.update(url=str(p.root), license=(p.mapping or {}).get("license", "user data"),
-                            citation=(p.mapping or {}).get("citation", ""))
-            batches.append((batch, meta))
+            _raise_missing(f"nothing to ingest: no catalogue source found in {data_path}" +
+                           (f" or fetched\n{why}" if why else ""), failed)
+        _give_spill_folder(planned, store, stack)
+        batches = _parse_all(planned, progress, store, failed if keep_going else None)
         if not batches:
-            err = SourceMissing("nothing could be ingested:\n" + "\n".join(failed.values()))
-            err.failed = failed
-            raise err
+            _raise_missing("nothing could be ingested:\n" + "\n".join(failed.values()), failed)
         result = store.write(batches, score=score_observations, finalize=fdr_step(apply_fdr), progress=progress)
         counts = {b.source: {"observations": len(b.observations),
                              "examples": b.n_examples,         # spilled examples: counted before the spill goes
                              "issues": len(b.issues_frame())} for b, _ in batches}
+    return {"result": result, "notes": notes, "warnings": _duplicate_warnings(store, result), "counts": counts,
+            "db": str(store.path), "failed": failed}
+
+
+def _raise_missing(message: str, failed: dict):
+    err = SourceMissing(message)
+    err.failed = failed
+    raise err
+
+
+def _give_spill_folder(planned: list[Planned], store: Store, stack: ExitStack):
+    """Full-log examples go to disk while they are read: a temporary folder beside the store, which has the
+    room for them (removed when ``stack`` closes), given to every parser that reads full logs."""
+    if not any(p.options.get("full_logs") for p in planned):
+        return
+    store.path.parent.mkdir(parents=True, exist_ok=True)
+    spill = stack.enter_context(tempfile.TemporaryDirectory(prefix=".emergence-spill-", dir=store.path.parent))
+    for p in planned:
+        if p.options.get("full_logs"):
+            p.options["spill_dir"] = spill
+
+
+def _parse_all(planned: list[Planned], progress, store: Store, failed: dict | None) -> list[tuple[Batch, dict]]:
+    """(batch, catalogue metadata) of every planned source; with ``failed``, a source that cannot be parsed
+    is recorded there (why, and how to add it) and left out instead of raised."""
+    batches = []
+    for i, p in enumerate(planned):
+        if progress:
+            progress(Progress(f"parsing {p.name} from {p.root}", "source", i + 1, len(planned)))
+        try:
+            batch = parse_source(p, progress, store)
+        except IngestError as e:
+            if failed is None:
+                raise
+            failed[p.name] = (f"source {p.name!r} could not be parsed, so it was left out: {e}. To add it: "
+                              f"fix or remove the copy in `{p.root}` and ingest it again")
+            continue
+        batches.append((batch, _source_meta(p)))
+    return batches
+
+
+def _source_meta(p: Planned) -> dict:
+    """What the ``sources`` table records of a planned source: root, URL, repository and commit, license, citation."""
+    meta = {"root": str(p.root)}
+    if p.spec is not None:
+        # a git-fetched source (or a user's git checkout of it) records the commit it holds
+        commit = p.spec.commit or (remote.git_head(p.root) if p.spec.repo else "")
+        url = f"https://github.com/{p.spec.repo}/tree/{commit}" if p.spec.repo and commit else p.spec.url
+        meta.update(url=url, repo=p.spec.repo, commit=commit, license=p.spec.license,
+                    redistributable=p.spec.redistributable, citation=p.spec.citation)
+    else:
+        meta.update(url=str(p.root), license=(p.mapping or {}).get("license", "user data"),
+                    citation=(p.mapping or {}).get("citation", ""))
+    return meta
+
+
+def _duplicate_warnings(store: Store, result: dict) -> list[str]:
+    """One line per source written whose files another source already holds (stored, not scored again)."""
     written = [n for n, v in result.items() if v != "unchanged"]
     warnings = []
     if written:
@@ -557,8 +644,7 @@ def ingest(sources: list[str] | None = None, *, db: str | os.PathLike | None = N
             warnings.append(f"{src}: {len(g)} file(s) have the same content as files of source "
                             f"{', '.join(sorted(g['original_source'].unique()))} (e.g. {first['file']} = "
                             f"{first['original_file']}): stored, but not scored again (data issue duplicate_source)")
-    return {"result": result, "notes": notes, "warnings": warnings, "counts": counts, "db": str(store.path),
-            "failed": failed}
+    return warnings
 
 
 def remove(names: list[str], *, db: str | os.PathLike | None = None,

@@ -191,8 +191,9 @@ class Batch:
     A parser whose per-example rows would not fit in memory (BIG-bench's full-log archives)
     writes them to Parquet files (``example_files``, :data:`EXAMPLE_COLUMNS`, already conformed)
     as it goes, and returns their re-scored aggregates in ``rescored`` (observation rows made
-    by :func:`emergence.analysis.rescore.aggregate_examples`, one call per complete group); the store
-    streams the files in.  ``examples`` holds the rows small enough to keep in memory, which the
+    by :func:`emergence.analysis.rescore.aggregate_examples` with ``from_logprobs=False``, one call per
+    complete group: every metric but the choice metrics, which the ingest computes over the files in
+    DuckDB, :meth:`emergence.store.Store.rescore_choices`); the store streams the files in.  ``examples`` holds the rows small enough to keep in memory, which the
     ingest re-scores itself.
     """
 

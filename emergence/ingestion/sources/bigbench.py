@@ -531,6 +531,9 @@ def parse(root: Path, source: str = NAME, progress=None, *, full_logs: bool = Fa
     spill_dir : path, optional
         Where the archives' example rows are written as Parquet while reading (bounded
         memory: one query of one log at a time in memory); without it they are kept in memory.
+        Spilled rows come with ``Batch.rescored``: their aggregates except the choice metrics
+        (Brier, binary Brier, grade from ``choice_logprobs``), which the ingest takes from
+        :meth:`emergence.store.Store.rescore_choices` over the spilled files (spilled = large).
     """
     root = Path(root)
     issues: list[dict] = []
@@ -695,7 +698,9 @@ def _read_archive(path: Path, f: str, source: str, issues: list[dict], runs: dic
     JSON member decoded one query at a time (:func:`._jsonstream.iter_object`).
 
     Every member that is a results file (``ResultsFileData`` with ``queries``) gives example rows
-    (re-scored per member: a member is one task and model, so its groups are complete) and, where
+    (spilled: re-scored per member in numpy -- a member is one task and model, so its groups are
+    complete -- but for the choice metrics, which the ingest computes in DuckDB over the whole spilled
+    table, :func:`emergence.ingestion.ingest.parse_source`) and, where
     no scores file of the same task, family and model holds the same values, its own scores.
     """
     import subprocess
@@ -725,7 +730,9 @@ def _read_archive(path: Path, f: str, source: str, issues: list[dict], runs: dic
                             ex = conform(pd.DataFrame(rows).assign(source=source), EXAMPLE_COLUMNS, source)
                             del rows
                             spill.write(ex)
-                            out["rescored"].append(aggregate_examples(ex))
+                            # every metric but the choice metrics, which the ingest computes in SQL over
+                            # the whole spilled table (ingest._rescore_spilled; spilled = large)
+                            out["rescored"].append(aggregate_examples(ex, from_logprobs=False))
                         elif rows:
                             out["examples"].extend(rows)
                         if progress:
