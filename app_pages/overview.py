@@ -56,10 +56,10 @@ sup.notice_unscored(df, key=views.table_key(state))
 # page more than a one-chart page's whole load (bench/bench_pages.py, BENCHMARKS.md section 9)
 SECTIONS = {"class": "Verdicts per metric class", "metric": "Verdicts per metric", "fdr": "False discovery rate",
             "score": "Emergence score (descriptive)"}
-sup.radio(state, "section", "Show", views.OVERVIEW_SECTIONS, fmt=SECTIONS.get, horizontal=True)
-if state.section in ("class", "metric"):
+part = sup.section(state, SECTIONS)
+if part in ("class", "metric"):
     summ = sup.summary(fp, filters, state.x)
-if state.section == "class":
+if part == "class":
     left, right = st.columns(2)
     with left:
         sup.chart(sup.figure("share_class", fp, key, figures.share_bar, summ["metric_class"], "metric_class"),
@@ -67,11 +67,11 @@ if state.section == "class":
     with right:
         sup.chart(sup.figure("verdict_class", fp, key, figures.verdict_bar, summ["metric_class"], "metric_class"),
                   "overview_class_states", "verdicts-by-class")
-elif state.section == "metric":
+elif part == "metric":
     sup.chart(sup.figure("share_metric", fp, key, figures.share_bar, summ["metric"], "metric"),
               "overview_metric", "share-by-metric")
     st.dataframe(summ["metric"], hide_index=True, width="stretch")
-elif state.section == "fdr":
+elif part == "fdr":
     st.markdown("Benjamini–Hochberg runs over **every series of the store** that asks the same question, whatever "
                 "the filters on screen: one test per series on its primary size axis (parameters, else FLOPs, else "
                 "tokens), and, apart, one per training-step series. Series shown on another axis carry their primary "

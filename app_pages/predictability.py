@@ -26,15 +26,18 @@ if not state.source and not state.task:
         state = sup.set_view(state.with_filters(source=["pythia" if "pythia" in srcs else srcs[0]]))
 sup.filter_widgets(state)
 
-st.subheader("Held-out predictions per metric")
-n_series = sup.n_predictable(fp, state)
+# one part at a time (the link keeps which): each chart and table drawn costs every load (BENCHMARKS.md section 9)
+part = sup.section(state, {"predictions": "Held-out predictions per metric", "passuntil": "PassUntil task scaling law"})
+n_series = sup.n_predictable(fp, state) if part == "predictions" else 0
 if n_series > sup.MAX_PREDICTED_SERIES:
     st.warning(f"{n_series:,} series with 4 or more scales match these filters: fitting them all takes minutes. "
                f"Narrow the filters to at most {sup.MAX_PREDICTED_SERIES:,} series, or run the command below.")
     st.code(views.cli_command(state), language="bash")
     kind, pred = None, None
-else:
+elif part == "predictions":
     kind, pred = sup.table(state, fp)
+else:
+    kind, pred = None, None
 if pred is not None and pred.empty:
     st.info("No series with at least 4 scales on this axis matches these filters.")
 elif pred is not None:
@@ -51,23 +54,23 @@ elif pred is not None:
                   "pred_curvature", "curvature-classes")
     sup.download_section(state, kind, pred.drop(columns=["series_id"]), fp, title="Export the predictions")
 
-st.subheader("PassUntil task scaling law")
-rs = sup.repeated_sampling_sources(fp)
-if not rs:
-    st.info("No repeated-sampling records (n samples and n correct per problem) in this store: ingest "
-            "monkeys-powerlaws (`emergence ingest monkeys-powerlaws`).")
-else:
-    use = tuple(s for s in rs if s in state.source) or tuple(rs)
-    pu_state = views.ViewState(page="predictability", source=use)
-    pu_kind, laws = sup.table(pu_state, fp, kind="passuntil")
-    st.caption(f"From {', '.join(use)}: each problem's pass rate c/n at each model size (final checkpoints), "
-               "averaged per task; the law is fitted on all sizes but the largest.")
-    sup.chart(sup.figure("passuntil", fp, use, figures.passuntil_figure, sup.pass_rates(fp, use), laws),
-              "passuntil_chart", "passuntil-law")
-    if len(laws):
-        cols = [c for c in ["task", "family", "n_sizes", "params_target", "pu_actual", "pu_predicted", "pu_lower",
-                            "pu_upper", "rel_error", "pu_predicted_instance", "rel_error_instance", "alpha",
-                            "log_c", "curvature", "curvature_se", "curvature_class"] if c in laws.columns]
-        st.dataframe(laws[cols], hide_index=True, width="stretch")
-        sup.download_section(pu_state, pu_kind, laws, fp, title="")
+if part == "passuntil":
+    rs = sup.repeated_sampling_sources(fp)
+    if not rs:
+        st.info("No repeated-sampling records (n samples and n correct per problem) in this store: ingest "
+                "monkeys-powerlaws (`emergence ingest monkeys-powerlaws`).")
+    else:
+        use = tuple(s for s in rs if s in state.source) or tuple(rs)
+        pu_state = views.ViewState(page="predictability", source=use)
+        pu_kind, laws = sup.table(pu_state, fp, kind="passuntil")
+        st.caption(f"From {', '.join(use)}: each problem's pass rate c/n at each model size (final checkpoints), "
+                   "averaged per task; the law is fitted on all sizes but the largest.")
+        sup.chart(sup.figure("passuntil", fp, use, figures.passuntil_figure, sup.pass_rates(fp, use), laws),
+                  "passuntil_chart", "passuntil-law")
+        if len(laws):
+            cols = [c for c in ["task", "family", "n_sizes", "params_target", "pu_actual", "pu_predicted", "pu_lower",
+                                "pu_upper", "rel_error", "pu_predicted_instance", "rel_error_instance", "alpha",
+                                "log_c", "curvature", "curvature_se", "curvature_class"] if c in laws.columns]
+            st.dataframe(laws[cols], hide_index=True, width="stretch")
+            sup.download_section(pu_state, pu_kind, laws, fp, title="")
 sup.share_link(state)

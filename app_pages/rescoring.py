@@ -24,10 +24,12 @@ sb.header("Filters")
 sup.filter_widgets(state)
 
 kind, pairs = sup.table(state, fp)
+# one part at a time (the link keeps which): each chart and table drawn costs every load (BENCHMARKS.md section 9)
+part = sup.section(state, {"pairs": "Metric pairs in these filters", "replications": "Replications on real outputs"})
 verdicts = views.pair_verdicts(pairs)
-if pairs.empty:
+if part == "pairs" and pairs.empty:
     st.info("No series in these filters has the same outputs under a thresholded and a continuous metric.")
-else:
+elif part == "pairs":
     names = verdicts["pair"].tolist()
     sup.select(state, "pair", "Metric pair (thresholded | continuous)", names, fmt=lambda p: p.replace("|", "  vs  "))
     pair = state.pair if state.pair in names else names[0]
@@ -60,23 +62,23 @@ else:
         st.dataframe(verdicts, hide_index=True, width="stretch")
         st.dataframe(sel.drop(columns=["label"]), hide_index=True, width="stretch")
 
-st.subheader("Replications on real outputs")
-by_digits, mult = sup.multiplication_by_digits(fp)
-st.markdown("**InstructGPT multiplication, split by operand digits** (Schaeffer et al. Fig. 3 with real "
-            "completions: the target grows from 1 to 4 digits). Exact match and character edit distance are computed "
-            "from the same completions of every product a×b.")
-if by_digits.empty:
-    st.info("gpt3-multiplication-tables is not in this store.")
-else:
-    sup.chart(sup.figure("multiplication", fp, None, figures.multiplication_figure, by_digits),
-              "rescoring_multiplication", "multiplication-by-digits")
-    st.dataframe(mult, hide_index=True, width="stretch")
-for title, table in sup.replications(fp, state.x):
-    st.markdown(f"**{title}**")
-    if table.empty:
-        st.caption("not in this store, or no pair of these metrics")
+if part == "replications":
+    by_digits, mult = sup.multiplication_by_digits(fp)
+    st.markdown("**InstructGPT multiplication, split by operand digits** (Schaeffer et al. Fig. 3 with real "
+                "completions: the target grows from 1 to 4 digits). Exact match and character edit distance are "
+                "computed from the same completions of every product a×b.")
+    if by_digits.empty:
+        st.info("gpt3-multiplication-tables is not in this store.")
     else:
-        st.dataframe(table, hide_index=True, width="stretch")
-bigbench.fig6_section(state, fp)       # BIG-G's full logs: grade vs Brier (Schaeffer et al. Fig. 6)
+        sup.chart(sup.figure("multiplication", fp, None, figures.multiplication_figure, by_digits),
+                  "rescoring_multiplication", "multiplication-by-digits")
+        st.dataframe(mult, hide_index=True, width="stretch")
+    for title, table in sup.replications(fp, state.x):
+        st.markdown(f"**{title}**")
+        if table.empty:
+            st.caption("not in this store, or no pair of these metrics")
+        else:
+            st.dataframe(table, hide_index=True, width="stretch")
+    bigbench.fig6_section(state, fp)       # BIG-G's full logs: grade vs Brier (Schaeffer et al. Fig. 6)
 sup.download_section(state, kind, pairs, fp)
 sup.share_link(state)

@@ -25,5 +25,5 @@ from .queries import (MAX_PREDICTED_SERIES, data_issues, fdr_families, figure, f
                       known_values, multiplication_by_digits, n_predictable, options, pairs, pass_rates, plot_frame,
                       prediction_view, replications, repeated_sampling_sources, scale_coverage, series, series_all,
                       simulated_verdicts, sources, store, summary, table, vision_summary)
-from .state import (FILTER_LABELS, commit, curves, filter_widgets, multiselect, number, radio, select, set_view,  # noqa: F401
-                    sync_widget, toggle, view)
+from .state import (FILTER_LABELS, commit, curves, filter_widgets, multiselect, number, radio, section, select,  # noqa: F401
+                    set_view, sync_widget, toggle, view)

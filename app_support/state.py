@@ -44,6 +44,10 @@ def view(page: str) -> ViewState:
         # a bare Explorer link opens on the pivot that answers the question (README, 'Explorer')
         state = replace(state, **views.EXPLORER_DEFAULT)
     state = replace(state, page=page)
+    # a long page's first section is its default, and another page's section means nothing here: neither in the link
+    sections = views.PAGE_SECTIONS.get(page, ())
+    if state.section and state.section not in sections[1:]:
+        state = replace(state, section="")
     fp = fingerprint()
     known = known_values(fp) if fp else {}
     state, more = views.restrict(state, known)
@@ -129,6 +133,17 @@ def multiselect(state: ViewState, field: str, label: str, options, *, where=st, 
     conv = (lambda v: tuple(int(x) for x in v)) if field == "shots" else (lambda v: tuple(str(x) for x in v))
     return where.multiselect(label, options, key=key, help=help, placeholder=placeholder,
                              on_change=_on_change(field, key, conv))
+
+
+def section(state: ViewState, labels: dict[str, str], *, where=st) -> str:
+    """The page's part to show (:data:`emergence.app.views.PAGE_SECTIONS`): a horizontal radio bound to the view's
+    ``section``; the page's first part is the default and leaves the link without one."""
+    options = list(views.PAGE_SECTIONS[state.page])
+    key = f"w_{state.page}_section"
+    sync_widget(key, views.section_of(state))
+    where.radio("Show", options, key=key, format_func=labels.get, horizontal=True, label_visibility="collapsed",
+                on_change=_on_change("section", key, lambda v: "" if v == options[0] else v))
+    return views.section_of(state)
 
 
 def curves(state: ViewState, order: list[str], default_n: int, *, where=None) -> tuple[ViewState, list[str]]:

@@ -199,5 +199,5 @@ def text(at) -> str:
 #: every page, the link parameters it opens with in the page-render tests, and the charts it draws at least
 #: (tests/test_app.py on the fixture store, tests/test_app_real.py on the real one)
 PAGES = [("overview", {}, 3), ("explorer", {}, 1), ("series", {"source": "expemergence"}, 1),
-         ("rescoring", {}, 3), ("predictability", {"source": "pythia", "task": "lambada_openai"}, 2),
+         ("rescoring", {}, 2), ("predictability", {"source": "pythia", "task": "lambada_openai"}, 2),
          ("simulator", {}, 2), ("data", {}, 0)]

@@ -184,6 +184,24 @@ def test_overview_shows_one_section_at_a_time_and_the_link_keeps_it():
     assert old.radio(key="w_overview_section").value == "class" and len(old.get("plotly_chart")) == 3
 
 
+@pytest.mark.parametrize("page, params", [("overview", {}), ("rescoring", {}),
+                                          ("predictability", {"source": "pythia", "task": "lambada_openai"})])
+def test_long_pages_show_one_section_and_links_name_it(page, params):
+    """Each section of a long page draws something of its own; the first is the default (no 'section' in the
+    link); a link naming another page's section, or none, opens on the first."""
+    seen = []
+    for i, sec in enumerate(views.PAGE_SECTIONS[page]):
+        at = open_page(page, section=sec, **params)
+        assert at.radio(key=f"w_{page}_section").value == sec and qp(at, "section") == ([] if i == 0 else [sec])
+        drawn = [json.dumps(f["layout"].get("title", {})) + json.dumps(f["layout"].get("annotations", []))
+                 for f in specs(at)] + [",".join(d.value.columns) for d in at.dataframe]
+        assert drawn and drawn not in seen, sec
+        seen.append(drawn)
+    other = next(s for p, secs in views.PAGE_SECTIONS.items() if p != page for s in secs)
+    at = open_page(page, section=other, **params)
+    assert at.radio(key=f"w_{page}_section").value == views.PAGE_SECTIONS[page][0] and not at.warning
+
+
 def test_overview_shows_one_fdr_family_per_question():
     at = open_page("overview", section="fdr")
     fams = [df for df in (d.value for d in at.dataframe) if "fdr_family" in df.columns][0]
@@ -205,7 +223,7 @@ def test_rescoring_pair_and_outputs():
 
 
 def test_rescoring_replicates_schaeffer_fig3_on_completions():
-    at = open_page("rescoring")
+    at = open_page("rescoring", section="replications")
     fig = next(f for f in specs(at) if "operand digits" in f["layout"].get("title", {}).get("text", ""))
     assert {t["name"] for t in fig["data"] if t.get("showlegend", True) is not False} == {
         "1x1 (1-2 digits)", "1x2 (2-3 digits)", "2x2 (3-4 digits)"}
@@ -217,6 +235,8 @@ def test_predictability_form_changes_the_predictions():
     pred = ys(spec(at))
     at.selectbox(key="w_predictability_form").set_value("linear").run()
     assert ys(spec(at)) != pred
+    at.radio(key="w_predictability_section").set_value("passuntil").run()
+    assert qp(at, "section") == ["passuntil"] and qp(at, "form") == ["linear"]
     passuntil = next(spec(at, i) for i in range(len(at.get("plotly_chart")))
                      if "log(-log PU)" in json.dumps(spec(at, i)["layout"].get("annotations", [])))
     laws = [t for t in passuntil["data"] if "law" in (t.get("name") or "")]

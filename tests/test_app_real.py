@@ -50,7 +50,7 @@ def test_series_normalisation_on_real_bbh():
 
 
 def test_rescoring_replicates_schaeffer_fig3_on_real_completions():
-    at = open_page("rescoring")
+    at = open_page("rescoring", section="replications")
     fig = next(f for f in specs(at) if "operand digits" in f["layout"].get("title", {}).get("text", ""))
     assert {t["name"] for t in fig["data"] if t.get("showlegend", True) is not False} == {
         "1x1 (1-2 digits)", "1x2 (2-3 digits)", "2x2 (3-4 digits)"}
@@ -61,6 +61,7 @@ def test_predictability_on_real_pythia_and_monkeys():
     pred = ys(spec(at))
     at.selectbox(key="w_predictability_form").set_value("linear").run()
     assert ys(spec(at)) != pred
+    at = open_page("predictability", source="pythia", task="lambada_openai", section="passuntil")
     assert any("log(-log PU)" in str(f["layout"].get("annotations", [])) for f in specs(at))
 
 

@@ -113,6 +113,7 @@ def test_rescoring_page_shows_fig6(store, monkeypatch):
     for x in ("params", "non_embedding_params"):
         at = AppTest.from_file(APP, default_timeout=120)
         at.query_params["page"] = "rescoring"
+        at.query_params["section"] = "replications"
         at.query_params["x"] = x
         at.run()
         assert not at.exception, [e.value for e in at.exception]

@@ -41,7 +41,7 @@ from emergence.analysis.simulate import DEFAULTS as _SIM
 #: against sources; a link that names its rows or columns opens exactly those (README, 'Explorer').
 EXPLORER_DEFAULT = {"rows": "metric", "cols": "source"}
 
-__all__ = ["PAGES", "PAGE_TITLES", "PAGE_TABLE", "DIMENSIONS", "FORMS", "PREDICT_FORMS", "SIM_SCALES", "FILTER_FIELDS", "CELL_VALUES", "MAX_VALUE_LEN", "OVERVIEW_SECTIONS",
+__all__ = ["PAGES", "PAGE_TITLES", "PAGE_TABLE", "DIMENSIONS", "FORMS", "PREDICT_FORMS", "SIM_SCALES", "FILTER_FIELDS", "CELL_VALUES", "MAX_VALUE_LEN", "PAGE_SECTIONS", "section_of",
            "MAX_VALUES", "ViewState", "from_query_params", "to_query_params", "table_kind", "table_for",
            "table_key", "cli_command", "citations", "pivot", "drill_down", "restrict", "filter_options", "metric_pairs",
            "pair_verdicts", "group_label", "RESCORING_SOURCES"]
@@ -91,7 +91,7 @@ class ViewState:
     ``group`` its selected outputs (a :func:`group_label`);
     ``alpha, log10c, length, choices, n`` are the mirage simulator's sliders and ``cutoff``
     its vision experiment's threshold c; ``form`` the predictability page's scaling form; ``section`` the part of
-    the Overview shown below its headline (:data:`OVERVIEW_SECTIONS`); ``curve`` the Series
+    a long page that is shown ('' = the page's first, :data:`PAGE_SECTIONS`, :func:`section_of`); ``curve`` the Series
     page's drawn curves (empty = the ones that matter, :data:`emergence.app.figures.MAX_DRAWN` of
     :func:`emergence.app.figures.curve_order`).  ``fp`` is the store fingerprint the view was made on ('' = unknown).
     """
@@ -117,7 +117,7 @@ class ViewState:
     n: int = int(_SIM["n_examples"])
     cutoff: float = 1.0
     form: str = "preferred"
-    section: str = "class"
+    section: str = ""
     curve: tuple[str, ...] = ()
     fp: str = ""
 
@@ -144,18 +144,27 @@ _LIST_FIELDS = FILTER_FIELDS + ("curve",)
 PREDICT_FORMS = ("linear", "loglog", "power_law")
 #: the predictability page's summary: each series' preferred form, or one form for all
 FORMS = ("preferred",) + PREDICT_FORMS
-#: the Overview's parts below its headline, one shown at a time (a link names it as ``section``): the verdicts per
-#: metric class, per metric, the false-discovery families, the descriptive emergence scores
-OVERVIEW_SECTIONS = ("class", "metric", "fdr", "score")
+#: the parts of the long pages, one shown at a time (a link names it as ``section``; none = the first): the
+#: Overview's verdicts per metric class, per metric, its false-discovery families, the descriptive emergence
+#: scores; Re-scoring's metric pairs and its replications; Predictability's held-out predictions and PassUntil law
+PAGE_SECTIONS = {"overview": ("class", "metric", "fdr", "score"), "rescoring": ("pairs", "replications"),
+                 "predictability": ("predictions", "passuntil")}
 #: the simulator's scales, as `emergence simulate` makes them by default: logspace(min, max, n)
 SIM_SCALES = (float(_SIM["min_scale"]), float(_SIM["max_scale"]), int(_SIM["n_scales"]))
 _CHOICES = {"page": PAGES, "rows": DIMENSIONS, "cols": DIMENSIONS, "cell": CELL_VALUES, "x": api.SCALE_AXES,
-            "form": FORMS, "section": OVERVIEW_SECTIONS}
+            "form": FORMS, "section": tuple(dict.fromkeys(v for t in PAGE_SECTIONS.values() for v in t))}
 #: numeric options: field -> (type, min, max)
 _NUMBERS = {"alpha": (float, -2.0, -0.01), "log10c": (float, 0.0, 14.0), "length": (int, 1, 100),
             "choices": (int, 2, 26), "n": (int, 1, 100_000), "cutoff": (float, 0.01, 50.0)}
 _BOOL_TRUE, _BOOL_FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 KNOWN_KEYS = tuple(f.name for f in fields(ViewState))
+
+
+def section_of(state: ViewState) -> str:
+    """The part of its page a view shows: its ``section`` where the page has it, else the page's first
+    (a link made before sections existed, or naming another page's, opens on the first)."""
+    sections = PAGE_SECTIONS.get(state.page, ())
+    return state.section if state.section in sections else (sections[0] if sections else "")
 
 
 def _printable(s: str) -> bool:
