@@ -39,7 +39,8 @@ sup.chart(sup.figure("leads", fp, key, figures.lead_figure, pairs), "overview_le
 st.caption("Detection scale: the smallest size from which the metric is significantly better than chance (or than "
            "the smallest model, paired per example where examples exist) at every larger size. Pairs from one task "
            "share questions and models: intervals resample whole tasks.")
-with st.expander(f"Verdicts per metric pair ({len(verdicts):,} pairs of metrics)"):
+# on request: a data grid drawn on every load costs the page as much as a chart (BENCHMARKS.md section 9)
+if st.toggle(f"Show the verdicts per metric pair ({len(verdicts):,} pairs of metrics)", key="overview_show_pairs"):
     st.dataframe(verdicts, hide_index=True, width="stretch")
 
 st.subheader("Verdicts")

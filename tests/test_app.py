@@ -158,6 +158,9 @@ def test_overview_leads_with_the_paired_evidence_and_filters_change_it():
     sentence = at.markdown[1].value
     assert sentence.startswith("Of ") and "pairs of series scored from the same outputs" in sentence
     assert len(at.get("plotly_chart")) == 3          # the leads, then the default section's two charts
+    assert not any("pair" in d.value.columns and "mirage" in d.value.columns for d in at.dataframe)
+    at.toggle(key="overview_show_pairs").set_value(True).run()
+    assert any("pair" in d.value.columns and "mirage" in d.value.columns for d in at.dataframe)
     states = {t["name"]: arr(t["y"]) for t in spec(at, 2)["data"]}          # verdicts per metric class
     assert set(states) == {"emergent", "smooth", "insufficient", "no signal"}
     at.multiselect(key="w_overview_source").set_value(["inverse-scaling-eval-pipeline"]).run()
