@@ -47,8 +47,10 @@ elif pred is not None:
     sup.chart(sup.figure("pred_scatter", fp, key, figures.prediction_scatter, shown),
               "pred_scatter", "held-out-predictions")
     sup.chart(sup.figure("pred_errors", fp, key, figures.error_bar, summ.by_metric), "pred_errors", "held-out-errors")
-    st.dataframe(summ.by_class, hide_index=True, width="stretch")
-    st.dataframe(summ.by_metric, hide_index=True, width="stretch")
+    # on request: the bars above show the per-metric errors; a data grid costs every load what a chart does
+    if st.toggle("Show the median errors per metric class and per metric as tables", key="predictability_tables"):
+        st.dataframe(summ.by_class, hide_index=True, width="stretch")
+        st.dataframe(summ.by_metric, hide_index=True, width="stretch")
     if len(counts):
         sup.chart(sup.figure("pred_curvature", fp, key, figures.curvature_bar, counts),
                   "pred_curvature", "curvature-classes")

@@ -238,6 +238,10 @@ def test_predictability_form_changes_the_predictions():
     pred = ys(spec(at))
     at.selectbox(key="w_predictability_form").set_value("linear").run()
     assert ys(spec(at)) != pred
+    assert not any("metric_class" in d.value.columns for d in at.dataframe)          # the tables on request
+    at.toggle(key="predictability_tables").set_value(True).run()
+    tables = [d.value for d in at.dataframe if "metric_class" in d.value.columns]
+    assert len(tables) == 2 and "metric" in tables[1].columns and qp(at, "form") == ["linear"]
     at.radio(key="w_predictability_section").set_value("passuntil").run()
     assert qp(at, "section") == ["passuntil"] and qp(at, "form") == ["linear"]
     passuntil = next(spec(at, i) for i in range(len(at.get("plotly_chart")))
