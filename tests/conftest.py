@@ -99,6 +99,29 @@ def fixture_store(tmp_path_factory) -> Path:
 
 
 # ---------------------------------------------------------------- small helpers many files use
+def assert_same_rows(got, want, *, se_atol: float = 1e-15):
+    """Two frames of rows (e.g. re-scored observations from the SQL and the numpy path) are the same: same
+    columns in order, same number of rows, numbers within 1e-12 relative (1e-15 absolute near 0, where both
+    compute (1 - p)^2 with p ~ 1, rounding ~1e-16), everything else identical, NULLs alike.
+
+    ``se_atol``: the absolute tolerance of the standard errors (``stderr``, ``paired_se``).  DuckDB's
+    ``stddev_samp`` (streaming) and numpy's two-pass ``std`` lose different digits when the values nearly
+    agree (relative error ~ eps * mean^2 / variance), so a sampler that draws such groups needs more than
+    1e-15; fixed data keep the tight default."""
+    import numpy as np
+    import pandas as pd
+    assert list(got.columns) == list(want.columns) and len(got) == len(want)
+    for c in want.columns:
+        a, b = got[c], want[c]
+        if pd.api.types.is_numeric_dtype(b) and not pd.api.types.is_bool_dtype(b):
+            atol = se_atol if c in ("stderr", "paired_se") else 1e-15
+            np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-12, atol=atol, equal_nan=True,
+                                       err_msg=c)
+        else:
+            assert a.astype(object).where(a.notna(), None).tolist() == \
+                b.astype(object).where(b.notna(), None).tolist(), c
+
+
 def sha(path) -> str:
     """sha256 of a file's bytes."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -40,6 +40,8 @@ import pytest
 from emergence.ingestion.schema import IngestError
 from emergence.ingestion.sources import bigbench as bb
 
+from conftest import assert_same_rows
+
 from bigbench_fixtures import (  # tests/ is on sys.path under pytest
     GEN_TASK, MC_TASK, SIZES, gen_queries, gen_scores, make_checkout, mc_queries, mc_scores, results_file, write)
 
@@ -448,21 +450,6 @@ def _rescored_rows(obs: pd.DataFrame) -> pd.DataFrame:
     return r.sort_values(OBS_KEY, kind="stable").reset_index(drop=True)
 
 
-def _assert_rows_equal(got: pd.DataFrame, want: pd.DataFrame):
-    """Frame-equal: same columns, same rows, numbers within 1e-12 relative, everything else identical."""
-    assert list(got.columns) == list(want.columns)
-    assert got[OBS_KEY].astype(str).values.tolist() == want[OBS_KEY].astype(str).values.tolist()
-    for c in want.columns:
-        a, b = got[c], want[c]
-        if pd.api.types.is_numeric_dtype(b) and not pd.api.types.is_bool_dtype(b):
-            # 1e-12 relative; 1e-15 absolute near 0, where both compute (1 - p)^2 with p ~ 1 (rounding ~1e-16)
-            np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-12, atol=1e-15, equal_nan=True,
-                                       err_msg=c)
-        else:
-            assert a.astype(object).where(a.notna(), None).tolist() == \
-                b.astype(object).where(b.notna(), None).tolist(), c
-
-
 @pytest.fixture
 def bigg_sizes(tmp_path):
     """Six BIG-G sizes of two multiple-choice tasks in one archive per task (the models share their questions)."""
@@ -502,8 +489,8 @@ def test_ingest_rescores_spilled_logs_in_sql_as_numpy_does_in_memory(which, requ
     choice = whole["metric"].isin(CHOICE_METRICS).to_numpy()
     want = _rescored_rows(pd.concat([whole[choice], per_log[~per_log["metric"].isin(CHOICE_METRICS)]]))
     assert set(CHOICE_METRICS) <= set(want["metric"]) and (~choice).any()
-    _assert_rows_equal(got, want)
-    _assert_rows_equal(per_log.drop(columns="paired_se"), whole.drop(columns="paired_se"))
+    assert_same_rows(got, want)
+    assert_same_rows(per_log.drop(columns="paired_se"), whole.drop(columns="paired_se"))
     if which == "bigg_sizes":     # the models share their questions: the paired standard errors are compared too
         assert want.loc[want["metric"].isin(CHOICE_METRICS), "paired_se"].notna().sum() >= 10
     # the comparison can fail: one value off by 1e-9 relative, or one paired standard error, is caught
@@ -515,7 +502,7 @@ def test_ingest_rescores_spilled_logs_in_sql_as_numpy_does_in_memory(which, requ
             continue
         bad.loc[i, col] *= 1 + 1e-9
         with pytest.raises(AssertionError):
-            _assert_rows_equal(got, bad)
+            assert_same_rows(got, bad)
 
 
 @pytest.fixture
