@@ -45,9 +45,7 @@ def view(page: str) -> ViewState:
         state = replace(state, **views.EXPLORER_DEFAULT)
     state = replace(state, page=page)
     # a long page's first section is its default, and another page's section means nothing here: neither in the link
-    sections = views.PAGE_SECTIONS.get(page, ())
-    if state.section and state.section not in sections[1:]:
-        state = replace(state, section="")
+    state = replace(state, section=views.canonical_section(page, state.section))
     fp = fingerprint()
     known = known_values(fp) if fp else {}
     state, more = views.restrict(state, known)
@@ -142,7 +140,7 @@ def section(state: ViewState, labels: dict[str, str], *, where=st) -> str:
     key = f"w_{state.page}_section"
     sync_widget(key, views.section_of(state))
     where.radio("Show", options, key=key, format_func=labels.get, horizontal=True, label_visibility="collapsed",
-                on_change=_on_change("section", key, lambda v: "" if v == options[0] else v))
+                on_change=_on_change("section", key, lambda v: views.canonical_section(state.page, v)))
     return views.section_of(state)
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,8 @@ sys.path.insert(0, str(REPO))
 
 TIMEOUT = 60_000   # ms per wait
 from chromium import ARGS, CHROMIUM   # noqa: E402  Debian's Chromium: bench/chromium.py, shared with the tests
+# the free port and the app's start-and-health-check, as bench_pages.py has them (this folder is on sys.path)
+from bench_pages import free_port, start   # noqa: E402
 
 HEATMAP_Y = """() => {
     const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
@@ -38,15 +39,8 @@ HEATMAP_Y = """() => {
 CHANGED = "(before) => (" + HEATMAP_Y + ")() !== before"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_app(db: Path, port: int) -> subprocess.Popen:
     """The app on ``db`` at ``port``, started and health-checked as bench_pages.py starts it."""
-    from bench_pages import start      # this folder is on sys.path when a bench script runs
     return start(Path("app.py"), port, {**os.environ, "EMERGENCE_DB": str(db), "EMERGENCE_AUTOBUILD": "0"}, REPO)
 
 

@@ -259,3 +259,13 @@ def test_score_boxes_are_tukey_boxes_in_class_order():
     assert b.loc["exact_match", "n"] == 5
     fig = figures.score_distribution(s)
     assert [t.name for t in fig.data] == ["discontinuous", "continuous"] and fig.data[1].median == (3.0,)
+
+
+def test_a_link_carries_a_section_only_when_it_is_not_the_pages_first():
+    for page, sections in views.PAGE_SECTIONS.items():
+        assert views.canonical_section(page, sections[0]) == "" and views.canonical_section(page, "") == ""
+        assert all(views.canonical_section(page, s) == s for s in sections[1:])
+        assert views.section_of(views.ViewState(page=page)) == sections[0]
+    assert views.canonical_section("overview", "passuntil") == ""          # another page's
+    assert views.canonical_section("explorer", "metric") == ""             # a page without sections
+

@@ -41,7 +41,7 @@ from emergence.analysis.simulate import DEFAULTS as _SIM
 #: against sources; a link that names its rows or columns opens exactly those (README, 'Explorer').
 EXPLORER_DEFAULT = {"rows": "metric", "cols": "source"}
 
-__all__ = ["PAGES", "PAGE_TITLES", "PAGE_TABLE", "DIMENSIONS", "FORMS", "PREDICT_FORMS", "SIM_SCALES", "FILTER_FIELDS", "CELL_VALUES", "MAX_VALUE_LEN", "PAGE_SECTIONS", "section_of",
+__all__ = ["PAGES", "PAGE_TITLES", "PAGE_TABLE", "DIMENSIONS", "FORMS", "PREDICT_FORMS", "SIM_SCALES", "FILTER_FIELDS", "CELL_VALUES", "MAX_VALUE_LEN", "PAGE_SECTIONS", "section_of", "canonical_section",
            "MAX_VALUES", "ViewState", "from_query_params", "to_query_params", "table_kind", "table_for",
            "table_key", "cli_command", "citations", "pivot", "drill_down", "restrict", "filter_options", "metric_pairs",
            "pair_verdicts", "group_label", "RESCORING_SOURCES"]
@@ -165,6 +165,11 @@ def section_of(state: ViewState) -> str:
     (a link made before sections existed, or naming another page's, opens on the first)."""
     sections = PAGE_SECTIONS.get(state.page, ())
     return state.section if state.section in sections else (sections[0] if sections else "")
+
+
+def canonical_section(page: str, section: str) -> str:
+    """The ``section`` a link carries: '' for the page's first (its default) and for one the page lacks."""
+    return section if section in PAGE_SECTIONS.get(page, ())[1:] else ""
 
 
 def _printable(s: str) -> bool:

@@ -328,7 +328,8 @@ def plan(sources: list[str], data: Path, stack: ExitStack, *, mapping: dict | No
         if arg in catalog.CATALOG and not Path(arg).exists():
             got = _plan_catalogue_name(arg, data, to_fetch, online=online, progress=progress, full_logs=full_logs,
                                        log_tasks=log_tasks, failed=failed, log_options=log_options)
-            planned.extend([got] if got is not None else [])
+            if got is not None:
+                planned.append(got)
         else:
             planned.append(_plan_path(arg, stack, mapping, log_options))
     if mapping is None and options:
