@@ -24,7 +24,7 @@ sb.header("Filters")
 sup.filter_widgets(state)
 
 kind, df = sup.table(state, fp)
-cells = views.pivot(df, state.rows, state.cols, state.cell)
+cells = sup.pivot(state, fp)
 sup.notice_unscored(df, key=views.table_key(state))
 fig = sup.figure("heatmap", fp, (views.table_key(state), state.rows, state.cols, state.cell), figures.heatmap, cells,
                  state.rows, state.cols, state.cell)

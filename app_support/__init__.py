@@ -22,8 +22,8 @@ from .first_start import (build_progress, build_state, ingest_path, ingest_uploa
 from .furniture import (AXIS_LABELS, CELL_LABELS, PAPERS, chart, download_section, header, notice_unscored,  # noqa: F401
                         require_store, share_link, show_table)
 from .queries import (MAX_PREDICTED_SERIES, data_issues, fdr_families, figure, fingerprint, frozen_filters,  # noqa: F401
-                      known_values, multiplication_by_digits, n_predictable, options, pairs, pass_rates, plot_frame,
-                      prediction_view, replications, repeated_sampling_sources, scale_coverage, series, series_all,
-                      simulated_verdicts, sources, store, summary, table, vision_summary)
+                      known_values, multiplication_by_digits, n_predictable, options, pairs, pass_rates, pivot,
+                      plot_frame, prediction_view, replications, repeated_sampling_sources, scale_coverage, series,
+                      series_all, simulated_verdicts, sources, store, summary, table, vision_summary)
 from .state import (FILTER_LABELS, commit, curves, filter_widgets, multiselect, number, radio, section, select,  # noqa: F401
                     set_view, sync_widget, toggle, view)

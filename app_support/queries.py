@@ -1,4 +1,6 @@
-"""Cached reads for the pages: ``st.cache_data`` over :mod:`emergence.api` (never the store's methods).
+"""Cached reads for the pages: ``st.cache_data`` over :mod:`emergence.api` (never the store's methods);
+the view tables, the Explorer's pivot and the figures are ``st.cache_resource`` (one object shared by every
+rerun, handed out as a shallow copy where a page gets a frame: :func:`table`).
 
 Each is keyed on the store fingerprint, so a re-ingest (a new fingerprint) refreshes them; the
 first argument of every function is that fingerprint.
@@ -46,16 +48,33 @@ def _fingerprint(path: str, identity: tuple) -> str:
 
 
 def table(state: ViewState, fp: str, kind: str | None = None) -> tuple[str | None, pd.DataFrame]:
-    """The view's rows (cached per store fingerprint and the part of the view that decides them)."""
-    return _table(views.table_key(state, kind), fp, kind)
+    """The view's rows (cached per store fingerprint and the part of the view that decides them).
+
+    The cache holds one frame per key, shared by every rerun and session, and each call gets a shallow
+    copy of it: with pandas' copy-on-write (always on from pandas 3) a page that changes its copy changes
+    nothing else.  ``st.cache_data`` would unpickle the whole frame on every rerun instead (~40 ms for the
+    Explorer's 26,000 series, of a ~150 ms rerun: bench/bench_pages.py)."""
+    kind, df = _table(views.table_key(state, kind), fp, kind)
+    return kind, df.copy(deep=False)
 
 
-@st.cache_data(show_spinner="querying the store…", max_entries=128)
+@st.cache_resource(show_spinner="querying the store…", max_entries=128)
 def _table(key: ViewState, fp: str, kind: str | None) -> tuple[str | None, pd.DataFrame]:
     import warnings
     with warnings.catch_warnings():     # fits that overflow on the way to a failed status are reported per row
         warnings.simplefilter("ignore", RuntimeWarning)
         return views.table_for(key, store().path, kind)
+
+
+def pivot(state: ViewState, fp: str) -> pd.DataFrame:
+    """The Explorer's cells (:func:`emergence.app.views.pivot` of the view's table), computed once per
+    table and pivot, not on every rerun (~50 ms of the Explorer's rerun on the full store)."""
+    return _pivot(views.table_key(state), fp, state.rows, state.cols, state.cell).copy(deep=False)
+
+
+@st.cache_resource(show_spinner=False, max_entries=128)
+def _pivot(key: ViewState, fp: str, rows: str, cols: str, cell: str) -> pd.DataFrame:
+    return views.pivot(_table(key, fp, None)[1], rows, cols, cell)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 
+import pandas as pd
 import pytest
 
 import fixture_store as fx
@@ -435,3 +436,23 @@ def test_an_explorer_link_with_parameters_opens_as_before():
     assert qp(at, "rows") == [] and at.selectbox(key="w_explorer_rows").value == "task"
     assert "arithmetic" in spec(at)["data"][0]["y"]
 
+
+
+def test_cached_tables_are_shared_but_a_page_cannot_change_them():
+    """The table and pivot caches hold one frame per key (no unpickling on every rerun); each call gets a
+    shallow copy, and pandas' copy-on-write keeps a page's change to its copy out of the cache."""
+    from app_support import queries
+    state, _ = views.from_query_params({"page": "explorer"})
+    fp = queries.fingerprint()
+    kind, a = queries.table(state, fp)
+    want = a.copy()
+    a["emergence_score"] = -1.0                     # a page changing its rows in every way it could
+    a.loc[a.index[0], "task"] = "changed"
+    del a["family"]
+    _, b = queries.table(state, fp)
+    assert kind == "series" and len(b) > 0
+    pd.testing.assert_frame_equal(b, want)
+    cells = queries.pivot(state, fp)
+    pd.testing.assert_frame_equal(cells, views.pivot(want, state.rows, state.cols, state.cell))
+    cells.iloc[0, cells.columns.get_loc("value")] = 1e9
+    assert queries.pivot(state, fp)["value"].iloc[0] != 1e9

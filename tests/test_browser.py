@@ -206,3 +206,35 @@ def test_chart_downloads_as_svg(page, app_url):
         page.get_by_test_id("stDownloadButton").filter(has_text="SVG").first.click()
     svg = Path(d.value.path()).read_bytes()
     assert svg.startswith(b"<svg") and b"accuracy" in svg
+
+
+#: every tick label of the first chart, against the chart's own box and its plot area
+TICK_BOXES = """() => {
+    const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+    const svg = gd.querySelector('.main-svg').getBoundingClientRect(), m = gd._fullLayout.margin;
+    const plot = {left: svg.left + m.l, right: svg.left + gd._fullLayout.width - m.r,
+                  bottom: svg.top + gd._fullLayout.height - m.b};
+    const box = (t) => { const r = t.getBoundingClientRect(); return {text: t.textContent, left: r.left, right: r.right,
+                                                                     top: r.top, bottom: r.bottom}; };
+    return {svg: {left: svg.left, right: svg.right, top: svg.top, bottom: svg.bottom}, plot,
+            x: Array.from(gd.querySelectorAll('.xtick text'), box), y: Array.from(gd.querySelectorAll('.ytick text'), box)};
+}"""
+
+
+@pytest.mark.parametrize("width", [1500, 1100])
+@pytest.mark.parametrize("query", ["", "rows=task&cols=metric", "rows=family&cols=task", "rows=source&cols=task"])
+def test_heatmap_labels_are_not_clipped(page, app_url, query, width):
+    """The heatmap's margins are computed from its labels (emergence.app.figures.heatmap_margins), not by
+    Plotly: every tick label lies inside the chart, y labels left of the plot, x labels below it."""
+    page.set_viewport_size({"width": width, "height": 1000})
+    page.goto(f"{app_url}/explorer?{query}")
+    settle(page)
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg')
+    b = page.evaluate(TICK_BOXES)
+    s, p = b["svg"], b["plot"]
+    assert len(b["y"]) >= 10 and len(b["x"]) >= 5
+    for t in b["x"] + b["y"]:
+        assert s["left"] - 0.5 <= t["left"] and t["right"] <= s["right"] + 0.5, t
+        assert s["top"] - 0.5 <= t["top"] and t["bottom"] <= s["bottom"] + 0.5, t
+    assert all(t["right"] <= p["left"] + 0.5 for t in b["y"]), "a y label runs into the plot"
+    assert all(t["top"] >= p["bottom"] - 0.5 for t in b["x"]), "an x label runs into the plot"

@@ -54,6 +54,42 @@ def test_heatmap_cells_are_clickable_markers():
     assert sorted(zip(cells.y, cells.x)) == [("t1", "a"), ("t1", "b"), ("t2", "a")]
 
 
+def test_heatmap_margins_are_fixed_and_fit_the_labels():
+    """The heatmap is drawn once per update (no automatic-margin second pass): its margins come from the
+    label widths; tests/test_browser.py checks in Chromium that no label falls outside."""
+    def fig_for(tasks, metrics):
+        s = pd.DataFrame([(t, m) for t in tasks for m in metrics], columns=["task", "metric"]).assign(
+            family="F", source="s", shots=0, emergence_score=1.0, emergent=False)
+        return figures.heatmap(views.pivot(s, "task", "metric"), "task", "metric", "score")
+    short, long = fig_for(["a", "b"], ["m1", "m2"]), fig_for(["a", "b" * 60], ["m1", "M" * 30])
+    for f in (short, long):
+        assert f.layout.margin.autoexpand is False
+        assert f.layout.xaxis.automargin is False and f.layout.yaxis.automargin is False
+    assert long.layout.margin.l - short.layout.margin.l >= figures.label_px("b" * 60) - figures.label_px("b") - 1
+    assert short.layout.xaxis.tickangle == 0 and long.layout.xaxis.tickangle == -45
+    assert long.layout.margin.b >= 0.7 * figures.label_px("M" * 30)
+    # widths as drawn in Chromium on the Explorer (getBoundingClientRect of the tick label), a little above
+    for label, drawn in [("continuous · normalized_true_probability", 209.15), ("expemergence", 73.39),
+                         ("Yi", 9.71)]:
+        assert drawn <= figures.label_px(label) <= 1.2 * drawn
+    assert figures.label_px("é") == pytest.approx(1.05 * figures._WIDE_PX)
+
+
+def test_static_export_gets_automatic_margins_back(monkeypatch):
+    """kaleido draws in another font than the browser: a fixed-margin figure is exported with Plotly's own."""
+    import plotly.io as pio
+    seen = {}
+    monkeypatch.setattr(pio, "to_image", lambda fig, **kw: seen.setdefault("fig", fig) and b"png")
+    s = pd.DataFrame({"task": ["t1", "t2"], "metric": "a", "family": "F", "source": "s", "shots": 0,
+                      "emergence_score": [1.0, 2.0], "emergent": False})
+    fig = figures.heatmap(views.pivot(s, "task", "metric"), "task", "metric", "score")
+    figures.to_image(fig, "png")
+    out = seen["fig"]
+    assert out.layout.margin.autoexpand is True and out.layout.xaxis.automargin is True
+    assert out.layout.yaxis.automargin is True
+    assert fig.layout.margin.autoexpand is False        # the dashboard's figure is left as it was
+
+
 def test_series_panels_put_thresholded_metrics_first():
     pts = pd.DataFrame({"metric": ["brier_score", "exact_match", "edit_distance"], "curve": "F",
                         "x": [1e9, 1e9, 1e9], "y": [0.2, 0.1, 3.0]})

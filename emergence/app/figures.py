@@ -129,14 +129,53 @@ def heatmap(cells: pd.DataFrame, rows: str, cols: str, cell: str, *, max_rows: i
                       "decided=%{customdata[2]}, emergent=%{customdata[3]}<extra>click to open</extra>"))
     more = f" (the {max_rows} {rows} values with most series of {n_rows})" if n_rows > max_rows else ""
     ycats = [str(v) for v in ylabels]
+    yticks = [ytext[v] for v in ycats]
+    xcats = [str(v) for v in xlabels]
+    margin, angle = heatmap_margins(yticks, xcats)
     fig.update_layout(title=wrap_title(f"{title} by {rows} × {cols}{more}"), xaxis_title=cols,
                       yaxis_title="metric class · metric" if rows == "metric" else rows,
                       height=height, yaxis=dict(type="category", categoryorder="array", categoryarray=ycats,
-                                                tickmode="array", tickvals=ycats, ticktext=[ytext[v] for v in ycats],
-                                                autorange="reversed"),
-                      xaxis=dict(type="category", categoryorder="array", categoryarray=[str(v) for v in xlabels]),
-                      clickmode="event+select", dragmode=False)
+                                                tickmode="array", tickvals=ycats, ticktext=yticks,
+                                                autorange="reversed", automargin=False),
+                      xaxis=dict(type="category", categoryorder="array", categoryarray=xcats, tickangle=angle,
+                                 automargin=False),
+                      margin=margin, clickmode="event+select", dragmode=False)
     return fig
+
+
+#: the width in px of each character of a tick label in the 12 px Source Sans of Streamlit's Plotly theme,
+#: measured in Chromium (canvas ``measureText`` with a tick label's computed font) and rounded up to a few
+#: classes; a character not listed (accents, CJK) counts as :data:`_WIDE_PX`
+_CHAR_PX = {**dict.fromkeys(" '|,.:;ijlI·", 3.2), **dict.fromkeys("!f()[]{}-t/\\r", 4.2),
+            **dict.fromkeys('*s"?zxcvyJYLFk#$+<=>^_aeg~×VX0123456789', 6.2),
+            **dict.fromkeys("ESTAZ`houbndpqPRCKB", 7.1), **dict.fromkeys("&DGUHNOQ", 8.0),
+            **dict.fromkeys("wMW%m@", 10.2)}
+_WIDE_PX = 12.0
+
+
+def label_px(text: str) -> float:
+    """A tick label's width in px as drawn by the dashboard (see :data:`_CHAR_PX`), 5% on the high side."""
+    return 1.05 * sum(_CHAR_PX.get(ch, _WIDE_PX) for ch in str(text))
+
+
+def heatmap_margins(yticks: list[str], xticks: list[str]) -> tuple[dict, int]:
+    """Fixed margins (and the x tick angle) that fit the heatmap's tick labels and colour bar.
+
+    With Plotly's automatic margins every redraw whose labels or colour bar changed width is drawn twice
+    (the first pass measures, the second fits): on the Explorer's 150 x 20 pivot that second pass was
+    ~150 ms of the browser's main thread per interaction (CDP profile, bench/bench_pages.py).  These
+    margins are computed from the label widths instead (:func:`label_px`), with ``autoexpand`` off;
+    tests/test_browser.py checks in Chromium that no tick label falls outside the chart, and
+    :func:`to_image` turns the automatic margins back on for a static export, whose font differs.
+    Returns ``(margin, tickangle)``: x labels are slanted 45 degrees when they would not fit side by side
+    in the plot area of a 1,000 px chart (the wide layout on a laptop screen).
+    """
+    yw = max((label_px(t) for t in yticks), default=0.0)
+    xw = max((label_px(t) for t in xticks), default=0.0)
+    left, right = 50 + int(np.ceil(yw)), 110
+    slant = len(xticks) * (xw + 12) > 1000 - left - right
+    below = int(np.ceil(0.71 * xw)) + 18 if slant else 22      # a slanted label's drop: its width x sin 45
+    return dict(l=left, r=right, b=45 + below, autoexpand=False), (-45 if slant else 0)
 
 
 def curve_order(points: pd.DataFrame) -> list[str]:
@@ -495,10 +534,18 @@ def static_export_available() -> bool:
 
 
 def to_image(fig: go.Figure, fmt: str = "png") -> bytes:
-    """PNG or SVG bytes of a figure (kaleido; it finds Debian's /usr/bin/chromium)."""
+    """PNG or SVG bytes of a figure (kaleido; it finds Debian's /usr/bin/chromium).
+
+    A figure drawn with fixed margins for the dashboard's font (:func:`heatmap_margins`) gets Plotly's
+    automatic margins back here: kaleido draws in another font, whose labels could otherwise clip."""
     import plotly.io as pio
     if fmt not in ("png", "svg"):
         raise ValueError(f"format must be png or svg, got {fmt!r}")
+    if fig.layout.margin is not None and fig.layout.margin.autoexpand is False:
+        fig = go.Figure(fig)
+        fig.update_layout(margin_autoexpand=True)
+        fig.update_xaxes(automargin=True)
+        fig.update_yaxes(automargin=True)
     return pio.to_image(fig, format=fmt, width=1200, height=int(fig.layout.height or 600), scale=2 if fmt == "png" else 1)
 
 
