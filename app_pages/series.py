@@ -46,15 +46,11 @@ sup.toggle(state, "norm", "Baseline-normalised", where=sb,
 
 kind, obs = sup.table(state, fp)
 scores = sup.series(fp, sup.frozen_filters(state), state.x)
-pts, labels = sup.plot_frame(fp, state)
-y_label = "value"
-if state.norm and len(pts):
-    pts, raw = figures.normalise(pts)
-    y_label = "normalised (0 = chance, 1 = perfect)"
-    if raw:
-        st.caption("No random baseline known, shown raw: " + ", ".join(raw))
+pts, labels, y_label, raw, order = sup.series_curves(fp, state)
+if raw:
+    st.caption("No random baseline known, shown raw: " + ", ".join(raw))
 # the curves that matter are drawn, the others chosen in the sidebar (curves waiting in the legend cost the browser)
-state, drawn = sup.curves(state, figures.curve_order(pts), figures.MAX_DRAWN, where=sb)
+state, drawn = sup.curves(state, order, figures.MAX_DRAWN, where=sb)
 if pts.empty:
     st.info(f"None of the {len(obs):,} observations of this view has a {sup.AXIS_LABELS[state.x]} value. "
             "Try another scale axis.")

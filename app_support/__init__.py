@@ -24,6 +24,6 @@ from .furniture import (AXIS_LABELS, CELL_LABELS, PAPERS, chart, download_sectio
 from .queries import (MAX_PREDICTED_SERIES, data_issues, fdr_families, figure, fingerprint, frozen_filters,  # noqa: F401
                       known_values, multiplication_by_digits, n_predictable, options, pairs, pass_rates, pivot,
                       plot_frame, prediction_view, replications, repeated_sampling_sources, scale_coverage, series,
-                      series_all, simulated_verdicts, sources, store, summary, table, vision_summary)
+                      series_all, series_curves, simulated_verdicts, sources, store, summary, table, vision_summary)
 from .state import (FILTER_LABELS, commit, curves, filter_widgets, multiselect, number, radio, section, select,  # noqa: F401
                     set_view, sync_widget, toggle, view)

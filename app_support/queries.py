@@ -152,14 +152,38 @@ def frozen_filters(state: ViewState, **override) -> tuple:
     return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in f.items() if v is not None))
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=64)
 def _plot_frame(fp: str, filters: tuple, x: str):
-    return api.series_points(**dict(filters), x=x, db=store().path)
+    # the observations and series the Series page has already read (cached), not a second query of each
+    obs = _table(views.table_key(ViewState(page="series").with_filters(**dict(filters))), fp, None)[1]
+    return api.plot_points(obs, series(fp, filters, x), x=x)
 
 
-def plot_frame(fp: str, state: ViewState):
-    """Points and curve labels of the series page (cached per store and view)."""
-    return _plot_frame(fp, frozen_filters(state), state.x)
+def plot_frame(fp: str, state: ViewState) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Points and curve labels of the view's series (:func:`emergence.api.plot_points`; cached per store and
+    view, handed out as a copy)."""
+    pts, labels = _plot_frame(fp, frozen_filters(state), state.x)
+    return pts.copy(deep=False), dict(labels)
+
+
+def series_curves(fp: str, state: ViewState) -> tuple[pd.DataFrame, dict[str, str], str, list[str], list[str]]:
+    """What Series detail draws, once per view rather than on every rerun (~50 ms of it on the full store):
+    ``(points, curve labels, y label, metrics left raw, curve order)``.  Points are baseline-normalised
+    when the view says so (:func:`emergence.app.figures.normalise`; ``raw``: the metrics with no known
+    chance level, left as they are); the order is :func:`emergence.app.figures.curve_order`'s."""
+    pts, labels, y_label, raw, order = _series_curves(fp, frozen_filters(state), state.x, state.norm)
+    return pts.copy(deep=False), dict(labels), y_label, list(raw), list(order)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _series_curves(fp: str, filters: tuple, x: str, norm: bool):
+    from emergence.app import figures
+    pts, labels = _plot_frame(fp, filters, x)
+    y_label, raw = "value", []
+    if norm and len(pts):
+        pts, raw = figures.normalise(pts)
+        y_label = "normalised (0 = chance, 1 = perfect)"
+    return pts, labels, y_label, raw, figures.curve_order(pts)
 
 
 def n_predictable(fp: str, state: ViewState) -> int:

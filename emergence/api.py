@@ -29,7 +29,7 @@ __all__ = ["FILTERS", "SCALE_AXES", "observations", "sources", "data_issues", "s
            "summary", "pairs", "headline", "pair_summary", "multiplication_by_digits", "replications", "predict", "passuntil", "rescore",
            "grade_vs_brier", "simulate", "to_csv", "get_store",
            # the dashboard's reads (each a DataFrame or a named result; the pages call nothing else)
-           "all_series", "filter_values", "scale_coverage", "fdr_families", "series_points", "sampling_sources",
+           "all_series", "filter_values", "scale_coverage", "fdr_families", "series_points", "plot_points", "sampling_sources",
            "pass_rates", "simulated_verdicts", "simulated_long", "vision_summary", "missing_sources",
            "prediction_view", "predictability", "PREDICT_KEY", "FDR_LEVEL", "WIDTH_THRESHOLD",
            # pure helpers over those frames (emergence.app.pivots)
@@ -317,6 +317,14 @@ def series_points(source=None, task=None, metric=None, family=None, shots=None, 
     :func:`emergence.app.pivots.series_plot_frame` over :func:`observations` and :func:`series`."""
     obs = observations(source, task, metric, family, shots, subtask=subtask, db=db)
     scores = series(source, task, metric, family, shots, x=x, subtask=subtask, db=db)
+    return plot_points(obs, scores, x=x)
+
+
+def plot_points(obs: pd.DataFrame, scores: pd.DataFrame, *, x: str = "params") -> tuple[pd.DataFrame, dict[str, str]]:
+    """:func:`series_points` of frames already read: ``obs`` from :func:`observations` and ``scores`` from
+    :func:`series` with the same filters (the dashboard has both cached)."""
+    if x not in SCALE_AXES:
+        raise ValueError(f"x must be one of {SCALE_AXES}, got {x!r}")
     return _pivots().series_plot_frame(obs, x, scores)
 
 

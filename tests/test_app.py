@@ -456,3 +456,25 @@ def test_cached_tables_are_shared_but_a_page_cannot_change_them():
     pd.testing.assert_frame_equal(cells, views.pivot(want, state.rows, state.cols, state.cell))
     cells.iloc[0, cells.columns.get_loc("value")] = 1e9
     assert queries.pivot(state, fp)["value"].iloc[0] != 1e9
+
+
+@pytest.mark.parametrize("norm", [False, True])
+def test_series_curves_are_what_the_api_gives(norm):
+    """Series detail's cached points (from the page's own cached observations and series, not a second
+    query) equal emergence.api.series_points, normalised and ordered as figures would on every rerun."""
+    from app_support import queries
+    from emergence import api
+    from emergence.app import figures
+    state, _ = views.from_query_params({"page": "series", "task": "arithmetic", "norm": "1" if norm else "0"})
+    assert state.norm is norm
+    fp = queries.fingerprint()
+    pts, labels, y_label, raw, order = queries.series_curves(fp, state)
+    want, want_labels = api.series_points(**state.filters(), x=state.x, db=queries.store().path)
+    assert len(want) > 0 and labels == want_labels
+    if norm:
+        want, want_raw = figures.normalise(want)
+        assert raw == want_raw and y_label.startswith("normalised")
+    else:
+        assert raw == [] and y_label == "value"
+    pd.testing.assert_frame_equal(pts, want)
+    assert order == figures.curve_order(want) and len(order) > 1

@@ -238,3 +238,27 @@ def test_heatmap_labels_are_not_clipped(page, app_url, query, width):
         assert s["top"] - 0.5 <= t["top"] and t["bottom"] <= s["bottom"] + 0.5, t
     assert all(t["right"] <= p["left"] + 0.5 for t in b["y"]), "a y label runs into the plot"
     assert all(t["top"] >= p["bottom"] - 0.5 for t in b["x"]), "an x label runs into the plot"
+
+
+@pytest.mark.parametrize("width", [1500, 1100])
+@pytest.mark.parametrize("query", ["source=expemergence&task=arithmetic", "task=mmlu"])
+def test_series_labels_and_legend_are_not_clipped(page, app_url, query, width):
+    """Series detail's margins are fixed too (emergence.app.figures.series_figure): tick labels, axis
+    titles and the legend lie inside the chart."""
+    page.set_viewport_size({"width": width, "height": 1000})
+    page.goto(f"{app_url}/series?{query}")
+    settle(page)
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .legendtext')
+    out = page.evaluate("""() => {
+        const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+        const s = gd.querySelector('.main-svg').getBoundingClientRect();
+        const x = '.xaxislayer-above text', y = '.yaxislayer-above text';      // every panel's tick labels
+        const sel = `${x}, ${y}, .legendtext, .g-xtitle text, .g-ytitle text, .annotation-text, .gtitle`;
+        const n = (q) => gd.querySelectorAll(q).length;
+        return {n: [n(x), n(y), n('.legendtext')], out: Array.from(gd.querySelectorAll(sel)).filter(t => {
+            const r = t.getBoundingClientRect();
+            return r.width > 0 && (r.left < s.left - 0.5 || r.right > s.right + 0.5 || r.top < s.top - 0.5
+                                   || r.bottom > s.bottom + 0.5);
+        }).map(t => t.textContent)};
+    }""")
+    assert min(out["n"]) >= 1 and out["out"] == []

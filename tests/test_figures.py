@@ -96,3 +96,30 @@ def test_series_panels_put_thresholded_metrics_first():
     fig = figures.series_figure(pts)
     titles = [a.text.split(" ")[0] for a in fig.layout.annotations]
     assert titles == ["exact_match", "brier_score", "edit_distance"]
+
+
+def test_title_and_two_line_subplot_titles_get_room_above_the_panels():
+    from plotly.subplots import make_subplots
+    fig = make_subplots(rows=1, cols=3, subplot_titles=["multiple_choice_grade (discontinuous, ↑ better)"] * 3)
+    fig.update_layout(title="8 of 75 curves drawn (emergent first, then the largest change); the others: "
+                            "“Curves drawn” in the sidebar")
+    figures.fit_titles(fig)
+    ann_lines = max(a.text.count("<br>") + 1 for a in fig.layout.annotations)
+    title_lines = fig.layout.title.text.count("<br>") + 1
+    assert ann_lines == 2 and title_lines == 2
+    assert fig.layout.margin.t >= 50 + 20 * (title_lines - 1) + 18 * ann_lines
+    assert fig.layout.title.yref == "container" and fig.layout.title.yanchor == "top"
+
+
+def test_long_curve_names_wrap_in_the_legend_and_the_chart_makes_room():
+    name = ("expemergence · Pythia · subtask=questions 7021-8425 of 14042 by difficulty · shots=0 · "
+            "variant=31.622776601683793_10_undist (insufficient; ES 11.03)")
+    text = figures.legend_text(name)
+    assert all(len(line) <= figures.LEGEND_LINE for line in text.split("<br>")) and text.count("<br>") == 3
+    pts = pd.DataFrame({"metric": "exact_match", "curve": [f"c{i}" for i in range(8) for _ in (0, 1)],
+                        "x": [1e8, 1e9] * 8, "y": np.linspace(0, 1, 16)})
+    fig = figures.series_figure(pts, labels={f"c{i}": name for i in range(8)})
+    assert {t.name for t in fig.data} == {text}
+    assert fig.layout.margin.autoexpand is False
+    assert fig.layout.margin.r >= figures.label_px("x" * figures.LEGEND_LINE) * 11 / 12 * 0.9
+    assert fig.layout.height >= 8 * (17 * 4 + 8)          # eight four-line entries fit beside the panels

@@ -62,7 +62,9 @@ def fit_titles(fig: go.Figure, width: int = 80, subplot_width: int | None = None
     if title:
         wrapped = wrap_title(title, width)
         lines = wrapped.count("<br>") + 1
-        fig.update_layout(title=dict(text=wrapped, font=dict(size=15)))
+        # at the top of the chart, not centred in the margin, where a second line would run into the panels
+        fig.update_layout(title=dict(text=wrapped, font=dict(size=15), yref="container", y=1, yanchor="top",
+                                     pad=dict(t=20)))
     ann = list(fig.layout.annotations or [])
     if ann:
         ncols = max(1, len({round(a.x, 3) for a in ann if a.x is not None}))
@@ -70,7 +72,9 @@ def fit_titles(fig: go.Figure, width: int = 80, subplot_width: int | None = None
         for a in ann:
             if a.text and "<br>" not in a.text and len(a.text) > sw:
                 a.text = wrap_title(a.text, sw, max_lines=2)
-    top = 50 + 20 * (lines - 1) + (18 if ann else 0)
+    # subplot titles stand above their panels, the top row's in this margin: room for their lines too
+    ann_lines = max((str(a.text).count("<br>") + 1 for a in ann if a.text), default=0)
+    top = 50 + 20 * (lines - 1) + 18 * ann_lines
     margin_t = fig.layout.margin.t if fig.layout.margin is not None and fig.layout.margin.t is not None else 0
     fig.update_layout(margin=dict(t=max(top, margin_t)))
     return fig
@@ -241,7 +245,7 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
             hi = float(pd.to_numeric(pm["band_hi"], errors="coerce").median())
             fig.add_hrect(y0=lo, y1=hi, fillcolor="grey", opacity=0.15, line_width=0, row=r + 1, col=c + 1)
         for curve, g in pm[pm["curve"].astype(str).isin(drawn)].groupby("curve", sort=True):
-            traces.append(_curve_trace(g.sort_values("x"), str(curve), m, labels.get(curve, curve),
+            traces.append(_curve_trace(g.sort_values("x"), str(curve), m, legend_text(labels.get(curve, curve)),
                                        colour[str(curve)], rank=drawn.index(str(curve)) + 1,
                                        legend=curve not in shown))
             at.append((r + 1, c + 1))
@@ -262,11 +266,29 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
         title = f"{len(drawn)} of {len(curves)} curves drawn" + \
             (" (emergent first, then the largest change)" if draw is None or set(drawn) == set(curves[:max_visible])
              else "") + (f"; {more}" if more else "")
-    fig.update_layout(height=max(420, 330 * nrows), title=title,
+    # fixed margins (see heatmap_margins): the legend's width from its (wrapped) names, numbers on the y axes;
+    # the chart is tall enough for the legend (11 px text: ~17 px a line as drawn, 8 between entries)
+    entries = [legend_text(labels.get(c, c)).split("<br>") for c in drawn]
+    legend_px = max((label_px(line) * 11 / 12 for lines in entries for line in lines), default=0.0) + 50
+    legend_h = sum(max(22, 17 * len(lines) + 8) for lines in entries)
+    fig.update_xaxes(automargin=False)
+    fig.update_yaxes(automargin=False)
+    fig.update_layout(height=max(420, 330 * nrows, legend_h + 220), title=title,
                       legend=dict(orientation="v", x=1.01, xanchor="left", y=1, yanchor="top", font=dict(size=11),
                                   groupclick="togglegroup"),
-                      margin=dict(t=80 if title else 60, r=10))
+                      margin=dict(t=80 if title else 60, r=int(np.ceil(legend_px)), l=80, b=70, autoexpand=False))
     return fig
+
+
+#: a legend entry's longest line, in characters: a curve named by every part of its key that varies (source,
+#: family, subtask, shots, prompt variant...) can run to 150 characters, which would leave no room for the panels
+LEGEND_LINE = 42
+
+
+def legend_text(name: str) -> str:
+    """A curve's legend entry, wrapped at spaces into lines of at most :data:`LEGEND_LINE` characters (up
+    to four; the hover names the curve in full)."""
+    return wrap_title(name, LEGEND_LINE, max_lines=4)
 
 
 def _curve_trace(g: pd.DataFrame, curve: str, metric: str, name: str, colour: str, *, rank: int,
