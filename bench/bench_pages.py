@@ -15,7 +15,9 @@ never ``playwright install``) and measures, browser-observed:
 - **interactions** (p95 over ``--n`` each): Explorer pivot rows, cell value and source filter (as
   ``bench/bench_dashboard.py``), a heatmap drill-down (a click on a cell until Series detail has drawn
   its chart), and a task change on Series detail; and the floor of any interaction, a selectbox change on
-  the baseline page (p95 ratios are to it).
+  the baseline page (p95 ratios are to it).  Each kind is also reported as first visits (a view the
+  server had not drawn before: its query, pivot and figure computed then) and repeats (read from the
+  caches), since the two differ by the server's work, not the browser's.
 
 Target (issue 11): every page's warm load <= 2x the baseline, interactions p95 < 500 ms.
 """
@@ -67,6 +69,11 @@ FIRST_CHART = """() => {
     // y and z as sent (typed arrays arrive as {dtype, bdata} specs, which Array.from would read as empty)
     return gd && gd.data ? JSON.stringify(gd.data.map(t => [t.name, t.y, t.z])) : null;
 }"""
+
+
+#: per interaction kind, whether each one opened a view the server had not drawn before (its tables, pivot and
+#: figure computed then, not read from the cache): reported apart, as well as all together
+FIRST_VISITS: dict[str, list[bool]] = {}
 
 
 def free_port() -> int:
@@ -140,6 +147,8 @@ def explorer_interactions(page, base: str, n: int, sources: list[str]) -> list[f
     load(page, f"{base}/explorer?rows=task&cols=metric")
     rows, cur, times = ["family", "metric", "source", "shots"], "task", []
     cells = ["share emergent (of decidable series)", "median emergence score (descriptive)"]
+    view = {"rows": "task", "cell": 0, "source": None}
+    seen = {tuple(view.values())}
     for i in range(n):
         before = page.evaluate(FIRST_CHART)
         step = i % 3
@@ -150,10 +159,12 @@ def explorer_interactions(page, base: str, n: int, sources: list[str]) -> list[f
                 value = "task"
             choose(page, "Rows", value)
             cur = value
+            view["rows"] = value
             times.append(settled_after(page, t0, url_has=f"rows={value}" if value != "task" else None,
                                        chart_before=before))
         elif step == 1:
             page.get_by_test_id("stRadio").get_by_text(cells[(i // 3) % 2]).click()
+            view["cell"] = (i // 3) % 2
             times.append(settled_after(page, t0, chart_before=before))
         else:
             box = page.get_by_test_id("stMultiSelect").filter(has=page.get_by_text("Source", exact=True))
@@ -162,11 +173,17 @@ def explorer_interactions(page, base: str, n: int, sources: list[str]) -> list[f
                 box.click()
                 page.get_by_role("option", name=value, exact=True).click()
                 page.keyboard.press("Escape")
+                view["source"] = value
                 times.append(settled_after(page, t0, url_has=f"source={value}", chart_before=before))
             else:
                 box.get_by_role("button", name="Clear all").click()
+                view["source"] = None
                 times.append(settled_after(page, t0, chart_before=before))
-        print(f"  explorer {['rows', 'cell', 'source'][step]}: {times[-1]:.2f} s", file=sys.stderr)
+        first = tuple(view.values()) not in seen
+        seen.add(tuple(view.values()))
+        FIRST_VISITS.setdefault("explorer", []).append(first)
+        print(f"  explorer {['rows', 'cell', 'source'][step]}: {times[-1]:.2f} s{' (first visit)' if first else ''}",
+              file=sys.stderr)
     return times
 
 
@@ -188,6 +205,7 @@ def drill_downs(page, base: str, n: int, cells: list[tuple[str, str]]) -> list[f
         page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText"
                                " === 'Series detail'", timeout=TIMEOUT)
         times.append(settled_after(page, t0))
+        FIRST_VISITS.setdefault("drill-down", []).append(i < len(cells))
         print(f"  drill-down {fam} x {task}: {times[-1]:.2f} s", file=sys.stderr)
     return times
 
@@ -215,6 +233,7 @@ def task_changes(page, base: str, n: int, tasks: list[str]) -> list[float]:
         t0 = time.perf_counter()
         choose(page, "Task", task)
         times.append(settled_after(page, t0, url_has=f"task={task}", chart_before=before))
+        FIRST_VISITS.setdefault("series task", []).append(i < len(tasks) - 1)     # tasks[0] was loaded first
         print(f"  series task {task}: {times[-1]:.2f} s", file=sys.stderr)
     return times
 
@@ -281,6 +300,12 @@ def main(argv=None) -> int:
                     for k, v in loads.items() if k != "baseline"}
     out["interactions"] = {k: {"median_s": statistics.median(v), "p95_s": p95(v), "n": len(v)}
                            for k, v in inter.items()}
+    for k, v in inter.items():          # first visits (cache misses on the server) and repeats, apart
+        flags = FIRST_VISITS.get(k, [])
+        for part, want in (("first", True), ("repeat", False)):
+            xs = [t for t, f in zip(v, flags) if f is want]
+            if xs:
+                out["interactions"][k][part] = {"median_s": statistics.median(xs), "p95_s": p95(xs), "n": len(xs)}
     if "baseline" in out["interactions"]:
         b95 = out["interactions"]["baseline"]["p95_s"]
         for v in out["interactions"].values():
@@ -293,6 +318,11 @@ def main(argv=None) -> int:
     for k, v in out["interactions"].items():
         print(f"interactions {k:<14} n={v['n']:<3} median {v['median_s'] * 1000:6.0f} ms   p95 "
               f"{v['p95_s'] * 1000:6.0f} ms" + (f"   p95 x baseline {v['p95_ratio']:.2f}" if "p95_ratio" in v else ""))
+        for part in ("first", "repeat"):
+            if part in v:
+                w = v[part]
+                print(f"  {part + ' visits':<25} n={w['n']:<3} median {w['median_s'] * 1000:6.0f} ms   p95 "
+                      f"{w['p95_s'] * 1000:6.0f} ms")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2))
     return 0
