@@ -77,9 +77,14 @@ def _pivot(key: ViewState, fp: str, rows: str, cols: str, cell: str) -> pd.DataF
     return views.pivot(_table(key, fp, None)[1], rows, cols, cell)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
 def series_all(fp: str) -> pd.DataFrame:
-    """Every series row (all axes): the filter options come from it."""
+    """Every series row (all axes): the filter options come from it.  Shared like :func:`table`'s frames
+    (``st.cache_data`` unpickled all ~65,000 rows for every new set of filters: ~0.1 s of a first visit)."""
+    return _series_all(fp).copy(deep=False)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _series_all(fp: str) -> pd.DataFrame:
     return api.all_series(db=store().path)
 
 

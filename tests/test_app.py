@@ -452,6 +452,10 @@ def test_cached_tables_are_shared_but_a_page_cannot_change_them():
     _, b = queries.table(state, fp)
     assert kind == "series" and len(b) > 0
     pd.testing.assert_frame_equal(b, want)
+    every = queries.series_all(fp)
+    every_want = every.copy()
+    every["task"] = "changed"
+    pd.testing.assert_frame_equal(queries.series_all(fp), every_want)
     cells = queries.pivot(state, fp)
     pd.testing.assert_frame_equal(cells, views.pivot(want, state.rows, state.cols, state.cell))
     cells.iloc[0, cells.columns.get_loc("value")] = 1e9
