@@ -182,6 +182,30 @@ def test_filter_options_are_faceted_and_keep_the_selection():
     assert opts["task"] == [] and opts["shots"] == [0, 3] and opts["family"] == ["A", "B"]
 
 
+def test_filter_options_equal_the_per_facet_rule_on_the_fixture_store(fixture_store):
+    """Each filter's options are the values left by every *other* set filter (matched once each, not once per
+    facet): the same as filtering afresh for every facet, over combinations of set filters."""
+    from emergence.keys import match
+    every = api.all_series(db=fixture_store)
+    rng = np.random.default_rng(5)
+    for _ in range(12):
+        kw = {}
+        for f in ("source", "task", "family", "metric", "shots"):
+            vals = views.filter_options(every, ViewState(**kw))[f]
+            if vals and rng.random() < 0.5:
+                kw[f] = tuple(rng.choice(vals, size=min(len(vals), int(rng.integers(1, 3))), replace=False).tolist())
+        state = ViewState(**kw)
+        got = views.filter_options(every, state)
+        for k in views.FILTER_FIELDS:
+            mask = pd.Series(True, index=every.index)
+            for other in views.FILTER_FIELDS:
+                if other != k and getattr(state, other) and other in every.columns:
+                    mask &= match(every, other, getattr(state, other))
+            want = {(int(v) if k == "shots" else str(v)) for v in every.loc[mask, k].dropna()} if k in every.columns \
+                else set()
+            assert got[k] == sorted(want | set(getattr(state, k))), (k, state)
+
+
 # ---------------------------------------------------------------- the download is the CLI's output, byte for byte
 def _cli(db, *args) -> bytes:
     out = subprocess.run([sys.executable, "-m", "emergence.cli", "--db", str(db), *args], capture_output=True,

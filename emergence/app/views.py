@@ -426,16 +426,17 @@ def filter_options(series_keys: pd.DataFrame, state: ViewState) -> dict[str, lis
     out: dict[str, list] = {}
     if series_keys is None or series_keys.empty:
         return {k: list(getattr(state, k)) for k in FILTER_FIELDS}
+    # each set filter's rows, matched once (not once per other filter: this runs on every new view)
+    matched = {f: _match(series_keys, f, getattr(state, f)) for f in FILTER_FIELDS
+               if getattr(state, f) and f in series_keys.columns}
     for k in FILTER_FIELDS:
         if k not in series_keys.columns:
             out[k] = list(getattr(state, k))
             continue
         mask = pd.Series(True, index=series_keys.index)
-        for other in FILTER_FIELDS:
-            sel = getattr(state, other)
-            if other == k or not sel or other not in series_keys.columns:
-                continue
-            mask &= _match(series_keys, other, sel)
+        for other, rows in matched.items():
+            if other != k:
+                mask &= rows
         vals = series_keys.loc[mask, k].dropna().unique().tolist()
         vals = sorted({(int(v) if k == "shots" else str(v)) for v in vals} | set(getattr(state, k)))
         out[k] = vals
