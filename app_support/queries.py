@@ -1,6 +1,7 @@
 """Cached reads for the pages: ``st.cache_data`` over :mod:`emergence.api` (never the store's methods);
-the view tables, the Explorer's pivot and the figures are ``st.cache_resource`` (one object shared by every
-rerun, handed out as a shallow copy where a page gets a frame: :func:`table`).
+the large frames (the view tables, every series, the Explorer's pivot, Series detail's points) and the
+figures are ``st.cache_resource``: one object shared by every rerun and session, handed out as a shallow
+copy where a page gets a frame (:func:`table`).
 
 Each is keyed on the store fingerprint, so a re-ingest (a new fingerprint) refreshes them; the
 first argument of every function is that fingerprint.
