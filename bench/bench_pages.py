@@ -11,7 +11,8 @@ never ``playwright install``) and measures, browser-observed:
   ``--reps`` times more; each time from navigation until the title is drawn, every chart is drawn,
   the last element (the share link) is there and no script run is in progress.  Reported: the median,
   and its ratio to the baseline's median measured in the same run (the machine may be shared: the ratio
-  is the number to compare, not the seconds);
+  is the number to compare, not the seconds); and the median of the ratios per turn, each page's load
+  over the baseline's load just before it, which a slow or fast spell of the machine moves less;
 - **interactions** (p95 over ``--n`` each): Explorer pivot rows, cell value and source filter (as
   ``bench/bench_dashboard.py``), a heatmap drill-down (a click on a cell until Series detail has drawn
   its chart), and a task change on Series detail; and the floor of any interaction, a selectbox change on
@@ -279,11 +280,14 @@ def main(argv=None) -> int:
                 for name in args.pages:
                     cold = load(page, f"{app_base}/{name}", timeout=900_000)   # cold: fits, first queries
                     print(f"  cold {name}: {cold:.2f} s", file=sys.stderr)
+                turns: dict[str, list[float]] = {}
                 for _ in range(args.reps):
-                    loads.setdefault("baseline", []).append(load(page, bl))
-                    for name in args.pages:
+                    for name in args.pages:     # the baseline just before each page: a ratio per turn
+                        b = load(page, bl)
+                        loads.setdefault("baseline", []).append(b)
                         loads.setdefault(name, []).append(load(page, f"{app_base}/{name}"))
-                        print(f"  warm {name}: {loads[name][-1]:.2f} s", file=sys.stderr)
+                        turns.setdefault(name, []).append(loads[name][-1] / b)
+                        print(f"  warm {name}: {loads[name][-1]:.2f} s (baseline {b:.2f} s)", file=sys.stderr)
                 inter = {}
                 if args.n:
                     inter["explorer"] = explorer_interactions(page, app_base, args.n, sources)
@@ -296,7 +300,8 @@ def main(argv=None) -> int:
             stop(baseline)
     bmed = statistics.median(loads["baseline"])
     out["baseline_median_s"] = bmed
-    out["pages"] = {k: {"median_s": statistics.median(v), "ratio": statistics.median(v) / bmed}
+    out["pages"] = {k: {"median_s": statistics.median(v), "ratio": statistics.median(v) / bmed,
+                        "ratio_per_turn": statistics.median(turns[k])}
                     for k, v in loads.items() if k != "baseline"}
     out["interactions"] = {k: {"median_s": statistics.median(v), "p95_s": p95(v), "n": len(v)}
                            for k, v in inter.items()}
@@ -312,9 +317,9 @@ def main(argv=None) -> int:
             v["p95_ratio"] = v["p95_s"] / b95
     print(f"store: {db} ({out['fingerprint']}); warm loads: median of {args.reps}; same-run baseline "
           f"{bmed:.2f} s")
-    print(f"{'page':<16}{'median s':>10}{'x baseline':>12}")
+    print(f"{'page':<16}{'median s':>10}{'x baseline':>12}{'x per turn':>12}")
     for k, v in out["pages"].items():
-        print(f"{k:<16}{v['median_s']:>10.2f}{v['ratio']:>12.2f}")
+        print(f"{k:<16}{v['median_s']:>10.2f}{v['ratio']:>12.2f}{v['ratio_per_turn']:>12.2f}")
     for k, v in out["interactions"].items():
         print(f"interactions {k:<14} n={v['n']:<3} median {v['median_s'] * 1000:6.0f} ms   p95 "
               f"{v['p95_s'] * 1000:6.0f} ms" + (f"   p95 x baseline {v['p95_ratio']:.2f}" if "p95_ratio" in v else ""))
