@@ -26,7 +26,7 @@ sup.filter_widgets(state)
 kind, pairs = sup.table(state, fp)
 # one part at a time (the link keeps which): each chart and table drawn costs every load (BENCHMARKS.md section 9)
 part = sup.section(state, {"pairs": "Metric pairs in these filters", "replications": "Replications on real outputs"})
-verdicts = views.pair_verdicts(pairs)
+verdicts = views.pair_verdicts(pairs) if part == "pairs" else None      # the replications part has no use for it
 if part == "pairs" and pairs.empty:
     st.info("No series in these filters has the same outputs under a thresholded and a continuous metric.")
 elif part == "pairs":
