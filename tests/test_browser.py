@@ -208,17 +208,31 @@ def test_chart_downloads_as_svg(page, app_url):
     assert svg.startswith(b"<svg") and b"accuracy" in svg
 
 
-#: every tick label of the first chart, against the chart's own box and its plot area
-TICK_BOXES = """() => {
+#: the first chart's drawn text (every panel's tick labels, axis titles, legend, titles) with its box, the chart's
+#: own box and its plot area
+CHART_TEXT = """() => {
     const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
     const svg = gd.querySelector('.main-svg').getBoundingClientRect(), m = gd._fullLayout.margin;
     const plot = {left: svg.left + m.l, right: svg.left + gd._fullLayout.width - m.r,
                   bottom: svg.top + gd._fullLayout.height - m.b};
-    const box = (t) => { const r = t.getBoundingClientRect(); return {text: t.textContent, left: r.left, right: r.right,
-                                                                     top: r.top, bottom: r.bottom}; };
+    const boxes = (sel) => Array.from(gd.querySelectorAll(sel)).map(t => {
+        const r = t.getBoundingClientRect();
+        return {text: t.textContent, left: r.left, right: r.right, top: r.top, bottom: r.bottom, width: r.width};
+    }).filter(b => b.width > 0);
     return {svg: {left: svg.left, right: svg.right, top: svg.top, bottom: svg.bottom}, plot,
-            x: Array.from(gd.querySelectorAll('.xtick text'), box), y: Array.from(gd.querySelectorAll('.ytick text'), box)};
+            x: boxes('.xaxislayer-above text'), y: boxes('.yaxislayer-above text'), legend: boxes('.legendtext'),
+            titles: boxes('.g-xtitle text, .g-ytitle text, .annotation-text, .gtitle')};
 }"""
+
+
+def chart_text(page) -> dict:
+    """:data:`CHART_TEXT` of the page's first chart, and ``outside``: the texts not wholly inside the chart."""
+    b = page.evaluate(CHART_TEXT)
+    s = b["svg"]
+    b["outside"] = [t["text"] for t in b["x"] + b["y"] + b["legend"] + b["titles"]
+                    if t["left"] < s["left"] - 0.5 or t["right"] > s["right"] + 0.5
+                    or t["top"] < s["top"] - 0.5 or t["bottom"] > s["bottom"] + 0.5]
+    return b
 
 
 @pytest.mark.parametrize("width", [1500, 1100])
@@ -230,12 +244,10 @@ def test_heatmap_labels_are_not_clipped(page, app_url, query, width):
     page.goto(f"{app_url}/explorer?{query}")
     settle(page)
     page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg')
-    b = page.evaluate(TICK_BOXES)
-    s, p = b["svg"], b["plot"]
+    b = chart_text(page)
+    p = b["plot"]
     assert len(b["y"]) >= 10 and len(b["x"]) >= 5
-    for t in b["x"] + b["y"]:
-        assert s["left"] - 0.5 <= t["left"] and t["right"] <= s["right"] + 0.5, t
-        assert s["top"] - 0.5 <= t["top"] and t["bottom"] <= s["bottom"] + 0.5, t
+    assert b["outside"] == []
     assert all(t["right"] <= p["left"] + 0.5 for t in b["y"]), "a y label runs into the plot"
     assert all(t["top"] >= p["bottom"] - 0.5 for t in b["x"]), "an x label runs into the plot"
 
@@ -249,16 +261,5 @@ def test_series_labels_and_legend_are_not_clipped(page, app_url, query, width):
     page.goto(f"{app_url}/series?{query}")
     settle(page)
     page.wait_for_selector('[data-testid="stPlotlyChart"] .legendtext')
-    out = page.evaluate("""() => {
-        const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
-        const s = gd.querySelector('.main-svg').getBoundingClientRect();
-        const x = '.xaxislayer-above text', y = '.yaxislayer-above text';      // every panel's tick labels
-        const sel = `${x}, ${y}, .legendtext, .g-xtitle text, .g-ytitle text, .annotation-text, .gtitle`;
-        const n = (q) => gd.querySelectorAll(q).length;
-        return {n: [n(x), n(y), n('.legendtext')], out: Array.from(gd.querySelectorAll(sel)).filter(t => {
-            const r = t.getBoundingClientRect();
-            return r.width > 0 && (r.left < s.left - 0.5 || r.right > s.right + 0.5 || r.top < s.top - 0.5
-                                   || r.bottom > s.bottom + 0.5);
-        }).map(t => t.textContent)};
-    }""")
-    assert min(out["n"]) >= 1 and out["out"] == []
+    b = chart_text(page)
+    assert min(len(b["x"]), len(b["y"]), len(b["legend"])) >= 1 and b["outside"] == []
