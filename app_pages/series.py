@@ -59,12 +59,17 @@ fig = sup.figure("series", fp, (sup.frozen_filters(state), state.x, state.norm, 
                  draw=state.curve or None, more="the others: “Curves drawn” in the sidebar")
 sup.chart(fig, "series_chart", f"series-{task}")
 
-st.subheader("Verdicts of these curves")
-cols = [c for c in ["source", "subtask", "metric", "metric_class", "family", "shots", "prompt_variant", "variant",
-                    "model", "n_scales", "verdict", "verdict_reason", "width_decades", "q_value", "detect_x",
-                    "emergence_score"]
-        if c in scores.columns]
-st.dataframe(scores[cols], hide_index=True, width="stretch")
+st.subheader("Verdicts of the curves drawn")
+st.caption("A row per curve and metric: the same outputs scored by two metrics get a verdict each.")
+VERDICT_COLS = ["metric", "metric_class", "verdict", "verdict_reason", "width_decades", "q_value", "detect_x",
+                "emergence_score", "n_scales", "model"]
+shown = sup.curve_verdicts(fp, state, drawn)
+st.dataframe(shown[["curve"] + [c for c in VERDICT_COLS if c in shown.columns]], hide_index=True, width="stretch")
+# every series of the view on request: hundreds of rows, re-sent on every rerun, cost the browser ~120 ms of
+# each interaction on this page (bench/bench_pages.py)
+if len(scores) > len(shown) and st.toggle(f"Show all {len(scores):,} series of this view", key="series_show_all"):
+    sup.show_table(scores[[c for c in ["source", "subtask", "family", "shots", "prompt_variant", "variant"] +
+                           VERDICT_COLS if c in scores.columns]])
 sup.notice_unscored(scores, key=("series", sup.frozen_filters(state), state.x))
 pairs, _, _ = sup.pairs(fp, sup.frozen_filters(state), state.x)
 if len(pairs):

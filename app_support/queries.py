@@ -192,6 +192,18 @@ def _series_curves(fp: str, filters: tuple, x: str, norm: bool):
     return pts, labels, y_label, raw, figures.curve_order(pts)
 
 
+def curve_verdicts(fp: str, state: ViewState, curves: list[str]) -> pd.DataFrame:
+    """The series behind Series detail's drawn ``curves``, a row per curve and metric in the curves' order
+    (:func:`emergence.api.curve_verdicts`; cached per store, view and curves)."""
+    return _curve_verdicts(fp, frozen_filters(state), state.x, tuple(curves)).copy(deep=False)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _curve_verdicts(fp: str, filters: tuple, x: str, curves: tuple):
+    pts, _ = _plot_frame(fp, filters, x)
+    return api.curve_verdicts(pts, series(fp, filters, x), list(curves))
+
+
 def n_predictable(fp: str, state: ViewState) -> int:
     """How many series of the view have the >= 4 scales a held-out prediction needs."""
     _, s = table(replace(state, page="explorer"), fp)

@@ -29,7 +29,8 @@ __all__ = ["FILTERS", "SCALE_AXES", "observations", "sources", "data_issues", "s
            "summary", "pairs", "headline", "pair_summary", "multiplication_by_digits", "replications", "predict", "passuntil", "rescore",
            "grade_vs_brier", "simulate", "to_csv", "get_store",
            # the dashboard's reads (each a DataFrame or a named result; the pages call nothing else)
-           "all_series", "filter_values", "scale_coverage", "fdr_families", "series_points", "plot_points", "sampling_sources",
+           "all_series", "filter_values", "scale_coverage", "fdr_families", "series_points", "plot_points", "curve_verdicts",
+           "sampling_sources",
            "pass_rates", "simulated_verdicts", "simulated_long", "vision_summary", "missing_sources",
            "prediction_view", "predictability", "PREDICT_KEY", "FDR_LEVEL", "WIDTH_THRESHOLD",
            # pure helpers over those frames (emergence.app.pivots)
@@ -326,6 +327,13 @@ def plot_points(obs: pd.DataFrame, scores: pd.DataFrame, *, x: str = "params") -
     if x not in SCALE_AXES:
         raise ValueError(f"x must be one of {SCALE_AXES}, got {x!r}")
     return _pivots().series_plot_frame(obs, x, scores)
+
+
+def curve_verdicts(points: pd.DataFrame, scores: pd.DataFrame, curves=None) -> pd.DataFrame:
+    """The series (``scores``' rows) behind the curves of :func:`plot_points`' ``points``, each with the ``curve``
+    it is drawn as: a row per curve and metric, so each metric's verdict of the same outputs is its own
+    (``curves``: only these, in this order; :func:`emergence.app.pivots.curve_series`)."""
+    return _pivots().curve_series(points, scores, curves)
 
 
 def sampling_sources(*, db=None) -> list[str]:

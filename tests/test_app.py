@@ -136,6 +136,27 @@ def test_series_curves_drawn_are_chosen_in_the_sidebar_and_kept_in_the_link():
     assert qp(at, "curve") == []                                        # a new task starts from its own curves
 
 
+def test_series_verdict_table_lists_each_drawn_curve_under_each_metric_as_the_chart_does():
+    """The table under the chart has a row per drawn (curve, metric), the chart a trace per (curve, metric),
+    and each trace's hover gives its own row's verdict (a curve's two metrics can disagree)."""
+    at = open_page("series", source="expemergence", task="arithmetic")
+    table = at.dataframe[0].value
+    traces = spec(at)["data"]
+    drawn = {(t["legendgroup"], t["hovertemplate"].split("<extra>")[1].split(":")[0]) for t in traces}
+    assert set(zip(table["curve"], table["metric"])) == drawn and len(table) == len(traces)
+    verdict = dict(zip(zip(table["curve"], table["metric"]), table["verdict"]))
+    for t in traces:
+        metric = t["hovertemplate"].split("<extra>")[1].split(":")[0]
+        assert f"{metric}: {verdict[(t['legendgroup'], metric)]}" in t["hovertemplate"]
+    # one curve drawn: its rows only, and every series of the view on request
+    one = list(at.multiselect(key="w_series_curve").options)[-1]
+    at.multiselect(key="w_series_curve").set_value([one]).run()
+    assert set(at.dataframe[0].value["curve"]) == {one}
+    n = len(at.dataframe)
+    at.toggle(key="series_show_all").set_value(True).run()
+    assert len(at.dataframe) == n + 1 and len(at.dataframe[1].value) == len(table) > len(at.dataframe[0].value)
+
+
 def test_series_normalisation_changes_the_values():
     at = open_page("series", source="obsscaling", task="bbh", subtask="boolean_expressions", metric="exact_match")
     raw = ys(spec(at))

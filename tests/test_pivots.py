@@ -269,3 +269,58 @@ def test_a_link_carries_a_section_only_when_it_is_not_the_pages_first():
     assert views.canonical_section("overview", "passuntil") == ""          # another page's
     assert views.canonical_section("explorer", "metric") == ""             # a page without sections
 
+
+
+def test_a_curve_drawn_under_two_metrics_gives_each_metrics_verdict():
+    """One curve spans a thresholded and a continuous panel of the same outputs: its legend must not pass
+    one metric's verdict off as the curve's."""
+    rows = pd.DataFrame({"metric": ["brier_score", "multiple_choice_grade"], "verdict": ["smooth", "emergent"],
+                         "emergence_score": [0.3, 5.0]})
+    # panel order: thresholded (multiple choice grade) first
+    assert pivots.curve_label("F", rows) == "F (multiple_choice_grade: emergent; brier_score: smooth) ★"
+    assert pivots.curve_label("F", rows.assign(verdict="smooth")) == "F (smooth under both metrics)"
+    assert pivots.curve_label("F", rows.iloc[[0]]) == "F (smooth; ES 0.30)"
+    assert pivots.curve_label("F", rows.iloc[[1]].assign(verdict=None)) == "F (?; ES 5.00)"
+
+
+def test_curve_series_maps_each_series_to_its_curve_in_the_curves_order():
+    pts = pd.DataFrame({"curve": ["A", "A", "B", "B"], "source": "s", "task": "t", "subtask": "",
+                        "metric": ["m1", "m2", "m1", "m2"], "family": ["fa", "fa", "fb", "fb"], "shots": [0, 0, 0, 0],
+                        "variant": ""})
+    scores = pd.DataFrame({"source": "s", "task": "t", "subtask": "", "metric": ["m1", "m2", "m1", "m2", "m1"],
+                           "family": ["fa", "fa", "fb", "fb", "fc"], "shots": [0, 0, 0, 0, 0], "variant": "",
+                           "verdict": ["smooth", "emergent", "no signal", "smooth", "smooth"]})
+    out = pivots.curve_series(pts, scores)
+    assert out.columns[0] == "curve" and len(out) == 4            # fc has no point: left out
+    assert out.set_index(["curve", "metric"])["verdict"].to_dict() == {
+        ("A", "m1"): "smooth", ("A", "m2"): "emergent", ("B", "m1"): "no signal", ("B", "m2"): "smooth"}
+    assert out["shots"].dtype == scores["shots"].dtype          # the scores' own values, not the matching form
+    assert pivots.curve_series(pts, scores, ["B", "nope"])["curve"].tolist() == ["B", "B"]
+    assert pivots.curve_series(pts, scores, ["B", "A"])["curve"].tolist() == ["B", "B", "A", "A"]
+
+
+def test_each_curve_and_metric_carries_its_own_series_verdict_on_real_data(real_store):
+    """On the real arithmetic task (expemergence: accuracy and Brier scores of the same outputs), every
+    plotted (curve, metric) carries the verdict of the series with that family, variant and metric, looked
+    up here independently in the series table; a curve whose metrics disagree lists both in its legend."""
+    from emergence import api
+    db, _ = real_store
+    f = dict(source=["expemergence"], task=["arithmetic"], subtask=[""])
+    obs, s = api.observations(**f, db=db), api.series(**f, db=db)
+    pts, labels = api.plot_points(obs, s, x="params")
+    want = s.assign(variant=s["variant"].fillna("")).set_index(["family", "variant", "metric"])["verdict"]
+    got = pts.drop_duplicates(["curve", "metric"])
+    family = got["curve"].str.split(" · ").str[0]
+    variant = got["curve"].str.extract(r"variant=(\S+)")[0].replace("(none)", "")
+    assert len(got) > 50 and variant.notna().all()
+    keys = list(zip(family, variant, got["metric"]))
+    assert got["verdict"].fillna("?").tolist() == [want.get(k, "?") for k in keys]
+    mixed = got.groupby("curve")["verdict"].nunique()
+    mixed = mixed[mixed > 1].index
+    assert len(mixed) >= 2, "arithmetic has curves whose two metrics' verdicts differ"
+    for c in mixed:
+        for m, v in got.loc[got["curve"] == c, ["metric", "verdict"]].itertuples(index=False):
+            assert f"{m}: {v}" in labels[c]
+    table = api.curve_verdicts(pts, s, list(mixed))
+    assert set(table["curve"]) == set(mixed) and table["curve"].iloc[0] == mixed[0]
+    assert (table["family"] == table["curve"].str.split(" · ").str[0]).all()

@@ -247,7 +247,7 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
         for curve, g in pm[pm["curve"].astype(str).isin(drawn)].groupby("curve", sort=True):
             traces.append(_curve_trace(g.sort_values("x"), str(curve), m, legend_text(labels.get(curve, curve)),
                                        colour[str(curve)], rank=drawn.index(str(curve)) + 1,
-                                       legend=curve not in shown))
+                                       legend=curve not in shown, verdict=_verdict_text(g)))
             at.append((r + 1, c + 1))
             shown.add(curve)
     if traces:    # one call: adding traces one by one to a subplot grid costs seconds with hundreds of curves
@@ -291,9 +291,20 @@ def legend_text(name: str) -> str:
     return wrap_title(name, LEGEND_LINE, max_lines=4)
 
 
+def _verdict_text(g: pd.DataFrame) -> str:
+    """The verdict and score of one curve's series under one metric (its points' ``verdict`` and
+    ``emergence_score``), for the hover: ``": smooth, ES 0.41"``; empty when the points carry none."""
+    if "verdict" not in g.columns or g["verdict"].isna().all():
+        return ""
+    v = str(g["verdict"].dropna().iloc[0])
+    es = pd.to_numeric(g["emergence_score"], errors="coerce").dropna() if "emergence_score" in g.columns else []
+    return f": {v}" + (f", ES {float(es.iloc[0]):.3g}" if len(es) else "")
+
+
 def _curve_trace(g: pd.DataFrame, curve: str, metric: str, name: str, colour: str, *, rank: int,
-                 legend: bool) -> go.Scatter:
-    """One curve in one panel: points at 6 significant figures in x, 4 in y, its interval as error bars."""
+                 legend: bool, verdict: str = "") -> go.Scatter:
+    """One curve in one panel: points at 6 significant figures in x, 4 in y, its interval as error bars;
+    the hover names the curve, the model and the verdict of this metric's series (``verdict``)."""
     err = None
     if "lo" in g.columns and g["lo"].notna().any():
         err = dict(type="data", symmetric=False,
@@ -306,8 +317,8 @@ def _curve_trace(g: pd.DataFrame, curve: str, metric: str, name: str, colour: st
         y=_round_sig(g["y"].to_numpy(dtype=float)).tolist(), mode="lines+markers", name=name, legendgroup=curve,
         showlegend=legend, line=dict(color=colour), error_y=err, legendrank=rank,
         customdata=g[["model"]].astype(str).to_numpy() if has_model else None,
-        hovertemplate=(f"{curve}<br>%{{customdata[0]}}<br>x=%{{x:.3s}}<br>y=%{{y:.4g}}<extra>{metric}</extra>"
-                       if has_model else None))
+        hovertemplate=(f"{curve}<br>%{{customdata[0]}}<br>x=%{{x:.3s}}<br>y=%{{y:.4g}}<extra>{metric}{verdict}</extra>"
+                       if has_model else f"{curve}<br>x=%{{x:.3s}}<br>y=%{{y:.4g}}<extra>{metric}{verdict}</extra>"))
 
 
 def score_distribution(series: pd.DataFrame, *, max_metrics: int = 40) -> go.Figure:

@@ -369,23 +369,68 @@ def series_plot_frame(obs: pd.DataFrame, axis: str, scores: pd.DataFrame | None 
     labels: dict[str, str] = {}
     pts["emergent"] = False
     if scores is not None and len(scores):
-        sc = scores.copy()
-        if "model" in sc.columns:
-            sc["series_model"] = sc["model"].fillna("").astype(str)
-        join = [c for c in SERIES_KEY + ["series_model"] if c in sc.columns and c in pts.columns]
-        for c in join:
-            _as_key(sc, c)
-            _as_key(pts, c)
-        want = [c for c in ("verdict", "emergence_score", "q_value", "emergent") if c in sc.columns]
-        per_curve = pts[join + ["curve"]].drop_duplicates().merge(sc[join + want], on=join, how="left")
-        emergent = set()
-        for curve, g in per_curve.groupby("curve"):
-            r = g.iloc[0]
-            mark = " ★" if bool(r.get("emergent")) is True else ""
-            if mark:
-                emergent.add(curve)
-            verdict = str(r.get("verdict")) if pd.notna(r.get("verdict")) else "?"
-            labels[curve] = f"{curve} ({verdict}; ES {_fmt(r.get('emergence_score'))}){mark}"
-        pts["emergent"] = pts["curve"].isin(emergent)
+        per = curve_series(pts, scores)
+        cols = ["curve", "metric"] + [c for c in ("verdict", "emergence_score") if c in per.columns]
+        per = per.drop_duplicates(["curve", "metric"])
+        # the verdict of each (curve, metric) on its own points: a curve spans every metric panel of its
+        # outputs, and each metric's series has its own verdict
+        pts = pts.drop(columns=[c for c in cols[2:] if c in pts.columns]).merge(per[cols], on=["curve", "metric"],
+                                                                                  how="left")
+        if "verdict" in pts.columns:
+            pts["emergent"] = (pts["verdict"] == "emergent").fillna(False).astype(bool)
+        for curve, g in per.groupby("curve", sort=False):
+            labels[curve] = curve_label(curve, g)
     return pts, labels
+
+
+def curve_label(curve: str, rows: pd.DataFrame) -> str:
+    """A curve's legend entry: its name and the verdict of each metric it is drawn under.
+
+    One metric: ``name (verdict; ES score)``.  Several (the same outputs under a thresholded and a
+    continuous metric share a curve, a panel each): ``name (metric: verdict; metric: verdict)``, metrics in
+    panel order (thresholded first), or ``name (verdict under both metrics)`` when they agree; the scores
+    are left to the hover and the verdict table, so that no one metric's verdict stands for the curve's.
+    ★ when any of them is called emergent."""
+    order = {c: i for i, c in enumerate(CLASS_ORDER)}
+    rows = rows.assign(_c=rows["metric"].map(lambda m: order.get(_metric_class(m), len(order))),
+                       _m=rows["metric"].astype(str)).sort_values(["_c", "_m"])
+    verdict = rows["verdict"] if "verdict" in rows.columns else pd.Series("?", index=rows.index)
+    verdict = verdict.where(verdict.notna(), "?").astype(str)
+    mark = " ★" if (verdict == "emergent").any() else ""
+    if len(rows) == 1:
+        es = rows["emergence_score"].iloc[0] if "emergence_score" in rows.columns else None
+        return f"{curve} ({verdict.iloc[0]}; ES {_fmt(es)}){mark}"
+    if verdict.nunique() == 1:
+        return f"{curve} ({verdict.iloc[0]} under {'both' if len(rows) == 2 else f'all {len(rows)}'} metrics){mark}"
+    return f"{curve} (" + "; ".join(f"{m}: {v}" for m, v in zip(rows["metric"].astype(str), verdict)) + f"){mark}"
+
+
+def curve_series(points: pd.DataFrame, scores: pd.DataFrame, curves: Iterable[str] | None = None) -> pd.DataFrame:
+    """``scores`` (series table rows) of the curves in ``points`` (:func:`series_plot_frame`'s), with the
+    ``curve`` each is drawn as, first: a row per (curve, metric) series, matched on every series key part
+    both frames have (``model`` for a checkpoint curve).  Series with no point on the axis are left out.
+    ``curves``: only these, in this order (each one's series in the scores' order)."""
+    from emergence.analysis.series import SERIES_KEY
+    if points is None or points.empty or scores is None or scores.empty:
+        return pd.DataFrame(columns=["curve"] + (list(scores.columns) if scores is not None else []))
+    sc = scores.reset_index(drop=True)
+    sc = sc.assign(_row=np.arange(len(sc)))
+    if "model" in sc.columns:
+        sc["series_model"] = sc["model"].fillna("").astype(str)
+    pts = points.copy()
+    join = [c for c in SERIES_KEY + ["series_model"] if c in sc.columns and c in pts.columns]
+    for c in join:
+        _as_key(sc, c)
+        _as_key(pts, c)
+    keys = pts[join + ["curve"]].drop_duplicates(join)
+    hit = sc[["_row"] + join].merge(keys, on=join, how="inner").sort_values("_row")
+    # the scores' own values (the key parts were matched in a string form)
+    out = scores.reset_index(drop=True).iloc[hit["_row"].to_numpy()].reset_index(drop=True)
+    out = out.drop(columns=["curve"], errors="ignore")
+    out.insert(0, "curve", hit["curve"].to_numpy())
+    if curves is not None:
+        rank = {c: i for i, c in enumerate(curves)}
+        out = out[out["curve"].isin(rank)]
+        out = out.iloc[np.argsort(out["curve"].map(rank).to_numpy(), kind="stable")].reset_index(drop=True)
+    return out
 
