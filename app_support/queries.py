@@ -133,7 +133,10 @@ def _options(fp: str, filters_only: ViewState) -> dict[str, list]:
 @st.cache_data(show_spinner=False, max_entries=64)
 def pairs(fp: str, filters: tuple, x: str):
     """(metric pairs, verdicts per pair, headline) of the filtered series (emergence.analysis.mirage)."""
-    p = api.pairs(**dict(filters), x=x, db=store().path)
+    # from the view's cached series but for the metric filter (a pair is kept when either metric is wanted)
+    f = dict(filters)
+    metric = f.pop("metric", None)
+    p = api.series_pairs(series(fp, tuple(sorted(f.items())), x), metric)
     return (p, *api.pair_summary(p))
 
 

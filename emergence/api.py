@@ -26,7 +26,7 @@ from emergence.store import Store
 from emergence.analysis.verdict import FDR_LEVEL, WIDTH_THRESHOLD  # noqa: F401  (the verdict's thresholds, for the pages' text)
 
 __all__ = ["FILTERS", "SCALE_AXES", "observations", "sources", "data_issues", "series", "compare",
-           "summary", "pairs", "headline", "pair_summary", "multiplication_by_digits", "replications", "predict", "passuntil", "rescore",
+           "summary", "pairs", "compare_series", "series_pairs", "headline", "pair_summary", "multiplication_by_digits", "replications", "predict", "passuntil", "rescore",
            "grade_vs_brier", "simulate", "to_csv", "get_store",
            # the dashboard's reads (each a DataFrame or a named result; the pages call nothing else)
            "all_series", "filter_values", "scale_coverage", "fdr_families", "series_points", "plot_points", "curve_verdicts",
@@ -107,9 +107,14 @@ def series(source=None, task=None, metric=None, family=None, shots=None, *, x: s
 def compare(source=None, task=None, metric=None, family=None, shots=None, *, x: str = "params",
             subtask=None, db=None) -> pd.DataFrame:
     """The paired 'same outputs, different metric' table over the filtered series."""
+    return compare_series(series(source, task, None, family, shots, x=x, subtask=subtask, db=db), metric)
+
+
+def compare_series(scores: pd.DataFrame, metric=None) -> pd.DataFrame:
+    """:func:`compare` of series already read (:func:`series` with the same filters but none on the metric:
+    a pair is kept when either of its metrics is one of ``metric``)."""
     from emergence.analysis.series import compare as _compare
-    s = series(source, task, None, family, shots, x=x, subtask=subtask, db=db)
-    out = _compare(s)
+    out = _compare(scores)
     if metric is not None and len(out):
         wanted = set(_as_list(metric))
         keep = out.groupby("group_id")["metric"].transform(lambda m: bool(wanted & set(m)))
@@ -130,8 +135,13 @@ def pairs(source=None, task=None, metric=None, family=None, shots=None, *, x: st
           subtask=None, db=None) -> pd.DataFrame:
     """Same outputs, a thresholded and a continuous metric: one row per pair with both verdicts and the
     detection lead (:func:`emergence.analysis.mirage.metric_pairs`)."""
+    return series_pairs(series(source, task, None, family, shots, x=x, subtask=subtask, db=db), metric)
+
+
+def series_pairs(scores: pd.DataFrame, metric=None) -> pd.DataFrame:
+    """:func:`pairs` of series already read (:func:`series` with the same filters but none on the metric)."""
     from emergence.analysis.mirage import metric_pairs
-    return metric_pairs(compare(source, task, metric, family, shots, x=x, subtask=subtask, db=db))
+    return metric_pairs(compare_series(scores, metric))
 
 
 def headline(source=None, task=None, metric=None, family=None, shots=None, *, x: str = "params",

@@ -123,3 +123,16 @@ def test_long_curve_names_wrap_in_the_legend_and_the_chart_makes_room():
     assert fig.layout.margin.autoexpand is False
     assert fig.layout.margin.r >= figures.label_px("x" * figures.LEGEND_LINE) * 11 / 12 * 0.9
     assert fig.layout.height >= 8 * (17 * 4 + 8)          # eight four-line entries fit beside the panels
+
+
+def test_series_figure_draws_the_resolution_band_in_each_panel_that_has_one():
+    """The grey 1/n band the page's header promises: one rectangle per panel with a known n, on that
+    panel's own axes (at 9167b2d it was added before any trace, and Plotly drops a shape on an empty subplot)."""
+    pts = pd.DataFrame({"metric": ["exact_match"] * 4 + ["brier_score"] * 4 + ["edit_distance"] * 4,
+                        "curve": (["a", "a", "b", "b"]) * 3, "x": [1e8, 1e9] * 6, "y": np.linspace(0.1, 0.9, 12),
+                        "band_lo": [0.0] * 8 + [np.nan] * 4, "band_hi": [0.01] * 4 + [0.02] * 4 + [np.nan] * 4})
+    fig = figures.series_figure(pts)
+    panels = {t.yaxis: t.hovertemplate.split("<extra>")[1].split("<")[0] for t in fig.data}
+    bands = {s.yref: (s.y0, s.y1) for s in fig.layout.shapes}
+    assert {panels[y]: b for y, b in bands.items()} == {"exact_match": (0.0, 0.01), "brier_score": (0.0, 0.02)}
+    assert all(s.xref == s.yref.replace("y", "x") + " domain" and (s.x0, s.x1) == (0, 1) for s in fig.layout.shapes)

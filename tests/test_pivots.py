@@ -274,13 +274,12 @@ def test_a_link_carries_a_section_only_when_it_is_not_the_pages_first():
 def test_a_curve_drawn_under_two_metrics_gives_each_metrics_verdict():
     """One curve spans a thresholded and a continuous panel of the same outputs: its legend must not pass
     one metric's verdict off as the curve's."""
-    rows = pd.DataFrame({"metric": ["brier_score", "multiple_choice_grade"], "verdict": ["smooth", "emergent"],
-                         "emergence_score": [0.3, 5.0]})
+    rows = [("brier_score", "smooth", 0.3), ("multiple_choice_grade", "emergent", 5.0)]
     # panel order: thresholded (multiple choice grade) first
     assert pivots.curve_label("F", rows) == "F (multiple_choice_grade: emergent; brier_score: smooth) ★"
-    assert pivots.curve_label("F", rows.assign(verdict="smooth")) == "F (smooth under both metrics)"
-    assert pivots.curve_label("F", rows.iloc[[0]]) == "F (smooth; ES 0.30)"
-    assert pivots.curve_label("F", rows.iloc[[1]].assign(verdict=None)) == "F (?; ES 5.00)"
+    assert pivots.curve_label("F", [(m, "smooth", e) for m, _, e in rows]) == "F (smooth under both metrics)"
+    assert pivots.curve_label("F", rows[:1]) == "F (smooth; ES 0.30)"
+    assert pivots.curve_label("F", [("exact_match", None, float("nan"))]) == "F (?; ES –)"
 
 
 def test_curve_series_maps_each_series_to_its_curve_in_the_curves_order():

@@ -229,38 +229,43 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
     nrows = math.ceil(len(metrics) / ncols)
     titles = [f"{m} ({metric_info(m).metric_class}, {'↑' if metric_info(m).higher_is_better else '↓'} better)"
               for m in metrics]
-    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles, shared_xaxes="all",
-                        horizontal_spacing=0.07, vertical_spacing=min(0.12, 0.3 / max(nrows, 1)))
+    # the figure is put together as plain dicts and validated once (go.Figure(data, layout)): adding traces,
+    # shapes and axis settings to a subplot figure one call at a time cost Plotly ~3x as long
+    layout, axes = _grid(nrows, ncols, len(metrics))
+    for ann, t in zip(layout["annotations"], titles):
+        ann["text"] = t
     curves = curve_order(points)
     drawn = [c for c in curves if c in set(map(str, draw or ()))] or curves[:max_visible]
+    rank = {c: i + 1 for i, c in enumerate(drawn)}
     colour = {c: _PALETTE[i % len(_PALETTE)] for i, c in enumerate(curves)}
-    traces, at = [], []
-    shown = set()
+    metric = points["metric"].astype(str)
+    traces, shapes, shown = [], [], set()
     for i, m in enumerate(metrics):
-        r, c = divmod(i, ncols)
-        pm = points[points["metric"].astype(str) == m]
+        xa, ya = axes[divmod(i, ncols)]
+        pm = points[metric == m]
         if resolution_band and "band_hi" in pm.columns and pm["band_hi"].notna().any():
             lo = float(pd.to_numeric(pm.get("band_lo", 0), errors="coerce").fillna(0).median()) \
                 if "band_lo" in pm.columns else 0.0
             hi = float(pd.to_numeric(pm["band_hi"], errors="coerce").median())
-            fig.add_hrect(y0=lo, y1=hi, fillcolor="grey", opacity=0.15, line_width=0, row=r + 1, col=c + 1)
+            shapes.append(dict(type="rect", xref=f"{xa} domain", yref=ya, x0=0, x1=1, y0=lo, y1=hi,
+                               fillcolor="grey", opacity=0.15, line=dict(width=0)))
         for curve, g in pm[pm["curve"].astype(str).isin(drawn)].groupby("curve", sort=True):
-            traces.append(_curve_trace(g.sort_values("x"), str(curve), m, legend_text(labels.get(curve, curve)),
-                                       colour[str(curve)], rank=drawn.index(str(curve)) + 1,
-                                       legend=curve not in shown, verdict=_verdict_text(g)))
-            at.append((r + 1, c + 1))
+            t = _curve_trace(g.sort_values("x"), str(curve), m, legend_text(labels.get(curve, curve)),
+                             colour[str(curve)], rank=rank[str(curve)], legend=curve not in shown,
+                             verdict=_verdict_text(g))
+            traces.append({**t, "xaxis": xa, "yaxis": ya})
             shown.add(curve)
-    if traces:    # one call: adding traces one by one to a subplot grid costs seconds with hundreds of curves
-        fig.add_traces(traces, rows=[a[0] for a in at], cols=[a[1] for a in at])
-    for i, m in enumerate(metrics):
         # losses and perplexities span orders of magnitude: log y where every value is positive and spread wide
-        y = pd.to_numeric(points.loc[points["metric"].astype(str) == m, "y"], errors="coerce").dropna()
+        y = pd.to_numeric(pm["y"], errors="coerce").dropna()
         if len(y) and (y > 0).all() and y.max() / y.min() > 20 and not metric_info(m).proportion:
-            r, c = divmod(i, ncols)
-            fig.update_yaxes(type="log", row=r + 1, col=c + 1)
-    fig.update_xaxes(type="log")
-    fig.update_xaxes(title_text=x_label, row=nrows)
-    fig.update_yaxes(title_text=y_label, col=1)
+            layout[_axis_key(ya)]["type"] = "log"
+    for (r, c), (xa, ya) in axes.items():
+        layout[_axis_key(xa)].update(type="log", automargin=False)
+        if r == nrows - 1:
+            layout[_axis_key(xa)]["title"] = dict(text=x_label)
+        layout[_axis_key(ya)]["automargin"] = False
+        if c == 0:
+            layout[_axis_key(ya)]["title"] = dict(text=y_label)
     title = None
     if len(drawn) < len(curves):
         title = f"{len(drawn)} of {len(curves)} curves drawn" + \
@@ -271,13 +276,42 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
     entries = [legend_text(labels.get(c, c)).split("<br>") for c in drawn]
     legend_px = max((label_px(line) * 11 / 12 for lines in entries for line in lines), default=0.0) + 50
     legend_h = sum(max(22, 17 * len(lines) + 8) for lines in entries)
-    fig.update_xaxes(automargin=False)
-    fig.update_yaxes(automargin=False)
-    fig.update_layout(height=max(420, 330 * nrows, legend_h + 220), title=title,
-                      legend=dict(orientation="v", x=1.01, xanchor="left", y=1, yanchor="top", font=dict(size=11),
-                                  groupclick="togglegroup"),
-                      margin=dict(t=80 if title else 60, r=int(np.ceil(legend_px)), l=80, b=70, autoexpand=False))
-    return fig
+    if shapes:
+        layout["shapes"] = shapes
+    layout.update(height=max(420, 330 * nrows, legend_h + 220), title=dict(text=title) if title else None,
+                  legend=dict(orientation="v", x=1.01, xanchor="left", y=1, yanchor="top", font=dict(size=11),
+                              groupclick="togglegroup"),
+                  margin=dict(t=80 if title else 60, r=int(np.ceil(legend_px)), l=80, b=70, autoexpand=False))
+    if layout["title"] is None:
+        del layout["title"]
+    return go.Figure(data=traces, layout=layout)
+
+
+def _axis_key(ref: str) -> str:
+    """``x2`` -> ``xaxis2`` (a trace's axis reference -> the layout's key)."""
+    return f"{ref[0]}axis{ref[1:]}"
+
+
+_GRIDS: dict[tuple[int, int, int], tuple[dict, dict]] = {}
+
+
+def _grid(nrows: int, ncols: int, n_panels: int) -> tuple[dict, dict]:
+    """A fresh copy of :func:`series_figure`'s subplot grid: ``(layout, {(row, col): (xref, yref)})``, rows and
+    columns from 0 at the top left; the layout (axes and their domains, one title annotation per panel, to be
+    given its text) is :func:`plotly.subplots.make_subplots`', made once per shape."""
+    import copy
+    key = (nrows, ncols, n_panels)
+    if key not in _GRIDS:
+        fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=[" "] * n_panels, shared_xaxes="all",
+                            horizontal_spacing=0.07, vertical_spacing=min(0.12, 0.3 / max(nrows, 1)))
+        layout = fig.to_dict()["layout"]
+        layout.pop("template", None)        # go.Figure applies the default template itself
+        ref = fig._grid_ref       # make_subplots' own record of each cell's axes (what add_trace(row, col) uses)
+        axes = {(r, c): (ref[r][c][0].trace_kwargs["xaxis"], ref[r][c][0].trace_kwargs["yaxis"])
+                for r in range(nrows) for c in range(ncols)}
+        _GRIDS[key] = (layout, axes)
+    layout, axes = _GRIDS[key]
+    return copy.deepcopy(layout), dict(axes)
 
 
 #: a legend entry's longest line, in characters: a curve named by every part of its key that varies (source,
@@ -302,7 +336,7 @@ def _verdict_text(g: pd.DataFrame) -> str:
 
 
 def _curve_trace(g: pd.DataFrame, curve: str, metric: str, name: str, colour: str, *, rank: int,
-                 legend: bool, verdict: str = "") -> go.Scatter:
+                 legend: bool, verdict: str = "") -> dict:
     """One curve in one panel: points at 6 significant figures in x, 4 in y, its interval as error bars;
     the hover names the curve, the model and the verdict of this metric's series (``verdict``)."""
     err = None
@@ -312,13 +346,17 @@ def _curve_trace(g: pd.DataFrame, curve: str, metric: str, name: str, colour: st
                    arrayminus=_round_sig((g["y"] - g["lo"]).clip(lower=0).to_numpy(dtype=float)).tolist(),
                    thickness=1, width=2)
     has_model = "model" in g.columns
-    return go.Scatter(
-        x=_round_sig(g["x"].to_numpy(dtype=float), 6).tolist(),
-        y=_round_sig(g["y"].to_numpy(dtype=float)).tolist(), mode="lines+markers", name=name, legendgroup=curve,
-        showlegend=legend, line=dict(color=colour), error_y=err, legendrank=rank,
-        customdata=g[["model"]].astype(str).to_numpy() if has_model else None,
-        hovertemplate=(f"{curve}<br>%{{customdata[0]}}<br>x=%{{x:.3s}}<br>y=%{{y:.4g}}<extra>{metric}{verdict}</extra>"
-                       if has_model else f"{curve}<br>x=%{{x:.3s}}<br>y=%{{y:.4g}}<extra>{metric}{verdict}</extra>"))
+    trace = dict(type="scatter", x=_round_sig(g["x"].to_numpy(dtype=float), 6).tolist(),
+                 y=_round_sig(g["y"].to_numpy(dtype=float)).tolist(), mode="lines+markers", name=name,
+                 legendgroup=curve, showlegend=legend, line=dict(color=colour), legendrank=rank,
+                 hovertemplate=(f"{curve}<br>%{{customdata[0]}}<br>x=%{{x:.3s}}<br>y=%{{y:.4g}}"
+                                if has_model else f"{curve}<br>x=%{{x:.3s}}<br>y=%{{y:.4g}}")
+                 + f"<extra>{metric}{verdict}</extra>")
+    if err is not None:
+        trace["error_y"] = err
+    if has_model:
+        trace["customdata"] = [[m] for m in g["model"].astype(str)]
+    return trace
 
 
 def score_distribution(series: pd.DataFrame, *, max_metrics: int = 40) -> go.Figure:

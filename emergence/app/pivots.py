@@ -378,31 +378,32 @@ def series_plot_frame(obs: pd.DataFrame, axis: str, scores: pd.DataFrame | None 
                                                                                   how="left")
         if "verdict" in pts.columns:
             pts["emergent"] = (pts["verdict"] == "emergent").fillna(False).astype(bool)
-        for curve, g in per.groupby("curve", sort=False):
-            labels[curve] = curve_label(curve, g)
+        none = [None] * len(per)
+        groups: dict[str, list] = {}
+        for c, m, v, es in zip(per["curve"], per["metric"], per.get("verdict", none), per.get("emergence_score", none)):
+            groups.setdefault(c, []).append((str(m), v, es))
+        labels = {c: curve_label(c, g) for c, g in groups.items()}
     return pts, labels
 
 
-def curve_label(curve: str, rows: pd.DataFrame) -> str:
-    """A curve's legend entry: its name and the verdict of each metric it is drawn under.
+def curve_label(curve: str, rows: Iterable[tuple]) -> str:
+    """A curve's legend entry: its name and the verdict of each metric it is drawn under (``rows``: a
+    ``(metric, verdict, emergence_score)`` per metric).
 
     One metric: ``name (verdict; ES score)``.  Several (the same outputs under a thresholded and a
     continuous metric share a curve, a panel each): ``name (metric: verdict; metric: verdict)``, metrics in
     panel order (thresholded first), or ``name (verdict under both metrics)`` when they agree; the scores
     are left to the hover and the verdict table, so that no one metric's verdict stands for the curve's.
-    ★ when any of them is called emergent."""
+    ★ when any of them is called emergent; ``?`` for a series with no verdict."""
     order = {c: i for i, c in enumerate(CLASS_ORDER)}
-    rows = rows.assign(_c=rows["metric"].map(lambda m: order.get(_metric_class(m), len(order))),
-                       _m=rows["metric"].astype(str)).sort_values(["_c", "_m"])
-    verdict = rows["verdict"] if "verdict" in rows.columns else pd.Series("?", index=rows.index)
-    verdict = verdict.where(verdict.notna(), "?").astype(str)
-    mark = " ★" if (verdict == "emergent").any() else ""
+    rows = sorted(rows, key=lambda r: (order.get(_metric_class(r[0]), len(order)), str(r[0])))
+    verdicts = ["?" if v is None or pd.isna(v) else str(v) for _, v, _ in rows]
+    mark = " ★" if "emergent" in verdicts else ""
     if len(rows) == 1:
-        es = rows["emergence_score"].iloc[0] if "emergence_score" in rows.columns else None
-        return f"{curve} ({verdict.iloc[0]}; ES {_fmt(es)}){mark}"
-    if verdict.nunique() == 1:
-        return f"{curve} ({verdict.iloc[0]} under {'both' if len(rows) == 2 else f'all {len(rows)}'} metrics){mark}"
-    return f"{curve} (" + "; ".join(f"{m}: {v}" for m, v in zip(rows["metric"].astype(str), verdict)) + f"){mark}"
+        return f"{curve} ({verdicts[0]}; ES {_fmt(rows[0][2])}){mark}"
+    if len(set(verdicts)) == 1:
+        return f"{curve} ({verdicts[0]} under {'both' if len(rows) == 2 else f'all {len(rows)}'} metrics){mark}"
+    return f"{curve} (" + "; ".join(f"{m}: {v}" for (m, _, _), v in zip(rows, verdicts)) + f"){mark}"
 
 
 def curve_series(points: pd.DataFrame, scores: pd.DataFrame, curves: Iterable[str] | None = None) -> pd.DataFrame:
