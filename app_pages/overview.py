@@ -20,7 +20,7 @@ sup.filter_widgets(state)
 
 kind, df = sup.table(state, fp)
 filters = sup.frozen_filters(state)
-pairs, verdicts, head = sup.pairs(fp, filters, state.x)
+pairs, verdicts, head = sup.pair_summary(fp, filters, state.x)
 
 st.subheader("Same outputs, two metrics")
 st.markdown(head.sentence)

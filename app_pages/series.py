@@ -71,7 +71,7 @@ if len(scores) > len(shown) and st.toggle(f"Show all {len(scores):,} series of t
     sup.show_table(scores[[c for c in ["source", "subtask", "family", "shots", "prompt_variant", "variant"] +
                            VERDICT_COLS if c in scores.columns]])
 sup.notice_unscored(scores, key=("series", sup.frozen_filters(state), state.x))
-pairs, _, _ = sup.pairs(fp, sup.frozen_filters(state), state.x)
+pairs = sup.pairs(fp, sup.frozen_filters(state), state.x)
 if len(pairs):
     st.subheader("Same outputs: thresholded vs continuous metric")
     st.dataframe(pairs[["source", "subtask", "family", "shots", "pair", "verdict_a", "verdict_b", "detect_x_a",

@@ -22,9 +22,9 @@ from .first_start import (build_progress, build_state, ingest_path, ingest_uploa
 from .furniture import (AXIS_LABELS, CELL_LABELS, PAPERS, chart, download_section, header, notice_unscored,  # noqa: F401
                         require_store, share_link, show_table)
 from .queries import (MAX_PREDICTED_SERIES, curve_verdicts, data_issues, fdr_families, figure, fingerprint,  # noqa: F401
-                      frozen_filters, known_values, multiplication_by_digits, n_predictable, options, pairs, pass_rates,
-                      pivot, plot_frame, prediction_view, replications, repeated_sampling_sources, scale_coverage,
-                      series, series_all, series_curves, simulated_verdicts, sources, store, summary, table,
-                      vision_summary)
+                      frozen_filters, known_values, multiplication_by_digits, n_predictable, options, pair_summary,
+                      pairs, pass_rates, pivot, plot_frame, prediction_view, replications, repeated_sampling_sources,
+                      scale_coverage, series, series_all, series_curves, simulated_verdicts, sources, store, summary,
+                      table, vision_summary)
 from .state import (FILTER_LABELS, commit, curves, filter_widgets, multiselect, number, radio, section, select,  # noqa: F401
                     set_view, sync_widget, toggle, view)

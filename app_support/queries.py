@@ -131,12 +131,19 @@ def _options(fp: str, filters_only: ViewState) -> dict[str, list]:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def pairs(fp: str, filters: tuple, x: str):
-    """(metric pairs, verdicts per pair, headline) of the filtered series (emergence.analysis.mirage)."""
+def pairs(fp: str, filters: tuple, x: str) -> pd.DataFrame:
+    """The metric pairs of the filtered series (:func:`emergence.api.pairs`)."""
     # from the view's cached series but for the metric filter (a pair is kept when either metric is wanted)
     f = dict(filters)
     metric = f.pop("metric", None)
-    p = api.series_pairs(series(fp, tuple(sorted(f.items())), x), metric)
+    return api.series_pairs(series(fp, tuple(sorted(f.items())), x), metric)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def pair_summary(fp: str, filters: tuple, x: str):
+    """(metric pairs, verdicts per pair, headline) of the filtered series (:func:`emergence.api.pair_summary`;
+    Series detail shows the pairs alone and does not wait for the rest)."""
+    p = pairs(fp, filters, x)
     return (p, *api.pair_summary(p))
 
 

@@ -310,10 +310,16 @@ def _fmt(v, digits=2):
 
 
 def _as_key(df: pd.DataFrame, col: str) -> None:
+    """``df[col]`` in the form two frames are matched on: shots as Int64, anything else as text with a
+    missing value as ''."""
+    v = df[col]
     if col == "shots":
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
+        df[col] = pd.to_numeric(v, errors="coerce").astype("Int64")
+    elif pd.api.types.is_string_dtype(v) and v.dtype != object:
+        if v.isna().any():                 # already text (the store's columns): only the gaps to fill
+            df[col] = v.fillna("")
     else:
-        df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str)
+        df[col] = v.astype(object).where(v.notna(), "").astype(str)
 
 
 def series_plot_frame(obs: pd.DataFrame, axis: str, scores: pd.DataFrame | None = None
