@@ -204,14 +204,14 @@ def _series_curves(fp: str, filters: tuple, x: str, norm: bool):
 
 def curve_verdicts(fp: str, state: ViewState, curves: list[str]) -> pd.DataFrame:
     """The series behind Series detail's drawn ``curves``, a row per curve and metric in the curves' order
-    (:func:`emergence.api.curve_verdicts`; cached per store, view and curves)."""
-    return _curve_verdicts(fp, frozen_filters(state), state.x, tuple(curves)).copy(deep=False)
+    (:func:`emergence.api.curve_verdicts`, cached per store and view; a new choice of curves only selects)."""
+    return api.in_curve_order(_curve_verdicts(fp, frozen_filters(state), state.x), curves)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _curve_verdicts(fp: str, filters: tuple, x: str, curves: tuple):
+def _curve_verdicts(fp: str, filters: tuple, x: str):
     pts, _ = _plot_frame(fp, filters, x)
-    return api.curve_verdicts(pts, series(fp, filters, x), list(curves))
+    return api.curve_verdicts(pts, series(fp, filters, x))
 
 
 def n_predictable(fp: str, state: ViewState) -> int:

@@ -26,12 +26,13 @@ from emergence.store import Store
 from emergence.analysis.verdict import FDR_LEVEL, WIDTH_THRESHOLD  # noqa: F401  (the verdict's thresholds, for the pages' text)
 
 __all__ = ["FILTERS", "SCALE_AXES", "observations", "sources", "data_issues", "series", "compare",
-           "summary", "pairs", "compare_series", "series_pairs", "headline", "pair_summary", "multiplication_by_digits", "replications", "predict", "passuntil", "rescore",
+           "compare_series", "summary", "pairs", "series_pairs", "headline", "pair_summary",
+           "multiplication_by_digits", "replications", "predict", "passuntil", "rescore",
            "grade_vs_brier", "simulate", "to_csv", "get_store",
            # the dashboard's reads (each a DataFrame or a named result; the pages call nothing else)
-           "all_series", "filter_values", "scale_coverage", "fdr_families", "series_points", "plot_points", "curve_verdicts",
-           "sampling_sources",
-           "pass_rates", "simulated_verdicts", "simulated_long", "vision_summary", "missing_sources",
+           "all_series", "filter_values", "scale_coverage", "fdr_families", "series_points", "plot_points",
+           "curve_verdicts", "in_curve_order", "sampling_sources", "pass_rates", "simulated_verdicts",
+           "simulated_long", "vision_summary", "missing_sources",
            "prediction_view", "predictability", "PREDICT_KEY", "FDR_LEVEL", "WIDTH_THRESHOLD",
            # pure helpers over those frames (emergence.app.pivots)
            "pivot", "pivot_order", "count_predictable", "rank_groups", "select_rows", "insufficient_reasons",
@@ -344,6 +345,11 @@ def curve_verdicts(points: pd.DataFrame, scores: pd.DataFrame, curves=None) -> p
     it is drawn as: a row per curve and metric, so each metric's verdict of the same outputs is its own
     (``curves``: only these, in this order; :func:`emergence.app.pivots.curve_series`)."""
     return _pivots().curve_series(points, scores, curves)
+
+
+def in_curve_order(table: pd.DataFrame, curves) -> pd.DataFrame:
+    """The rows of :func:`curve_verdicts`' ``table`` of these ``curves``, in their order."""
+    return _pivots().in_curve_order(table, curves)
 
 
 def sampling_sources(*, db=None) -> list[str]:

@@ -435,9 +435,13 @@ def curve_series(points: pd.DataFrame, scores: pd.DataFrame, curves: Iterable[st
     out = scores.reset_index(drop=True).iloc[hit["_row"].to_numpy()].reset_index(drop=True)
     out = out.drop(columns=["curve"], errors="ignore")
     out.insert(0, "curve", hit["curve"].to_numpy())
-    if curves is not None:
-        rank = {c: i for i, c in enumerate(curves)}
-        out = out[out["curve"].isin(rank)]
-        out = out.iloc[np.argsort(out["curve"].map(rank).to_numpy(), kind="stable")].reset_index(drop=True)
-    return out
+    return out if curves is None else in_curve_order(out, curves)
+
+
+def in_curve_order(table: pd.DataFrame, curves: Iterable[str]) -> pd.DataFrame:
+    """The rows of ``table`` (with a ``curve`` column) whose curve is one of ``curves``, in their order (each
+    curve's rows as they were)."""
+    rank = {c: i for i, c in enumerate(curves)}
+    out = table[table["curve"].isin(rank)]
+    return out.iloc[np.argsort(out["curve"].map(rank).to_numpy(), kind="stable")].reset_index(drop=True)
 
