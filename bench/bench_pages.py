@@ -72,11 +72,6 @@ FIRST_CHART = """() => {
 }"""
 
 
-#: per interaction kind, whether each one opened a view the server had not drawn before (its tables, pivot and
-#: figure computed then, not read from the cache): reported apart, as well as all together
-FIRST_VISITS: dict[str, list[bool]] = {}
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -143,10 +138,12 @@ def choose(page, label: str, option: str):
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def explorer_interactions(page, base: str, n: int, sources: list[str]) -> list[float]:
-    """Pivot rows, cell value and a source filter, in turn (the interactions bench_dashboard.py times)."""
+def explorer_interactions(page, base: str, n: int, sources: list[str]) -> tuple[list[float], list[bool]]:
+    """Pivot rows, cell value and a source filter, in turn (the interactions bench_dashboard.py times).
+    Returns the times and, for each, whether it opened a view the server had not drawn before (its tables,
+    pivot and figure computed then, not read from the cache): the two are reported apart too."""
     load(page, f"{base}/explorer?rows=task&cols=metric")
-    rows, cur, times = ["family", "metric", "source", "shots"], "task", []
+    rows, cur, times, firsts = ["family", "metric", "source", "shots"], "task", [], []
     cells = ["share emergent (of decidable series)", "median emergence score (descriptive)"]
     view = {"rows": "task", "cell": 0, "source": None}
     seen = {tuple(view.values())}
@@ -182,15 +179,16 @@ def explorer_interactions(page, base: str, n: int, sources: list[str]) -> list[f
                 times.append(settled_after(page, t0, chart_before=before))
         first = tuple(view.values()) not in seen
         seen.add(tuple(view.values()))
-        FIRST_VISITS.setdefault("explorer", []).append(first)
+        firsts.append(first)
         print(f"  explorer {['rows', 'cell', 'source'][step]}: {times[-1]:.2f} s{' (first visit)' if first else ''}",
               file=sys.stderr)
-    return times
+    return times, firsts
 
 
-def drill_downs(page, base: str, n: int, cells: list[tuple[str, str]]) -> list[float]:
-    """Click a heatmap cell (family x task of expemergence) until Series detail has drawn its chart."""
-    times = []
+def drill_downs(page, base: str, n: int, cells: list[tuple[str, str]]) -> tuple[list[float], list[bool]]:
+    """Click a heatmap cell (family x task of expemergence) until Series detail has drawn its chart (times,
+    and whether each was a first visit)."""
+    times, firsts = [], []
     for i in range(n):
         fam, task = cells[i % len(cells)]
         load(page, f"{base}/explorer?source=expemergence&rows=family&cols=task")
@@ -206,9 +204,9 @@ def drill_downs(page, base: str, n: int, cells: list[tuple[str, str]]) -> list[f
         page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText"
                                " === 'Series detail'", timeout=TIMEOUT)
         times.append(settled_after(page, t0))
-        FIRST_VISITS.setdefault("drill-down", []).append(i < len(cells))
+        firsts.append(i < len(cells))
         print(f"  drill-down {fam} x {task}: {times[-1]:.2f} s", file=sys.stderr)
-    return times
+    return times, firsts
 
 
 def baseline_changes(page, base: str, n: int) -> list[float]:
@@ -224,19 +222,20 @@ def baseline_changes(page, base: str, n: int) -> list[float]:
     return times
 
 
-def task_changes(page, base: str, n: int, tasks: list[str]) -> list[float]:
-    """Series detail: pick another task in the sidebar until its chart is drawn."""
+def task_changes(page, base: str, n: int, tasks: list[str]) -> tuple[list[float], list[bool]]:
+    """Series detail: pick another task in the sidebar until its chart is drawn (times, and whether each was
+    a first visit)."""
     load(page, f"{base}/series?source=expemergence&task={tasks[0]}")
-    times = []
+    times, firsts = [], []
     for i in range(n):
         task = tasks[(i + 1) % len(tasks)]
         before = page.evaluate(FIRST_CHART)
         t0 = time.perf_counter()
         choose(page, "Task", task)
         times.append(settled_after(page, t0, url_has=f"task={task}", chart_before=before))
-        FIRST_VISITS.setdefault("series task", []).append(i < len(tasks) - 1)     # tasks[0] was loaded first
+        firsts.append(i < len(tasks) - 1)     # tasks[0] was loaded first
         print(f"  series task {task}: {times[-1]:.2f} s", file=sys.stderr)
-    return times
+    return times, firsts
 
 
 def main(argv=None) -> int:
@@ -288,11 +287,13 @@ def main(argv=None) -> int:
                         loads.setdefault(name, []).append(load(page, f"{app_base}/{name}"))
                         turns.setdefault(name, []).append(loads[name][-1] / b)
                         print(f"  warm {name}: {loads[name][-1]:.2f} s (baseline {b:.2f} s)", file=sys.stderr)
-                inter = {}
+                inter, first_visits = {}, {}
                 if args.n:
-                    inter["explorer"] = explorer_interactions(page, app_base, args.n, sources)
-                    inter["drill-down"] = drill_downs(page, app_base, max(3, args.n // 2), cells)
-                    inter["series task"] = task_changes(page, app_base, args.n, tasks)
+                    inter["explorer"], first_visits["explorer"] = explorer_interactions(page, app_base, args.n,
+                                                                                        sources)
+                    inter["drill-down"], first_visits["drill-down"] = drill_downs(page, app_base,
+                                                                                  max(3, args.n // 2), cells)
+                    inter["series task"], first_visits["series task"] = task_changes(page, app_base, args.n, tasks)
                     inter["baseline"] = baseline_changes(page, bl, args.n)
                 browser.close()
         finally:
@@ -306,7 +307,7 @@ def main(argv=None) -> int:
     out["interactions"] = {k: {"median_s": statistics.median(v), "p95_s": p95(v), "n": len(v)}
                            for k, v in inter.items()}
     for k, v in inter.items():          # first visits (cache misses on the server) and repeats, apart
-        flags = FIRST_VISITS.get(k, [])
+        flags = first_visits.get(k, [])
         for part, want in (("first", True), ("repeat", False)):
             xs = [t for t, f in zip(v, flags) if f is want]
             if xs:
