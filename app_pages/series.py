@@ -5,9 +5,11 @@ import app_support as sup
 from emergence.app import figures, views
 
 sup.header("Series detail", "One task, one panel per metric (thresholded first, continuous after, so the same "
-           "outputs under both stand side by side), one curve per family on a shared log scale axis; the legend "
-           "gives each curve's verdict and its (descriptive) emergence score (★ = emergent). Bars: 95 % Wilson "
-           "intervals where the test-set size n is known, else ±1.96 stderr; grey band: the 1/n resolution.")
+           "outputs under both stand side by side), one curve per family on a shared log scale axis. A curve's "
+           "outputs are scored by each metric: the legend gives each metric's verdict (★ = emergent under one), "
+           "the hover and the table below the chart each series' verdict and (descriptive) emergence score. Bars: "
+           "95 % Wilson intervals where the test-set size n is known, else ±1.96 stderr; grey band: the 1/n "
+           "resolution.")
 state = sup.view("series")
 fp = sup.require_store()
 sb = st.sidebar
