@@ -330,8 +330,9 @@ def series_plot_frame(obs: pd.DataFrame, axis: str, scores: pd.DataFrame | None 
     size axis, ties averaged); this adds the random baseline (median of the rows'), the 1/n
     resolution band (``band_hi`` = resolution), intervals (:func:`add_intervals`:
     Wilson 1927 for proportions) and a ``curve`` name built from the key parts that vary.
-    ``scores`` (series table rows) give each curve's legend: its verdict and (descriptive)
-    emergence score, ★ when emergent; and ``emergent`` / ``verdict`` columns per point.
+    ``scores`` (series table rows) give each curve's legend (:func:`curve_label`: the verdict of each
+    metric it is drawn under) and each point the ``verdict``, ``emergence_score`` and ``emergent`` of
+    its own (curve, metric) series (:func:`curve_series`).
     """
     from emergence.analysis.series import SERIES_KEY, build_series_points
     empty = pd.DataFrame(columns=["metric", "curve", "x", "y"])
