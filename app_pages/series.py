@@ -67,8 +67,8 @@ VERDICT_COLS = ["metric", "metric_class", "verdict", "verdict_reason", "width_de
                 "emergence_score", "n_scales", "model"]
 shown = sup.curve_verdicts(fp, state, drawn)
 st.dataframe(shown[["curve"] + [c for c in VERDICT_COLS if c in shown.columns]], hide_index=True, width="stretch")
-# every series of the view on request: hundreds of rows, re-sent on every rerun, cost the browser ~120 ms of
-# each interaction on this page (bench/bench_pages.py)
+# every series of the view on request: up to hundreds of rows, re-sent on every rerun (~120 ms of a repeat task
+# change in the browser, in a scratch experiment: BENCHMARKS.md section 9)
 if len(scores) > len(shown) and st.toggle(f"Show all {len(scores):,} series of this view", key="series_show_all"):
     sup.show_table(scores[[c for c in ["source", "subtask", "family", "shots", "prompt_variant", "variant"] +
                            VERDICT_COLS if c in scores.columns]])

@@ -134,9 +134,8 @@ def _options(fp: str, filters_only: ViewState) -> dict[str, list]:
 def pairs(fp: str, filters: tuple, x: str) -> pd.DataFrame:
     """The metric pairs of the filtered series (:func:`emergence.api.pairs`)."""
     # from the view's cached series but for the metric filter (a pair is kept when either metric is wanted)
-    f = dict(filters)
-    metric = f.pop("metric", None)
-    return api.series_pairs(series(fp, tuple(sorted(f.items())), x), metric)
+    metric = dict(filters).get("metric")
+    return api.series_pairs(series(fp, tuple((k, v) for k, v in filters if k != "metric"), x), metric)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -142,12 +142,12 @@ def test_series_verdict_table_lists_each_drawn_curve_under_each_metric_as_the_ch
     at = open_page("series", source="expemergence", task="arithmetic")
     table = at.dataframe[0].value
     traces = spec(at)["data"]
-    drawn = {(t["legendgroup"], t["hovertemplate"].split("<extra>")[1].split(":")[0]) for t in traces}
+    panel = {id(t): t["hovertemplate"].split("<extra>")[1].split(":")[0] for t in traces}    # its metric
+    drawn = {(t["legendgroup"], panel[id(t)]) for t in traces}
     assert set(zip(table["curve"], table["metric"])) == drawn and len(table) == len(traces)
     verdict = dict(zip(zip(table["curve"], table["metric"]), table["verdict"]))
     for t in traces:
-        metric = t["hovertemplate"].split("<extra>")[1].split(":")[0]
-        assert f"{metric}: {verdict[(t['legendgroup'], metric)]}" in t["hovertemplate"]
+        assert f"{panel[id(t)]}: {verdict[(t['legendgroup'], panel[id(t)])]}" in t["hovertemplate"]
     # one curve drawn: its rows only, and every series of the view on request
     one = list(at.multiselect(key="w_series_curve").options)[-1]
     at.multiselect(key="w_series_curve").set_value([one]).run()

@@ -7,6 +7,7 @@ their normalisation come ready from :mod:`emergence.api` / :mod:`emergence.app.p
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -277,12 +278,12 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
     legend_h = sum(max(22, 17 * len(lines) + 8) for lines in entries)
     if shapes:
         layout["shapes"] = shapes
-    layout.update(height=max(420, 330 * nrows, legend_h + 220), title=dict(text=title) if title else None,
+    layout.update(height=max(420, 330 * nrows, legend_h + 220),
                   legend=dict(orientation="v", x=1.01, xanchor="left", y=1, yanchor="top", font=dict(size=11),
                               groupclick="togglegroup"),
                   margin=dict(t=80 if title else 60, r=int(np.ceil(legend_px)), l=80, b=70, autoexpand=False))
-    if layout["title"] is None:
-        del layout["title"]
+    if title:
+        layout["title"] = dict(text=title)
     return go.Figure(data=traces, layout=layout)
 
 
@@ -298,7 +299,6 @@ def _grid(nrows: int, ncols: int, n_panels: int) -> tuple[dict, dict]:
     """A fresh copy of :func:`series_figure`'s subplot grid: ``(layout, {(row, col): (xref, yref)})``, rows and
     columns from 0 at the top left; the layout (axes and their domains, one title annotation per panel, to be
     given its text) is :func:`plotly.subplots.make_subplots`', made once per shape."""
-    import copy
     key = (nrows, ncols, n_panels)
     if key not in _GRIDS:
         fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=[" "] * n_panels, shared_xaxes="all",
