@@ -54,12 +54,16 @@ st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3, 4], y=[1, 3, 2, 4 * k], mode="l
 st.code("http://baseline/?share=link", language=None)
 '''
 
-#: done: a title, no run in progress, every chart drawn, the share link (each page's last element) present
+#: done: a title, no run in progress, no element still loading, every chart drawn, the share link (each page's last
+#: element) present
 DONE = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
     if (!document.querySelector('[data-testid="stMain"] h1')) return false;
     if (document.querySelector('[data-testid="stSpinner"]')) return false;
+    // an element whose component is still being fetched (charts, code boxes, grids are loaded lazily) is a skeleton:
+    // without this a page could count as drawn before its charts even exist
+    if (document.querySelector('[data-testid="stSkeleton"]')) return false;
     const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]');
     for (const c of charts) { if (!c.querySelector('.main-svg')) return false; }
     return Array.from(document.querySelectorAll('[data-testid=stCode]'))
