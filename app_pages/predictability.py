@@ -32,7 +32,7 @@ n_series = sup.n_predictable(fp, state) if part == "predictions" else 0
 if n_series > sup.MAX_PREDICTED_SERIES:
     st.warning(f"{n_series:,} series with 4 or more scales match these filters: fitting them all takes minutes. "
                f"Narrow the filters to at most {sup.MAX_PREDICTED_SERIES:,} series, or run the command below.")
-    st.code(views.cli_command(state), language="bash")
+    sup.code_line(views.cli_command(state))
     kind, pred = None, None
 elif part == "predictions":
     kind, pred = sup.table(state, fp)

@@ -13,7 +13,7 @@ from emergence import api
 from emergence.app import figures
 from emergence.app.views import ViewState
 
-from .furniture import AXIS_LABELS, chart, show_table
+from .furniture import AXIS_LABELS, chart, code_line, show_table
 from .queries import figure, store
 
 __all__ = ["fig6_section"]
@@ -65,4 +65,4 @@ def fig6_section(state: ViewState, fp: str, where=st):
                               file_name="emergence-grade-brier.csv", mime="text/csv", key="dl_grade_brier",
                               on_click="ignore")
         where.caption("The same bytes from the command line:")
-        where.code(cli_command(state), language="bash")
+        code_line(cli_command(state), where)

@@ -1,6 +1,7 @@
 """Page furniture: the header, the store check, charts with exports, tables, downloads, the share link."""
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -44,8 +45,24 @@ def require_store() -> str:
     return fingerprint()
 
 
+def code_span(text: str) -> str:
+    """``text`` as one Markdown code span, verbatim whatever backticks it holds (CommonMark: a fence longer than
+    any run of backticks inside, padded when the text starts or ends with one)."""
+    runs = [len(r) for r in re.findall(r"`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def code_line(text: str, where=st):
+    """A link or a command to copy, as inline code (select it to copy).  Not ``st.code``: the first code box on a
+    page fetches and starts Streamlit's syntax highlighter, ~0.25-0.4 s of the browser's main thread on every
+    load (a CPU profile of warm loads: BENCHMARKS.md section 9), for one line that needs no highlighting."""
+    where.markdown(code_span(text))
+
+
 def share_link(state: ViewState, where=st):
-    """The whole view as a URL, with a copy button (st.code's)."""
+    """The whole view as a URL (the address bar holds the same one: :func:`app_support.state.view` keeps it so)."""
     q = urlencode(views.to_query_params(state), doseq=True)
     try:
         base = st.context.url or ""
@@ -53,8 +70,8 @@ def share_link(state: ViewState, where=st):
         base = ""
     base = base.split("?")[0]
     url = f"{base}?{q}" if q else base
-    where.caption("Share link (the copy button is at the right of the box): opens this exact view")
-    where.code(url, language=None)
+    where.caption("Share link (the same as in the address bar): opens this exact view")
+    code_line(url, where)
     return url
 
 
@@ -95,7 +112,7 @@ def download_section(state: ViewState, kind: str | None, df: pd.DataFrame, fp: s
     where.download_button(f"Download CSV ({len(df):,} {kind} rows)", data=lambda df=df: api.to_csv(df),
                           file_name=name, mime="text/csv", key=f"dl_{state.page}_{kind}", on_click="ignore")
     where.caption("The same bytes from the command line:")
-    where.code(views.cli_command(state, kind=kind), language="bash")
+    code_line(views.cli_command(state, kind=kind), where)
     if "source" not in df.columns:
         return
     cites = views.citations(df, sources(fp))

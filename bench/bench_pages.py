@@ -66,7 +66,7 @@ DONE = """() => {
     if (document.querySelector('[data-testid="stSkeleton"]')) return false;
     const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]');
     for (const c of charts) { if (!c.querySelector('.main-svg')) return false; }
-    return Array.from(document.querySelectorAll('[data-testid=stCode]'))
+    return Array.from(document.querySelectorAll('[data-testid=stMarkdown] code, [data-testid=stCode]'))
         .some(e => e.innerText.trim().startsWith('http'));
 }"""
 FIRST_CHART = """() => {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
 import pytest
@@ -40,6 +41,12 @@ def test_page_renders_on_the_fixture_store(page, params, n_charts):
     assert "arxiv.org/abs/2304.15004" in text(at) and "arxiv.org/abs/2310.03262" in text(at)
     assert len(at.get("plotly_chart")) >= n_charts
     assert not at.warning, [w.value for w in at.warning]
+    # the share link closes the page, as inline code (no code box: BENCHMARKS.md section 9), and holds the view
+    link = at.markdown[-1].value
+    assert link.startswith("`") and link.endswith("`"), link
+    shown, _ = views.from_query_params(parse_qs(urlparse(link.strip("`")).query, keep_blank_values=True))
+    assert shown.page == page and shown == at.session_state["_view"]
+    assert not at.code, [c.value for c in at.code]
 
 
 def test_a_link_opens_its_page_and_view():
@@ -503,3 +510,11 @@ def test_series_curves_are_what_the_api_gives(norm):
         assert raw == [] and y_label == "value"
     pd.testing.assert_frame_equal(pts, want)
     assert order == figures.curve_order(want) and len(order) > 1
+
+
+@pytest.mark.parametrize("text, span", [("emergence series --csv -", "`emergence series --csv -`"),
+                                        ("a `b` c", "``a `b` c``"), ("x``y", "```x``y```"), ("`q`", "`` `q` ``")])
+def test_code_span_keeps_any_text_verbatim(text, span):
+    """A task or value with backticks stays one code span (CommonMark: a longer fence, padded at a backtick)."""
+    from app_support import code_span
+    assert code_span(text) == span

@@ -63,8 +63,13 @@ def settle(page, timeout=60_000):
     """Wait until the page has rendered its title, the share link, and no script run is in progress."""
     page.wait_for_selector('[data-testid="stMain"] h1', timeout=timeout)
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
-    page.wait_for_function("() => Array.from(document.querySelectorAll('[data-testid=stCode]'))"
+    page.wait_for_function("() => Array.from(document.querySelectorAll('[data-testid=stMarkdown] code'))"
                            ".some(e => e.innerText.trim().startsWith('http'))", timeout=timeout)
+
+
+def code_lines(page) -> list[str]:
+    """The texts shown as inline code (the share link and the CLI command: ``app_support.code_line``)."""
+    return [t.strip() for t in page.locator('[data-testid="stMarkdown"] code').all_inner_texts()]
 
 
 def params(page) -> dict[str, list[str]]:
@@ -154,8 +159,10 @@ def test_share_link_reopens_the_same_view(page, app_url, browser):
     page.get_by_test_id("stRadio").get_by_text("share emergent (of decidable series)").click()
     page.wait_for_function("() => location.search.includes('cell=share')")
     settle(page)
-    link = next(t for t in page.get_by_test_id("stCode").all_inner_texts() if t.strip().startswith("http"))
-    link = link.strip()
+    link = next(t for t in code_lines(page) if t.startswith("http"))
+    # the address bar holds the same view
+    assert urlparse(link).path == urlparse(page.url).path
+    assert parse_qs(urlparse(link).query, keep_blank_values=True) == params(page)
     assert "rows=family" in link and "cell=share" in link and "fp=" in link
     shown = heatmap(page)
     fresh = browser.new_context().new_page()           # a new browser: no session, no cookies
@@ -176,10 +183,10 @@ def test_downloaded_csv_equals_the_cli(page, app_url, real_store):
     page.goto(f"{app_url}/series?source=expemergence&task=arithmetic")
     settle(page)
     page.wait_for_selector('[data-testid="stDownloadButton"]')
-    page.wait_for_function("() => Array.from(document.querySelectorAll('[data-testid=stCode]'))"
+    page.wait_for_function("() => Array.from(document.querySelectorAll('[data-testid=stMarkdown] code'))"
                            ".some(e => e.innerText.trim().startsWith('emergence'))")
-    command = next(t for t in page.get_by_test_id("stCode").all_inner_texts() if t.strip().startswith("emergence"))
-    assert command.strip() == "emergence observations --source expemergence --task arithmetic --subtask '' --csv -"
+    command = next(t for t in code_lines(page) if t.startswith("emergence"))
+    assert command == "emergence observations --source expemergence --task arithmetic --subtask '' --csv -"
     with page.expect_download() as d:
         page.get_by_test_id("stDownloadButton").filter(has_text="Download CSV").click()
     downloaded = Path(d.value.path()).read_bytes()

@@ -128,5 +128,5 @@ def test_rescoring_page_shows_fig6(store, monkeypatch):
         assert plotted(grade["x"]) == hb[x].tolist() and plotted(brier["x"]) == hb[x].tolist()
         np.testing.assert_allclose(plotted(grade["y"]), hb["multiple_choice_grade"], rtol=1e-12)
         np.testing.assert_allclose(plotted(brier["y"]), hb["brier_score"], rtol=1e-12)
-        assert [c.value for c in at.code if "grade-brier" in c.value] == ["emergence grade-brier --csv -"]
+        assert [m.value for m in at.markdown if "grade-brier" in m.value] == ["`emergence grade-brier --csv -`"]
     assert os.environ["EMERGENCE_DB"] == str(store)
