@@ -12,6 +12,14 @@ sup.header("Explorer", "Each cell summarises the scored series in it: the **medi
            "columns in the sidebar.")
 state = sup.view("explorer")
 fp = sup.require_store()
+# a click on a heatmap cell opens its series before this page draws anything more: drawing the whole Explorer again
+# only to leave it cost the browser a rerun per drill-down (BENCHMARKS.md section 9)
+clicked = sup.chart_click("explorer_heatmap")
+if clicked is None:
+    st.session_state.pop("_explorer_clicked", None)      # back on the page: the same cell may be clicked again
+elif st.session_state.get("_explorer_clicked") != clicked:
+    st.session_state["_explorer_clicked"] = clicked
+    st.switch_page("app_pages/series.py", query_params=views.to_query_params(views.drill_down(state, *clicked)))
 
 sb = st.sidebar
 sb.header("Pivot")
@@ -28,17 +36,11 @@ cells = sup.pivot(state, fp)
 sup.notice_unscored(df, key=views.table_key(state))
 fig = sup.figure("heatmap", fp, (views.table_key(state), state.rows, state.cols, state.cell), figures.heatmap, cells,
                  state.rows, state.cols, state.cell)
-event = sup.chart(fig, "explorer_heatmap", "emergence-pivot", on_select="rerun", selection_mode=("points",))
+sup.chart(fig, "explorer_heatmap", "emergence-pivot", on_select="rerun", selection_mode=("points",))
 
-# drill-down: a clicked cell, or the picker below, opens Series detail with the cell's values as filters
-picked = None
-try:
-    pts = event.selection.points if event is not None else []
-except AttributeError:
-    pts = []
-if pts:
-    p = pts[0]
-    picked = (p.get("y"), p.get("x"))
+# drill-down: a clicked cell (opened above, before the page is drawn), or the picker below, opens Series detail
+# with the cell's values as filters; the link stays beside the picker
+picked = clicked
 
 labels = [f"{r} × {c}" for r, c in zip(cells[state.rows], cells[state.cols])] if len(cells) else []
 col1, col2 = st.columns([4, 1])
@@ -55,9 +57,6 @@ if picked is not None:
         c = int(c)
     target = views.drill_down(state, r, c)
     col2.page_link("app_pages/series.py", label="Open its series →", query_params=views.to_query_params(target))
-    if pts and st.session_state.get("_explorer_clicked") != picked:
-        st.session_state["_explorer_clicked"] = picked
-        st.switch_page("app_pages/series.py", query_params=views.to_query_params(target))
 
 st.subheader("Cells")
 # tables on request: a pivot change redraws the heatmap; resending up to 2,000 rows of cells with it doubled the

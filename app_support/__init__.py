@@ -19,7 +19,7 @@ from .access import (FORWARDING_HEADERS, WriteAccess, page_write_access, visitor
 from .env import autobuild, env_flag, max_upload_mb, optional_module  # noqa: F401
 from .first_start import (build_progress, build_state, ingest_path, ingest_upload, ingest_user_path,  # noqa: F401
                           public_sources, remove_source, show_build_failures, start_build)
-from .furniture import (AXIS_LABELS, CELL_LABELS, PAPERS, chart, code_line, code_span, download_section,  # noqa: F401
+from .furniture import (AXIS_LABELS, CELL_LABELS, PAPERS, chart, chart_click, code_line, code_span, download_section,  # noqa: F401
                         header, notice_unscored, require_store, share_link, show_table)
 from .queries import (MAX_PREDICTED_SERIES, curve_verdicts, data_issues, fdr_families, figure, fingerprint,  # noqa: F401
                       frozen_filters, known_values, multiplication_by_digits, n_predictable, options, pair_summary,

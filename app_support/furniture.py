@@ -96,6 +96,17 @@ def chart(fig, key: str, name: str, where=st, on_select=None, selection_mode=Non
     return event
 
 
+def chart_click(key: str):
+    """The first point of the selection on the chart ``key`` (``on_select="rerun"``), as ``(y, x)``, or None.  Read
+    from the session state, where the click is before the page has drawn anything: a page can act on it first."""
+    event = st.session_state.get(key)
+    try:
+        points = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    return (points[0].get("y"), points[0].get("x")) if points else None
+
+
 @st.cache_resource(show_spinner=False)
 def _static_export() -> bool:
     return figures.static_export_available()

@@ -107,6 +107,22 @@ def test_explorer_cell_opens_its_series():
 
 
 # ---------------------------------------------------------------- Series detail
+def test_explorer_heatmap_click_opens_the_cells_series_before_the_explorer_is_drawn():
+    """A click on a cell is in the session state when the Explorer's run starts: the page opens Series detail at
+    once (drawing the Explorer again only to leave it cost each drill-down a rerun in the browser)."""
+    at = open_page("explorer", source="expemergence", rows="family", cols="task")
+    at.session_state["explorer_heatmap"] = {"selection": {"points": [{"x": "arithmetic", "y": "Pythia"}],
+                                                          "point_indices": [0], "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Series detail"
+    assert qp(at, "family") == ["Pythia"] and qp(at, "task") == ["arithmetic"] and qp(at, "source") == ["expemergence"]
+    assert at.session_state["_view"] == views.drill_down(views.ViewState(page="explorer", source=("expemergence",),
+                                                                         rows="family", cols="task",
+                                                                         fp=at.session_state["_view"].fp),
+                                                         "Pythia", "arithmetic")
+
+
 def test_series_controls_change_the_curves():
     at = open_page("series", source="expemergence", task="arithmetic")
     fig = spec(at)
