@@ -9,7 +9,8 @@ never ``playwright install``) and measures, browser-observed:
 
 - **warm load** of every page and of the baseline: the page is opened once (caches fill), then
   ``--reps`` times more; each time from navigation until the title is drawn, every chart is drawn,
-  the last element (the share link) is there and no script run is in progress.  Reported: the median,
+  the last element (the share link) is there, no element is still loading (a skeleton) and no script run
+  is in progress.  Reported: the median,
   and its ratio to the baseline's median measured in the same run (the machine may be shared: the ratio
   is the number to compare, not the seconds); and the median of the ratios per turn, each page's load
   over the baseline's load just before it, which a slow or fast spell of the machine moves less;
