@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
 import statistics
 import sys
 import tempfile
@@ -55,7 +54,6 @@ def profile_load(cdp, page, url: str) -> collections.Counter:
 
 
 def main(argv=None) -> int:
-    from emergence.store import db_path
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", help="store (default $EMERGENCE_DB or data/emergence.duckdb)")
     ap.add_argument("--reps", type=int, default=6, help="warm loads per page and tree (default 6; medians)")
@@ -63,13 +61,10 @@ def main(argv=None) -> int:
     ap.add_argument("--tree", nargs="*", default=[str(REPO)], help="checkouts to compare (default this one)")
     ap.add_argument("--profile", action="store_true", help="also a CPU profile of each page's loads")
     args = ap.parse_args(argv)
-    db = db_path(args.db)
-    if not db.exists():
-        print(f"no store at {db}: build it with `emergence ingest --offline` (or pass --db)", file=sys.stderr)
+    if (found := bp.store_env(args.db)) is None:
         return 2
+    db, env = found
     from playwright.sync_api import sync_playwright
-    env = {**os.environ, "EMERGENCE_DB": str(db), "EMERGENCE_AUTOBUILD": "0"}
-    env.pop("EMERGENCE_PUBLIC", None)
     trees = [Path(t).resolve() for t in args.tree]
     names = [t.name if len({x.name for x in trees}) == len(trees) else str(t) for t in trees]
     res: dict[tuple[str, str], list[dict]] = {}

@@ -77,6 +77,20 @@ FIRST_CHART = """() => {
 }"""
 
 
+def store_env(db_arg: str | None) -> tuple[Path, dict] | None:
+    """The store (``db_arg``, else ``$EMERGENCE_DB``, else ``data/emergence.duckdb``) and the environment the app's
+    servers run in (that store, no first-start build, every source); None, having said how to build it, when there
+    is no store."""
+    from emergence.store import db_path
+    db = db_path(db_arg)
+    if not db.exists():
+        print(f"no store at {db}: build it with `emergence ingest --offline` (or pass --db)", file=sys.stderr)
+        return None
+    env = {**os.environ, "EMERGENCE_DB": str(db), "EMERGENCE_AUTOBUILD": "0"}
+    env.pop("EMERGENCE_PUBLIC", None)
+    return db, env
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -244,7 +258,7 @@ def task_changes(page, base: str, n: int, tasks: list[str]) -> tuple[list[float]
 
 
 def main(argv=None) -> int:
-    from emergence.store import Store, db_path
+    from emergence.store import Store
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", help="store (default $EMERGENCE_DB or data/emergence.duckdb)")
     ap.add_argument("--reps", type=int, default=5, help="warm loads per page (default 5; median reported)")
@@ -252,10 +266,9 @@ def main(argv=None) -> int:
     ap.add_argument("--pages", nargs="*", default=list(PAGES), help="pages to load (default all)")
     ap.add_argument("--json", help="write the numbers here too")
     args = ap.parse_args(argv)
-    db = db_path(args.db)
-    if not db.exists():
-        print(f"no store at {db}: build it with `emergence ingest --offline` (or pass --db)", file=sys.stderr)
+    if (found := store_env(args.db)) is None:
         return 2
+    db, env = found
     from playwright.sync_api import sync_playwright
     ser = Store(db).series()
     ser = ser[(ser["scale_axis"] == "params") & (ser["n_scales"] >= 3)]
@@ -264,8 +277,6 @@ def main(argv=None) -> int:
     tasks = exp["task"].value_counts().index.tolist()[:4]
     fams = exp["family"].value_counts().index.tolist()[:3]
     cells = [(f, t) for f in fams for t in tasks[:2]]
-    env = {**os.environ, "EMERGENCE_DB": str(db), "EMERGENCE_AUTOBUILD": "0"}
-    env.pop("EMERGENCE_PUBLIC", None)
     out: dict = {"store": str(db), "fingerprint": Store(db).fingerprint(), "reps": args.reps, "n": args.n}
     with tempfile.TemporaryDirectory(prefix="emergence-bench-") as tmp:
         base_script = Path(tmp) / "baseline.py"

@@ -20,7 +20,6 @@ machine may be shared.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -79,19 +78,15 @@ def phases(page, act, i: int) -> dict[str, float] | None:
 
 
 def main(argv=None) -> int:
-    from emergence.store import db_path
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", help="store (default $EMERGENCE_DB or data/emergence.duckdb)")
     ap.add_argument("--n", type=int, default=10, help="timed interactions of each kind (default 10)")
     ap.add_argument("--kinds", nargs="*", default=["baseline", "series-task", "explorer-cell"])
     args = ap.parse_args(argv)
-    db = db_path(args.db)
-    if not db.exists():
-        print(f"no store at {db}: build it with `emergence ingest --offline` (or pass --db)", file=sys.stderr)
+    if (found := bp.store_env(args.db)) is None:
         return 2
+    db, env = found
     from playwright.sync_api import sync_playwright
-    env = {**os.environ, "EMERGENCE_DB": str(db), "EMERGENCE_AUTOBUILD": "0"}
-    env.pop("EMERGENCE_PUBLIC", None)
     out = {}
     with tempfile.TemporaryDirectory(prefix="emergence-phases-") as tmp:
         script = Path(tmp) / "baseline.py"

@@ -106,7 +106,6 @@ def test_explorer_cell_opens_its_series():
     assert target.family == ("Pythia",) and target.task == ("arithmetic",) and target.source == ("expemergence",)
 
 
-# ---------------------------------------------------------------- Series detail
 def test_explorer_heatmap_click_opens_the_cells_series_before_the_explorer_is_drawn():
     """A click on a cell is in the session state when the Explorer's run starts: the page opens Series detail at
     once (drawing the Explorer again only to leave it cost each drill-down a rerun in the browser)."""
@@ -123,6 +122,7 @@ def test_explorer_heatmap_click_opens_the_cells_series_before_the_explorer_is_dr
                                                          "Pythia", "arithmetic")
 
 
+# ---------------------------------------------------------------- Series detail
 def test_series_controls_change_the_curves():
     at = open_page("series", source="expemergence", task="arithmetic")
     fig = spec(at)
