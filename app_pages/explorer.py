@@ -50,12 +50,7 @@ if choice is not None:
     i = labels.index(choice)
     picked = (cells[state.rows].iloc[i], cells[state.cols].iloc[i])
 if picked is not None:
-    r, c = picked
-    if state.rows == "shots":
-        r = int(r)
-    if state.cols == "shots":
-        c = int(c)
-    target = views.drill_down(state, r, c)
+    target = views.drill_down(state, *picked)       # its filters take shots as an int, as a click gives them or not
     col2.page_link("app_pages/series.py", label="Open its series →", query_params=views.to_query_params(target))
 
 st.subheader("Cells")

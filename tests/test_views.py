@@ -168,6 +168,8 @@ def test_pivot_rejects_same_rows_and_columns():
 def test_drill_down_sets_the_cell_as_filters():
     s = ViewState(page="explorer", rows="family", cols="shots", source=("s",), x="tokens")
     assert views.drill_down(s, "A", 3) == replace(s, page="series", family=("A",), shots=(3,))
+    # a click on a heatmap gives its category labels as text, the cell picker numpy values: the same view
+    assert views.drill_down(s, "A", "3") == views.drill_down(s, "A", np.int64(3)) == views.drill_down(s, "A", 3)
 
 
 def test_restrict_drops_values_the_store_lacks():
