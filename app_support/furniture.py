@@ -83,7 +83,9 @@ def chart(fig, key: str, name: str, where=st, on_select=None, selection_mode=Non
     if on_select is not None:
         kw.update(on_select=on_select, selection_mode=selection_mode or ("points",))
     if not getattr(fig, "_emergence_fitted", False):
-        figures.fit_titles(fig)      # long titles wrap instead of clipping (a cached figure has them wrapped)
+        # long titles wrap instead of clipping, and margins that hold the labels spare the browser a second
+        # drawing (a cached figure has both: app_support.queries.figure)
+        figures.fit_margins(figures.fit_titles(fig))
     event = where.plotly_chart(fig, key=key, config=config, **kw)
     if _static_export():
         c1, c2, _ = where.columns([1, 1, 8])

@@ -270,3 +270,34 @@ def test_series_labels_and_legend_are_not_clipped(page, app_url, query, width):
     page.wait_for_selector('[data-testid="stPlotlyChart"] .legendtext')
     b = chart_text(page)
     assert min(len(b["x"]), len(b["y"]), len(b["legend"])) >= 1 and b["outside"] == []
+
+
+#: each chart's margins as given and as drawn: Plotly widens a margin its labels or legend stick out of, by drawing
+#: the whole chart again
+MARGINS = """() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')).map(gd => {
+    const m = gd._fullLayout.margin, s = gd._fullLayout._size;
+    return {title: String((gd.layout.title && gd.layout.title.text) || '').slice(0, 60),
+            given: [m.l, m.r, m.t, m.b], drawn: [s.l, s.r, s.t, s.b].map(Math.round)};
+})"""
+
+
+def test_charts_are_drawn_once_with_margins_that_hold_their_labels(page, app_url):
+    """Every chart of every page with charts of its own margins (emergence.app.figures.fit_margins) comes with base
+    margins that already hold its tick labels, axis titles and legend: Plotly's automatic margins (on, as a floor)
+    widen none of them, so none is drawn twice; and every label lies inside its chart."""
+    page.set_viewport_size({"width": 1500, "height": 1000})
+    views = ["overview", "overview?section=metric", "overview?section=score", "rescoring",
+             "rescoring?section=replications", "predictability", "predictability?section=passuntil", "simulator"]
+    seen = 0
+    for view in views:
+        page.goto(f"{app_url}/{view}")
+        settle(page, timeout=120_000)
+        page.wait_for_function("() => { const c = document.querySelectorAll('[data-testid=stPlotlyChart]');"
+                               " return c.length > 0 && Array.from(c).every(e => e.querySelector('.main-svg')); }",
+                               timeout=60_000)
+        page.wait_for_timeout(300)      # a second drawing, if any, is scheduled after the first
+        for chart in page.evaluate(MARGINS):
+            seen += 1
+            assert all(d <= g for d, g in zip(chart["drawn"], chart["given"])), (view, chart)
+        assert chart_text(page)["outside"] == [], view
+    assert seen >= 12

@@ -136,3 +136,54 @@ def test_series_figure_draws_the_resolution_band_in_each_panel_that_has_one():
     bands = {s.yref: (s.y0, s.y1) for s in fig.layout.shapes}
     assert {panels[y]: b for y, b in bands.items()} == {"exact_match": (0.0, 0.01), "brier_score": (0.0, 0.02)}
     assert all(s.xref == s.yref.replace("y", "x") + " domain" and (s.x0, s.x1) == (0, 1) for s in fig.layout.shapes)
+
+
+def test_tick_text_writes_numbers_as_plotly_does():
+    """Widths are estimated from these texts: SI suffixes from 10^4 (Plotly's B for 10^9), integers plain."""
+    assert [figures._tick_text(v) for v in (0, 1000, 12_000, 1.5e9, 2e12, -0.5, 0.05, 0.35)] == \
+        ["0", "1000", "12k", "1.5B", "2T", "−0.5", "0.05", "0.35"]
+
+
+def test_fit_margins_makes_room_for_what_the_figure_shows():
+    """Base margins from the figure's own labels (emergence.app.figures.fit_margins): the left margin grows with the
+    y tick labels and the axis title, the right one with a legend beside the plot, the bottom one with slanted
+    category labels and a legend below; the automatic margins stay on (the estimate is a floor)."""
+    import plotly.graph_objects as go
+
+    def fitted(fig):
+        return figures.fit_margins(fig).layout.margin
+
+    short = fitted(go.Figure(go.Bar(x=["a"], y=[0.5])))
+    titled = fitted(go.Figure(go.Bar(x=["a"], y=[0.5]), layout=dict(yaxis_title="share")))
+    big = fitted(go.Figure(go.Bar(x=["a"], y=[1.5e9])))
+    cats = fitted(go.Figure(go.Bar(y=["b" * 40, "c"], x=[1, 2], orientation="h")))
+    assert titled.l - short.l == 34
+    assert big.l >= short.l + figures.label_px("1.5B") - figures.label_px("0.5") - 1
+    assert cats.l >= figures.label_px("b" * 40) + 9
+    assert short.autoexpand is None          # Plotly's default: automatic margins on
+    # stacked bars: the axis reaches the stack's total, not any one bar
+    stacked = go.Figure([go.Bar(x=["a"], y=[600]), go.Bar(x=["a"], y=[600])], layout=dict(barmode="stack"))
+    assert figures._tick_labels_px(stacked.layout.yaxis, figures._axis_values(stacked, "y", "y"))[0] == \
+        figures.label_px("2000")
+    # a legend beside the plot: as wide as its longest entry; one legend entry alone is no legend
+    one = fitted(go.Figure(go.Scatter(x=[1], y=[1], name="n" * 30)))
+    two = fitted(go.Figure([go.Scatter(x=[1], y=[1], name="n" * 30), go.Scatter(x=[1], y=[1], name="m")]))
+    assert one.r < 40 and two.r >= figures.label_px("n" * 30) + 60
+    # many long category labels are slanted: room below (and to the right, for the last one)
+    labels = [f"metric_name_number_{i}" for i in range(40)]
+    slanted = fitted(go.Figure(go.Bar(x=labels, y=np.ones(40))))
+    assert slanted.b >= 0.5 * figures.label_px(labels[-1]) and slanted.r > short.r
+    # a legend below the plot, in rows: more entries, more room
+    def below(n):
+        return fitted(go.Figure([go.Scatter(x=[1], y=[1], name=f"a long legend entry number {i}") for i in range(n)],
+                                layout=dict(height=460, legend=dict(orientation="h", y=-0.25))))
+    assert below(12).b > below(2).b > 60
+
+
+def test_fit_margins_leaves_fixed_margins_alone():
+    """The heatmap and Series detail compute fixed margins of their own (autoexpand off): fit_margins keeps them."""
+    s = pd.DataFrame([(t, m) for t in ["a", "b"] for m in ["m1", "m2"]], columns=["task", "metric"]).assign(
+        family="F", source="s", shots=0, emergence_score=1.0, emergent=False)
+    fig = figures.heatmap(views.pivot(s, "task", "metric"), "task", "metric", "score")
+    before = fig.layout.margin.to_plotly_json()
+    assert figures.fit_margins(fig).layout.margin.to_plotly_json() == before

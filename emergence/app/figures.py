@@ -21,7 +21,7 @@ from emergence.app.pivots import add_intervals, normalise, pivot_order, score_bo
 __all__ = ["add_intervals", "normalise", "heatmap", "series_figure", "score_distribution",
            "share_bar", "verdict_bar", "lead_figure", "multiplication_figure", "VERDICT_ORDER", "VERDICT_COLOURS", "compare_scatter", "simulator_figure", "to_image", "static_export_available", "prediction_scatter",
            "error_bar", "curvature_bar", "passuntil_figure", "vision_figure", "grade_brier_figure", "CLASS_COLOURS",
-           "CLASS_ORDER", "wrap_title", "fit_titles", "curve_order", "MAX_DRAWN"]
+           "CLASS_ORDER", "wrap_title", "fit_titles", "fit_margins", "curve_order", "MAX_DRAWN"]
 
 CLASS_ORDER = ("discontinuous", "nonlinear", "continuous", "unclassified")
 CLASS_COLOURS = {"discontinuous": "#d62728", "nonlinear": "#ff7f0e", "continuous": "#1f77b4",
@@ -180,6 +180,142 @@ def heatmap_margins(yticks: list[str], xticks: list[str]) -> tuple[dict, int]:
     slant = len(xticks) * (xw + 12) > 1000 - left - right
     below = int(np.ceil(0.71 * xw)) + 18 if slant else 22      # a slanted label's drop: its width x sin 45
     return dict(l=left, r=right, b=45 + below, autoexpand=False), (-45 if slant else 0)
+
+
+def _tick_text(v: float) -> str:
+    """How Plotly writes a tick at ``v`` on a numeric axis, near enough for its width: SI suffixes from 10^4
+    (``10k``, ``100M``, ``1B``; Plotly's ``B`` for 10^9), decimals below 1."""
+    a = abs(v)
+    sign = "−" if v < 0 else ""
+    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e4, "k")):
+        if a >= div:
+            return f"{sign}{a / (div if suffix != 'k' else 1e3):.3g}{suffix}"
+    if a >= 1 or a == 0:
+        return f"{sign}{int(a)}" if a == int(a) else f"{sign}{a:.3g}"
+    return f"{sign}{a:.2g}" if a >= 1e-4 else f"{sign}{a:.1e}"
+
+
+def _axis_values(fig: go.Figure, letter: str, ref: str) -> list:
+    """Every value the traces put on axis ``ref`` (``"x"``, ``"y2"``…): ``letter``'s data, the totals of
+    stacked bars, and a box's summary statistics (drawn on the value axis)."""
+    out, stacks = [], {}
+    stacked = fig.layout.barmode in ("stack", "relative")
+    for t in fig.data:
+        if (getattr(t, f"{letter}axis", None) or letter) != ref:
+            continue
+        vals = getattr(t, letter, None)
+        if vals is not None:
+            out.extend(np.asarray(vals, dtype=object).ravel().tolist())
+            other = getattr(t, "y" if letter == "x" else "x", None)
+            if t.type == "bar" and letter == ("x" if t.orientation == "h" else "y"):
+                out.append(0.0)             # a bar stands on zero: its axis reaches it
+            if stacked and t.type == "bar" and other is not None:
+                for k, v in zip(np.asarray(other, dtype=object).ravel().tolist(),
+                                pd.to_numeric(pd.Series(np.asarray(vals, dtype=object).ravel()), errors="coerce")):
+                    stacks[k] = stacks.get(k, 0.0) + (0.0 if pd.isna(v) else float(v))
+        if t.type == "box" and letter == ("x" if getattr(t, "orientation", None) == "h" else "y"):
+            for k in ("lowerfence", "upperfence", "q1", "q3"):
+                v = getattr(t, k, None)
+                if v is not None:
+                    out.extend(np.asarray(v, dtype=object).ravel().tolist())
+    return out + list(stacks.values())
+
+
+def _tick_labels_px(axis, values: list) -> tuple[float, bool]:
+    """(the widest tick label of ``axis`` in px, whether the axis is categorical) from what it will show."""
+    if axis.ticktext is not None and axis.tickmode == "array":
+        return max((label_px(t) for t in axis.ticktext), default=0.0), True
+    nums = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+    if axis.type == "category" or (len(values) and nums.isna().mean() > 0.5):
+        return max((label_px(v) for v in dict.fromkeys(map(str, values))), default=0.0), True
+    lo, hi = (axis.range if axis.range is not None and axis.type != "log" else (nums.min(), nums.max()))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return label_px("0.0"), False
+    if axis.type == "log":
+        pos = nums[nums > 0]
+        cands = [10.0 ** np.floor(np.log10(pos.min())), 10.0 ** np.ceil(np.log10(pos.max()))] if len(pos) else [1.0]
+    else:
+        if not hi - lo > 1e-9 * max(1.0, abs(hi)):       # one value: a unit either side, for the labels' width
+            lo, hi = lo - 1, hi + 1
+        step = 10.0 ** np.floor(np.log10((hi - lo) / 5))
+        cands = [np.floor(lo / step) * step, np.ceil(hi / step) * step, step]
+    return max(label_px(_tick_text(float(c))) for c in cands), False
+
+
+def fit_margins(fig: go.Figure, *, width: int = 1000) -> go.Figure:
+    """Give the figure base margins that already hold what Plotly's automatic margins would make room for,
+    so the browser draws it once.
+
+    With automatic margins (Streamlit's chart theme turns them on, from margins of 0 at the left and right)
+    Plotly draws a figure, measures its tick labels, axis titles and legend, and when they stick out of
+    the margins draws the whole figure again: on the Predictability page that second pass was ~40 % of
+    ``Plotly.newPlot``'s time for its scatter (BENCHMARKS.md section 9).  The margins here are estimated
+    from what the figure shows (:func:`label_px` of the tick labels and legend entries, a 12 px font; the
+    axis titles; a legend below the plot at its place), for a chart ``width`` px wide.  They are a floor,
+    not a cap: the automatic margins stay on, so an estimate that falls short costs the second pass, never
+    a clipped label (tests/test_browser.py checks that the dashboard's charts are not drawn twice).
+    Figures with fixed margins of their own (``margin.autoexpand`` off: :func:`heatmap`,
+    :func:`series_figure`) are left as they are.  Returns ``fig``.
+    """
+    margin = fig.layout.margin
+    if margin is not None and margin.autoexpand is False:
+        return fig
+    lay = fig.layout
+    height = lay.height or 450
+    top = margin.t if margin is not None and margin.t is not None else 80
+    left, bottom, right_labels = 10.0, 30.0, 0.0
+    # the axes on the chart's left and bottom edges push those margins: their tick labels, then their title
+    for ya in fig.select_yaxes():
+        ref = "y" + ya.plotly_name[len("yaxis"):]
+        xa = lay[f"xaxis{(ya.anchor or 'x')[1:]}"] if (ya.anchor or "x") != "free" else None
+        interior = xa is not None and xa.domain is not None and xa.domain[0] > 0.01
+        if interior or ya.side == "right" or ya.visible is False:
+            continue
+        w, _ = _tick_labels_px(ya, _axis_values(fig, "y", ref))
+        has_title = ya.title is not None and bool(ya.title.text)
+        left = max(left, w + 22 + (34 if has_title else 0))   # as drawn: labels 9 px off the plot, the title 34 px off them
+    for xa in fig.select_xaxes():
+        ref = "x" + xa.plotly_name[len("xaxis"):]
+        ya = lay[f"yaxis{(xa.anchor or 'y')[1:]}"] if (xa.anchor or "y") != "free" else None
+        interior = ya is not None and ya.domain is not None and ya.domain[0] > 0.01
+        if interior or xa.side == "top" or xa.visible is False:
+            continue
+        w, category = _tick_labels_px(xa, _axis_values(fig, "x", ref))
+        n = len(dict.fromkeys(map(str, _axis_values(fig, "x", ref)))) if category else 6
+        span = width * ((xa.domain[1] - xa.domain[0]) if xa.domain is not None else 1.0)
+        # Plotly slants category labels that would not fit side by side: 30 degrees, then upright
+        slant = category and n * (w + 10) > span
+        drop = 28.0 if not slant else (0.5 * w + 20 if n * 28 <= span else w + 14)
+        has_title = xa.title is not None and bool(xa.title.text)
+        bottom = max(bottom, drop + 10 + (24 if has_title else 0))
+        # the last label reaches past the plot's right edge: half of it, or most of it when slanted down-right
+        if xa.domain is None or xa.domain[1] > 0.99:
+            right_labels = max(right_labels, 0.9 * w - span / max(n, 1) / 2 + 10 if slant else w / 2 + 6)
+    # the legend: outside on the right (Plotly's default), or in rows below the plot
+    right = max(10.0, right_labels)
+    entries = [t for t in fig.data if t.showlegend is not False]
+    shown = lay.showlegend if lay.showlegend is not None else len(entries) >= 2 or any(t.showlegend for t in entries)
+    if shown and entries:
+        leg = lay.legend
+        scale = (leg.font.size or 12) / 12 if leg is not None and leg.font is not None else 1.0
+        items = [label_px(t.name or "trace") * scale for t in entries]
+        title = label_px(leg.title.text) * scale if leg is not None and leg.title is not None \
+            and leg.title.text else 0.0
+        if leg is not None and leg.orientation == "h":
+            y = leg.y if leg.y is not None else -0.1
+            if y < 0:
+                rows, room, used = 1, width - left - right, title + 10
+                for i in items:                 # entries fill a row of the plot's width, then wrap
+                    if used + i + 44 > room and used > 0:
+                        rows, used = rows + 1, 0.0
+                    used += i + 44
+                legend_h = 24 * rows + 10
+                # the legend's top sits y plot heights below the plot: b >= -y (height - t - b) + its height
+                bottom = max(bottom, (-y * (height - top) + legend_h + 20) / (1 - y)) if y > -1 else bottom
+        elif leg is None or leg.x is None or leg.x >= 1:
+            right = max(right, max(items + [title]) + 80)    # as drawn: the symbol, paddings and a 2 % gap
+    fig.update_layout(margin=dict(l=int(np.ceil(left)), r=int(np.ceil(right)), b=int(np.ceil(bottom))))
+    return fig
 
 
 def curve_order(points: pd.DataFrame) -> list[str]:
