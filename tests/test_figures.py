@@ -187,3 +187,16 @@ def test_fit_margins_leaves_fixed_margins_alone():
     fig = figures.heatmap(views.pivot(s, "task", "metric"), "task", "metric", "score")
     before = fig.layout.margin.to_plotly_json()
     assert figures.fit_margins(fig).layout.margin.to_plotly_json() == before
+
+
+def test_curve_order_puts_emergent_curves_first_then_the_widest_change():
+    """Emergent first; then by the largest share of a panel's range a curve spans (a flat panel counts a span of
+    1, a missing value is skipped); ties by name."""
+    rows = [("c1", "A", 0.0), ("c1", "A", 0.2), ("c1", "B", 0.5), ("c1", "B", 0.5),
+            ("c2", "A", 0.1), ("c2", "A", 1.0),
+            ("c3", "A", 0.3), ("c3", "A", 0.4),
+            ("c4", "A", np.nan), ("c4", "A", 0.5),
+            ("c5", "A", 0.0), ("c5", "A", 0.2), ("c5", "B", 0.5)]
+    pts = pd.DataFrame(rows, columns=["curve", "metric", "y"]).assign(emergent=lambda d: d["curve"] == "c3")
+    assert figures.curve_order(pts) == ["c3", "c2", "c1", "c5", "c4"]
+    assert figures.curve_order(pts.drop(columns="emergent")) == ["c2", "c1", "c5", "c3", "c4"]

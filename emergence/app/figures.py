@@ -325,10 +325,12 @@ def curve_order(points: pd.DataFrame) -> list[str]:
         return []
     y = pd.to_numeric(points["y"], errors="coerce")
     p = points.assign(_y=y)
-    span = p.groupby("metric")["_y"].agg(lambda v: (v.max() - v.min()) or 1.0)
-    per = p.groupby(["curve", "metric"])["_y"].agg(lambda v: v.max() - v.min()).reset_index()
-    per["_rel"] = per["_y"] / per["metric"].map(span).astype(float)
-    rel = per.groupby("curve")["_rel"].max()
+    # grouped max and min, not a Python function per group (that was ~50 ms of each Series detail first visit)
+    by_metric = p.groupby("metric")["_y"]
+    span = (by_metric.max() - by_metric.min()).replace(0.0, 1.0)        # a flat panel: spans of 1
+    per = p.groupby(["curve", "metric"])["_y"].agg(["max", "min"])
+    rel = ((per["max"] - per["min"]) / span.reindex(per.index.get_level_values("metric")).to_numpy()) \
+        .groupby(level="curve").max()
     em = (p.groupby("curve")["emergent"].any() if "emergent" in p.columns
           else pd.Series(False, index=rel.index))
     return sorted(rel.index.astype(str), key=lambda c: (not bool(em.get(c, False)), -float(rel.get(c, 0) or 0), c))
