@@ -242,6 +242,19 @@ def _tick_labels_px(axis, values: list) -> tuple[float, bool]:
     return max(label_px(_tick_text(float(c))) for c in cands), False
 
 
+def _edge_axes(fig: go.Figure, letter: str):
+    """The ``letter`` axes (``"y"``: those on the chart's left edge, ``"x"``: its bottom edge) with the values their
+    traces put on them: the axes whose labels and titles push a margin (an inner panel's sit between panels)."""
+    other, far = ("x", "right") if letter == "y" else ("y", "top")
+    for ax in getattr(fig, f"select_{letter}axes")():
+        anchor = ax.anchor or other
+        across = fig.layout[f"{other}axis{anchor[1:]}"] if anchor != "free" else None
+        if across is not None and across.domain is not None and across.domain[0] > 0.01 or ax.side == far \
+                or ax.visible is False:
+            continue
+        yield ax, _axis_values(fig, letter, letter + ax.plotly_name[len(f"{letter}axis"):])
+
+
 def fit_margins(fig: go.Figure, *, width: int = 1000) -> go.Figure:
     """Give the figure base margins that already hold what Plotly's automatic margins would make room for,
     so the browser draws it once.
@@ -265,23 +278,13 @@ def fit_margins(fig: go.Figure, *, width: int = 1000) -> go.Figure:
     top = margin.t if margin is not None and margin.t is not None else 80
     left, bottom, right_labels = 10.0, 30.0, 0.0
     # the axes on the chart's left and bottom edges push those margins: their tick labels, then their title
-    for ya in fig.select_yaxes():
-        ref = "y" + ya.plotly_name[len("yaxis"):]
-        xa = lay[f"xaxis{(ya.anchor or 'x')[1:]}"] if (ya.anchor or "x") != "free" else None
-        interior = xa is not None and xa.domain is not None and xa.domain[0] > 0.01
-        if interior or ya.side == "right" or ya.visible is False:
-            continue
-        w, _ = _tick_labels_px(ya, _axis_values(fig, "y", ref))
+    for ya, values in _edge_axes(fig, "y"):
+        w, _ = _tick_labels_px(ya, values)
         has_title = ya.title is not None and bool(ya.title.text)
         left = max(left, w + 22 + (34 if has_title else 0))   # as drawn: labels 9 px off the plot, the title 34 px off them
-    for xa in fig.select_xaxes():
-        ref = "x" + xa.plotly_name[len("xaxis"):]
-        ya = lay[f"yaxis{(xa.anchor or 'y')[1:]}"] if (xa.anchor or "y") != "free" else None
-        interior = ya is not None and ya.domain is not None and ya.domain[0] > 0.01
-        if interior or xa.side == "top" or xa.visible is False:
-            continue
-        w, category = _tick_labels_px(xa, _axis_values(fig, "x", ref))
-        n = len(dict.fromkeys(map(str, _axis_values(fig, "x", ref)))) if category else 6
+    for xa, values in _edge_axes(fig, "x"):
+        w, category = _tick_labels_px(xa, values)
+        n = len(dict.fromkeys(map(str, values))) if category else 6
         span = width * ((xa.domain[1] - xa.domain[0]) if xa.domain is not None else 1.0)
         # Plotly slants category labels that would not fit side by side: 30 degrees, then upright
         slant = category and n * (w + 10) > span
