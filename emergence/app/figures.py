@@ -314,7 +314,7 @@ def fit_margins(fig: go.Figure, *, width: int = 1000) -> go.Figure:
                     used += i + 44
                 legend_h = 24 * rows + 10
                 # the legend's top sits y plot heights below the plot: b >= -y (height - t - b) + its height
-                bottom = max(bottom, (-y * (height - top) + legend_h + 20) / (1 - y)) if y > -1 else bottom
+                bottom = max(bottom, (-y * (height - top) + legend_h + 20) / (1 - y))
         elif leg is None or leg.x is None or leg.x >= 1:
             right = max(right, max(items + [title]) + 80)    # as drawn: the symbol, paddings and a 2 % gap
     fig.update_layout(margin=dict(l=int(np.ceil(left)), r=int(np.ceil(right)), b=int(np.ceil(bottom))))
