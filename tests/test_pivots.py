@@ -323,3 +323,19 @@ def test_each_curve_and_metric_carries_its_own_series_verdict_on_real_data(real_
     table = api.curve_verdicts(pts, s, list(mixed))
     assert set(table["curve"]) == set(mixed) and table["curve"].iloc[0] == mixed[0]
     assert (table["family"] == table["curve"].str.split(" · ").str[0]).all()
+
+
+def test_a_curve_is_named_by_the_key_parts_that_vary():
+    """Family and source by their values, every other part as ``part=value``; a missing or empty value reads
+    ``(none)`` (a family ``?``); values as Python prints them (shots 0 as '0', a float 1.5 as '1.5')."""
+    keys = pd.DataFrame({"family": pd.array(["GPT-3", None, "OPT"], dtype="str"),
+                         "source": ["bb", "bb", "lm"],
+                         "shots": pd.array([0, 3, None], dtype="Int64"),
+                         "series_model": ["", "pythia-70m", None],
+                         "prompt_variant": [1.5, float("nan"), "p2"]})
+    assert pivots.curve_names(keys, ["family", "source", "shots", "series_model", "prompt_variant"]) == [
+        "GPT-3 · bb · shots=0 · model=(none) · prompt=1.5",
+        "? · bb · shots=3 · model=pythia-70m · prompt=(none)",
+        "OPT · lm · shots=(none) · model=(none) · prompt=p2"]
+    assert pivots.curve_names(keys, ["family"]) == ["GPT-3", "?", "OPT"]
+    assert pivots.curve_names(keys.iloc[:0], ["family"]) == []

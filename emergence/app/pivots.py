@@ -360,17 +360,8 @@ def series_plot_frame(obs: pd.DataFrame, axis: str, scores: pd.DataFrame | None 
     if "family" not in vary:
         vary = ["family"] + vary
 
-    def name(r) -> str:
-        bits = []
-        for c in vary:
-            v = r[c]
-            if v is None or (isinstance(v, float) and math.isnan(v)) or str(v) in ("", "<NA>"):
-                v = "(none)" if c != "family" else "?"
-            bits.append(f"{v}" if c in ("family", "source") else f"{_PART_LABEL.get(c, c)}={v}")
-        return " · ".join(bits)
-
     keys = pts[vary].drop_duplicates()
-    keys["curve"] = [name(r) for _, r in keys.iterrows()]
+    keys["curve"] = curve_names(keys, vary)
     pts = pts.merge(keys, on=vary, how="left")
     pts = add_intervals(pts)
     labels: dict[str, str] = {}
@@ -391,6 +382,23 @@ def series_plot_frame(obs: pd.DataFrame, axis: str, scores: pd.DataFrame | None 
             groups.setdefault(c, []).append((str(m), v, es))
         labels = {c: curve_label(c, g) for c, g in groups.items()}
     return pts, labels
+
+
+def curve_names(keys: pd.DataFrame, parts: list[str]) -> list[str]:
+    """A curve's name per row of ``keys``: its ``parts`` joined by `` · ``, family and source as their values, the
+    others as ``part=value`` (``model=`` for ``series_model``, ``prompt=`` for ``prompt_variant``); a missing or
+    empty value reads ``(none)``, a missing family ``?``.  Column by column, not a Python call per row (~45 ms for
+    the 768 curves of expemergence's mmlu)."""
+    out = None
+    for c in parts:
+        v = keys[c].astype(object)
+        text = v.astype(str)
+        missing = v.isna().to_numpy() | text.isin(["", "<NA>"]).to_numpy()
+        text = text.where(~missing, "(none)" if c != "family" else "?")
+        if c not in ("family", "source"):
+            text = f"{_PART_LABEL.get(c, c)}=" + text
+        out = text if out is None else out + " · " + text
+    return out.tolist() if out is not None else [""] * len(keys)
 
 
 def curve_label(curve: str, rows: Iterable[tuple]) -> str:
