@@ -67,7 +67,7 @@ def phases(page, act, i: int) -> dict[str, float] | None:
     except PlaywrightTimeout:
         page.keyboard.press("Escape")
         return None
-    total = bp.settled_after(page, t0, chart_before=before)
+    total = bp.settled_after(page, t0, chart_before=before)[0]
     p1 = page.evaluate("performance.now()")
     ph = page.evaluate("window.__phases")
     click = [t for k, t in ph if k == "click"][-1]
@@ -98,6 +98,7 @@ def main(argv=None) -> int:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=bp.CHROMIUM, args=bp.ARGS)
                 page = browser.new_page(viewport={"width": 1500, "height": 1100})
+                page.add_init_script(bp.INPUT_CLOCK)      # bp.settled_after reads it
                 todo = kinds(page, f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{base_port}")
                 for kind in args.kinds:
                     url, act = todo[kind]
