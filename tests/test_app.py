@@ -534,3 +534,18 @@ def test_code_span_keeps_any_text_verbatim(text, span):
     """A task or value with backticks stays one code span (CommonMark: a longer fence, padded at a backtick)."""
     from app_support import code_span
     assert code_span(text) == span
+
+
+def test_the_server_skips_streamlits_full_garbage_collection_after_each_run():
+    """``.streamlit/config.toml`` turns off ``runner.postScriptGC``: a full collection after every run held the
+    interpreter ~100 ms while the browser waited (BENCHMARKS.md section 9).  Read by Streamlit's own config loader
+    from the repository, as ``streamlit run app.py`` there reads it (a renamed option would read True)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", "from streamlit import config; config.get_config_options(); "
+                          "print(config.get_option('runner.postScriptGC'))"], cwd=repo, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
