@@ -58,7 +58,7 @@ if pts.empty:
             "Try another scale axis.")
 fig = sup.figure("series", fp, (sup.frozen_filters(state), state.x, state.norm, tuple(drawn)),
                  figures.series_figure, pts, x_label=sup.AXIS_LABELS[state.x], labels=labels, y_label=y_label,
-                 draw=state.curve or None, more="the others: “Curves drawn” in the sidebar")
+                 draw=state.curve or None, more="the others: “Curves drawn” in the sidebar", order=order)
 sup.chart(fig, "series_chart", f"series-{task}")
 
 st.subheader("Verdicts of the curves drawn")

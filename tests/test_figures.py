@@ -138,6 +138,20 @@ def test_series_figure_draws_the_resolution_band_in_each_panel_that_has_one():
     assert all(s.xref == s.yref.replace("y", "x") + " domain" and (s.x0, s.x1) == (0, 1) for s in fig.layout.shapes)
 
 
+def test_series_figure_gives_a_panel_log_y_only_for_a_positive_wide_non_proportion():
+    """Losses and perplexities span orders of magnitude: log y where every value of the panel (every curve, drawn or
+    not) is positive and the largest is over 20x the smallest, and the metric is not a proportion."""
+    y = {"perplexity": [2, 5, 100, 3], "log_likelihood": [0.5, -1, 30, 2], "exact_match": [0.001, 0.5, 0.9, 0.01],
+         "brier_score": [0.1, 0.2, 0.3, 0.25]}
+    pts = pd.DataFrame([{"metric": m, "curve": c, "x": x, "y": v}
+                        for m, ys in y.items() for (c, x), v in zip([("a", 1e8), ("a", 1e9), ("b", 1e8), ("b", 1e9)], ys)])
+    # only curve a drawn: the panel's y range still counts b's points (100 on perplexity)
+    fig = figures.series_figure(pts, draw=("a",))
+    panel = {t.hovertemplate.split("<extra>")[1].split("<")[0]: t.yaxis for t in fig.data}
+    kind = {m: fig.layout["yaxis" + panel[m][1:]].type for m in y}
+    assert kind == {"perplexity": "log", "log_likelihood": None, "exact_match": None, "brier_score": None}
+
+
 def test_tick_text_writes_numbers_as_plotly_does():
     """Widths are estimated from these texts: SI suffixes from 10^4 (Plotly's B for 10^9), integers plain."""
     assert [figures._tick_text(v) for v in (0, 1000, 12_000, 1.5e9, 2e12, -0.5, 0.05, 0.35)] == \

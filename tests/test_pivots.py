@@ -183,6 +183,16 @@ def test_series_figure_draws_the_curves_a_view_names():
     assert len(figures.series_figure(_points(30), draw=("nope",)).data) == 8
 
 
+def test_series_figure_takes_the_curve_order_the_page_has_already():
+    """Series detail passes the order it lists the curves in (curve_order of the same points): the figure is the
+    one it would order itself; an order given is the one followed (its first curves drawn, colours by it)."""
+    pts = _points(30)
+    order = figures.curve_order(pts)
+    assert figures.series_figure(pts, order=order).to_json() == figures.series_figure(pts).to_json()
+    fig = figures.series_figure(pts, order=sorted(order), max_visible=3)
+    assert [t.name for t in sorted(fig.data, key=lambda t: t.legendrank)] == ["fam00", "fam01", "fam02"]
+
+
 def test_series_figure_with_few_curves_draws_them_all():
     fig = figures.series_figure(_points(3))
     assert len(fig.data) == 3 and fig.layout.title.text is None

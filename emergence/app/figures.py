@@ -347,7 +347,7 @@ MAX_DRAWN = 8
 def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: dict | None = None,
                   y_label: str = "value", resolution_band: bool = True, ncols: int = 3,
                   draw: list[str] | tuple[str, ...] | None = None, max_visible: int = MAX_DRAWN,
-                  more: str = "") -> go.Figure:
+                  more: str = "", order: list[str] | None = None) -> go.Figure:
     """Every metric of one task on a shared log scale axis: one panel per metric, one colour per curve.
 
     ``points``: one row per plotted point with ``metric, curve, x, y`` and optional ``lo, hi``
@@ -358,7 +358,8 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
     :func:`curve_order`, emergent first).  Only drawn curves are sent: with 30 families of a task, curves
     waiting in the legend (``visible='legendonly'``) cost the browser as much as half the page's drawing,
     so the others are chosen outside the chart (the page's "Curves drawn"; ``more`` ends the title with
-    where).  The legend stands at the right of the panels, never over them.
+    where).  The legend stands at the right of the panels, never over them.  ``order``: :func:`curve_order` of
+    ``points`` where the caller has it already (Series detail lists the curves in it).
     """
     labels = labels or {}
     if points is None or points.empty:
@@ -376,30 +377,38 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
     layout, axes = _grid(nrows, ncols, len(metrics))
     for ann, t in zip(layout["annotations"], titles):
         ann["text"] = t
-    curves = curve_order(points)
+    curves = list(order) if order is not None else curve_order(points)
     drawn = [c for c in curves if c in set(map(str, draw or ()))] or curves[:max_visible]
     rank = {c: i + 1 for i, c in enumerate(drawn)}
     colour = {c: _PALETTE[i % len(_PALETTE)] for i, c in enumerate(curves)}
     metric = points["metric"].astype(str)
+    # what a panel needs of every curve (its band, whether its y axis is logarithmic), grouped once; the traces
+    # only from the drawn curves' rows (a few hundred of a task's thousands of points)
+    y_all = pd.to_numeric(points["y"], errors="coerce").groupby(metric.to_numpy()).agg(["count", "min", "max"])
+    band = None
+    if resolution_band and "band_hi" in points.columns:
+        hi_all = pd.to_numeric(points["band_hi"], errors="coerce")
+        lo_all = pd.to_numeric(points["band_lo"], errors="coerce").fillna(0) if "band_lo" in points.columns \
+            else pd.Series(0.0, index=points.index)
+        band = pd.DataFrame({"any": hi_all.notna(), "hi": hi_all, "lo": lo_all}).groupby(metric.to_numpy()) \
+            .agg({"any": "any", "hi": "median", "lo": "median"})
+    is_drawn = points["curve"].astype(str).isin(drawn).to_numpy()
+    sel, sel_metric = points[is_drawn], metric.to_numpy()[is_drawn]
     traces, shapes, shown = [], [], set()
     for i, m in enumerate(metrics):
         xa, ya = axes[divmod(i, ncols)]
-        pm = points[metric == m]
-        if resolution_band and "band_hi" in pm.columns and pm["band_hi"].notna().any():
-            lo = float(pd.to_numeric(pm.get("band_lo", 0), errors="coerce").fillna(0).median()) \
-                if "band_lo" in pm.columns else 0.0
-            hi = float(pd.to_numeric(pm["band_hi"], errors="coerce").median())
-            shapes.append(dict(type="rect", xref=f"{xa} domain", yref=ya, x0=0, x1=1, y0=lo, y1=hi,
-                               fillcolor="grey", opacity=0.15, line=dict(width=0)))
-        for curve, g in pm[pm["curve"].astype(str).isin(drawn)].groupby("curve", sort=True):
+        if band is not None and bool(band.at[m, "any"]):
+            shapes.append(dict(type="rect", xref=f"{xa} domain", yref=ya, x0=0, x1=1, y0=float(band.at[m, "lo"]),
+                               y1=float(band.at[m, "hi"]), fillcolor="grey", opacity=0.15, line=dict(width=0)))
+        for curve, g in sel[sel_metric == m].groupby("curve", sort=True):
             t = _curve_trace(g.sort_values("x"), str(curve), m, legend_text(labels.get(curve, curve)),
                              colour[str(curve)], rank=rank[str(curve)], legend=curve not in shown,
                              verdict=_verdict_text(g))
             traces.append({**t, "xaxis": xa, "yaxis": ya})
             shown.add(curve)
         # losses and perplexities span orders of magnitude: log y where every value is positive and spread wide
-        y = pd.to_numeric(pm["y"], errors="coerce").dropna()
-        if len(y) and (y > 0).all() and y.max() / y.min() > 20 and not metric_info(m).proportion:
+        n, lo, hi = y_all.loc[m, ["count", "min", "max"]]
+        if n and lo > 0 and hi / lo > 20 and not metric_info(m).proportion:
             layout[_axis_key(ya)]["type"] = "log"
     for (r, c), (xa, ya) in axes.items():
         layout[_axis_key(xa)].update(type="log", automargin=False)
