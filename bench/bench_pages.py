@@ -17,7 +17,8 @@ never ``playwright install``) and measures, browser-observed:
 - **interactions** (p95 over ``--n`` each): Explorer pivot rows, cell value and source filter (as
   ``bench/bench_dashboard.py``), a heatmap drill-down (a click on a cell until Series detail has drawn
   its chart), and a task change on Series detail; and the floor of any interaction, a selectbox change on
-  the baseline page (p95 ratios are to it).  Each kind is also reported as first visits (a view the
+  the baseline page, and of a page switch (a drill-down is one), a button on the start page of a two-page
+  app that switches to a page like the baseline (p95 ratios are to these: the drill-down's to the switch).  Each kind is also reported as first visits (a view the
   server had not drawn before: its query, pivot and figure computed then) and repeats (read from the
   caches), since the two differ by the server's work, not the browser's.  Two clocks per interaction:
   - **from input**: in the page's own clock, from the pointer-down that makes the change (the option
@@ -60,6 +61,31 @@ st.markdown("One chart, as small a Streamlit page as shows something.")
 k = st.selectbox("Curve", [1, 2, 3, 4])
 st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3, 4], y=[1, 3, 2, 4 * k], mode="lines+markers")))
 st.code("http://baseline/?share=link", language=None)
+'''
+
+#: the floor of a page switch (a drill-down is one): a start page whose button switches (st.switch_page) to a page
+#: like BASELINE, in a two-page app of its own (BASELINE's loads stay those of a one-page app)
+SWITCH_BASELINE = '''import plotly.graph_objects as go
+import streamlit as st
+
+
+def start():
+    st.title("Start")
+    if st.button("Open the chart"):
+        st.switch_page(chart)
+    st.code("http://baseline/?share=start", language=None)
+
+
+def show():
+    st.title("Baseline")
+    st.markdown("One chart, as small a Streamlit page as shows something.")
+    st.selectbox("Curve", [1, 2, 3, 4])
+    st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3, 4], y=[1, 3, 2, 4], mode="lines+markers")))
+    st.code("http://baseline/?share=link", language=None)
+
+
+chart = st.Page(show, title="Chart", url_path="chart")
+st.navigation([st.Page(start, title="Start", default=True), chart]).run()
 '''
 
 #: done: a title, no run in progress, no element still loading, every chart drawn, the share link (each page's last
@@ -263,6 +289,22 @@ def baseline_changes(page, base: str, n: int) -> list[float]:
     return times
 
 
+def baseline_switches(page, base: str, n: int) -> list[float]:
+    """The switch baseline: from its start page, press the button that switches to its one-chart page, until that
+    page is drawn (the floor of a drill-down: a page switch, the new page's run, its chart drawn)."""
+    times = []
+    for i in range(n + 1):      # the first switch, untimed, fetches the chart component (the app's pages have it)
+        load(page, base)
+        t0 = time.perf_counter()
+        page.get_by_role("button", name="Open the chart").click()
+        page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText"
+                               " === 'Baseline'", timeout=TIMEOUT)
+        timed = settled_after(page, t0)
+        if i:
+            times.append(timed)
+    return times
+
+
 def task_changes(page, base: str, n: int, tasks: list[str]) -> tuple[list[float], list[bool]]:
     """Series detail: pick another task in the sidebar until its chart is drawn (times, and whether each was
     a first visit)."""
@@ -302,11 +344,14 @@ def main(argv=None) -> int:
     cells = [(f, t) for f in fams for t in tasks[:2]]
     out: dict = {"store": str(db), "fingerprint": Store(db).fingerprint(), "reps": args.reps, "n": args.n}
     with tempfile.TemporaryDirectory(prefix="emergence-bench-") as tmp:
-        base_script = Path(tmp) / "baseline.py"
+        base_script, switch_script = Path(tmp) / "baseline.py", Path(tmp) / "switch" / "switch.py"
         base_script.write_text(BASELINE)
-        app_port, base_port = free_port(), free_port()
+        switch_script.parent.mkdir()
+        switch_script.write_text(SWITCH_BASELINE)
+        app_port, base_port, switch_port = free_port(), free_port(), free_port()
         app = start(REPO / "app.py", app_port, env, REPO)
         baseline = start(base_script, base_port, env, Path(tmp))
+        switch = start(switch_script, switch_port, env, switch_script.parent)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -335,10 +380,13 @@ def main(argv=None) -> int:
                                                                                   max(3, args.n // 2), cells)
                     inter["series task"], first_visits["series task"] = task_changes(page, app_base, args.n, tasks)
                     inter["baseline"] = baseline_changes(page, bl, args.n)
+                    inter["baseline switch"] = baseline_switches(page, f"http://127.0.0.1:{switch_port}",
+                                                                 max(3, args.n // 2))
                 browser.close()
         finally:
             stop(app)
             stop(baseline)
+            stop(switch)
     bmed = statistics.median(loads["baseline"])
     out["baseline_median_s"] = bmed
     out["pages"] = {k: {"median_s": statistics.median(v), "ratio": statistics.median(v) / bmed,
@@ -355,11 +403,14 @@ def main(argv=None) -> int:
                 ys = [x for x, f in zip(xs, flags) if f is want]
                 if ys:
                     c[part] = {"median_s": statistics.median(ys), "p95_s": p95(ys), "n": len(ys)}
-    if "baseline" in out["interactions"]:
-        for clock in ("from_input", "harness"):
-            b95 = out["interactions"]["baseline"][clock]["p95_s"]
-            for v in out["interactions"].values():
-                v[clock]["p95_ratio"] = v[clock]["p95_s"] / b95
+    # each kind against its floor: a page switch (the drill-down) against the switch baseline, the others against
+    # the baseline page's selectbox
+    for k, v in out["interactions"].items():
+        floor = "baseline switch" if k in ("drill-down", "baseline switch") else "baseline"
+        if floor in out["interactions"]:
+            v["floor"] = floor
+            for clock in ("from_input", "harness"):
+                v[clock]["p95_ratio"] = v[clock]["p95_s"] / out["interactions"][floor][clock]["p95_s"]
     print(f"store: {db} ({out['fingerprint']}); warm loads: median of {args.reps}; same-run baseline "
           f"{bmed:.2f} s")
     print(f"{'page':<16}{'median s':>10}{'x baseline':>12}{'x per turn':>12}")
@@ -368,7 +419,7 @@ def main(argv=None) -> int:
     print("interactions, ms: from input (the target's clock) | harness (Playwright's wall clock)")
     for k, v in out["interactions"].items():
         f, h = v["from_input"], v["harness"]
-        ratio = f"  (x baseline {f['p95_ratio']:.2f})" if "p95_ratio" in f else ""
+        ratio = f"  (x {v['floor']:<15} {f['p95_ratio']:.2f})" if "p95_ratio" in f else ""
         print(f"  {k:<23} n={v['n']:<3} median {f['median_s'] * 1000:5.0f}  p95 {f['p95_s'] * 1000:5.0f}{ratio}"
               f" | median {h['median_s'] * 1000:5.0f}  p95 {h['p95_s'] * 1000:5.0f}")
         for part in ("first", "repeat"):
