@@ -99,10 +99,7 @@ def series(source=None, task=None, metric=None, family=None, shots=None, *, x: s
     """One row per scored series on scale axis ``x`` (computed once after ingest; see :mod:`emergence.analysis.series`)."""
     if x not in SCALE_AXES:
         raise ValueError(f"x must be one of {SCALE_AXES}, got {x!r}")
-    df = get_store(db).series(_filters(source, task, metric, family, shots, subtask))
-    if len(df) and "scale_axis" in df.columns:
-        df = df[df["scale_axis"] == x].reset_index(drop=True)
-    return df
+    return get_store(db).series(_filters(source, task, metric, family, shots, subtask), scale_axis=x)
 
 
 def compare(source=None, task=None, metric=None, family=None, shots=None, *, x: str = "params",

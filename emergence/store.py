@@ -270,13 +270,19 @@ class Store:
         where, params = _where({"source": source}, {"source": "str"})
         return self._df(f"SELECT * FROM duplicate_files{where} ORDER BY source, file", params)
 
-    def series(self, filters: dict | None = None) -> pd.DataFrame:
+    def series(self, filters: dict | None = None, scale_axis: str | None = None) -> pd.DataFrame:
+        """The filtered series table; ``scale_axis``: only that axis's rows (read in SQL: a source's table over
+        all axes is ~3x as many rows to turn into a DataFrame).  Rows in the series key's order, then the axis
+        and the model (a step-axis series per model)."""
         if "series" not in self.tables():
             return pd.DataFrame()
         cols = self._df("SELECT * FROM series LIMIT 0").columns
         where, params = _where(filters, cols)
+        if scale_axis is not None and "scale_axis" in cols:
+            where = f"{where} AND scale_axis = ?" if where else " WHERE scale_axis = ?"
+            params = params + [scale_axis]
         return self._df(f"SELECT * FROM series{where} ORDER BY source, task, subtask, metric, source_metric, "
-                        "family, prompt_variant, variant, shots, scale_axis", params)
+                        "family, prompt_variant, variant, shots, scale_axis, model", params)
 
     def meta(self) -> dict:
         if "meta" not in self.tables():

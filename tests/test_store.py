@@ -358,3 +358,21 @@ def test_the_same_content_gives_the_same_verdicts_in_two_stores(tmp_path, shared
     again = ingest(names, db=a, data=data, online=False)
     assert again["result"] == {n: "unchanged" for n in names} and Store(a).fingerprint() == Store(b).fingerprint()
     pd.testing.assert_frame_equal(Store(a).series().sort_values("series_id").reset_index(drop=True), sa)
+
+
+def test_series_of_one_scale_axis_are_read_in_sql_in_the_series_keys_order(fixture_store):
+    """``Store.series(filters, scale_axis)``: the rows of that axis only, as pandas picks them from the whole table,
+    ordered by the series key, then the model (a training-axis series per model: their order was undefined)."""
+    store = Store(fixture_store)
+    everything = store.series()
+    key = ["source", "task", "subtask", "metric", "source_metric", "family", "prompt_variant", "variant", "shots",
+           "model"]
+    for axis in sorted(everything["scale_axis"].unique()):
+        on_axis = everything[everything["scale_axis"] == axis]
+        sources = sorted(on_axis["source"].unique())[:2]
+        got = store.series({"source": sources}, scale_axis=axis)
+        want = on_axis[on_axis["source"].isin(sources)].sort_values(key, kind="stable", na_position="last")
+        assert len(got) and set(got["scale_axis"]) == {axis}
+        assert got["series_id"].tolist() == want["series_id"].tolist()
+    assert store.series(scale_axis="no such axis").empty
+    assert len(store.series(scale_axis=None)) == len(everything)
