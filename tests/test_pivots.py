@@ -77,6 +77,10 @@ def test_insufficient_reasons_group_by_first_words():
                                          "3 sizes: needs 4", "", "no noise model (no stderr)"]})
     n, reasons = pivots.insufficient_reasons(s)
     assert n == 3 and reasons == [("3 sizes", 2), ("no noise model", 1)]
+    # equal counts keep the order the reasons first appear in; a reason per series of many is grouped alike
+    many = pd.DataFrame({"verdict": "insufficient",
+                         "verdict_reason": ["zeta (z)", "alpha: a", "zeta: again", "alpha (b)", "mid"] * 200})
+    assert pivots.insufficient_reasons(many) == (1000, [("zeta", 400), ("alpha", 400), ("mid", 200)])
 
 
 def test_select_rows_keeps_all_on_an_empty_choice():
