@@ -257,7 +257,8 @@ def add_intervals(points: pd.DataFrame) -> pd.DataFrame:
     out["lo"], out["hi"], out["interval"] = np.nan, np.nan, ""
     if out.empty:
         return out
-    prop = out["metric"].map(lambda m: metric_info(str(m)).proportion).astype(bool)
+    codes, metrics = pd.factorize(out["metric"].astype(str))      # looked up once per metric, not per point
+    prop = pd.Series(np.array([metric_info(m).proportion for m in metrics], dtype=bool)[codes], index=out.index)
     nan = pd.Series(np.nan, index=out.index)
     n = pd.to_numeric(out["n_examples"], errors="coerce").astype(float) if "n_examples" in out else nan
     se = pd.to_numeric(out["stderr"], errors="coerce").astype(float) if "stderr" in out else nan
