@@ -302,6 +302,7 @@ def baseline_switches(page, base: str, n: int) -> list[float]:
         timed = settled_after(page, t0)
         if i:
             times.append(timed)
+            print(f"  baseline switch: {timed[1]:.2f} s from input ({timed[0]:.2f} s harness)", file=sys.stderr)
     return times
 
 
