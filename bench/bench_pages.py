@@ -18,16 +18,17 @@ never ``playwright install``) and measures, browser-observed:
   ``bench/bench_dashboard.py``), a heatmap drill-down (a click on a cell until Series detail has drawn
   its chart), and a task change on Series detail; and the floor of any interaction, a selectbox change on
   the baseline page, and of a page switch (a drill-down is one), a button on the start page of a two-page
-  app that switches to a page like the baseline (p95 ratios are to these: the drill-down's to the switch).  Each kind is also reported as first visits (a view the
-  server had not drawn before: its query, pivot and figure computed then) and repeats (read from the
-  caches), since the two differ by the server's work, not the browser's.  Two clocks per interaction:
+  app that switches to a page like the baseline (p95 ratios are to these: the drill-down's to the switch).
+  Each kind is also reported as first visits (a view the server had not drawn before: its query, pivot and
+  figure computed then) and repeats (read from the caches), since the two differ by the server's work, not
+  the browser's.  Two clocks per interaction:
   - **from input**: in the page's own clock, from the pointer-down that makes the change (the option
     chosen, the cell clicked, the radio or button pressed) until the page is settled as for a load: what a
     user waits for after acting, as the browser's own interaction-latency measures count it; the target
     is read on it;
   - **harness**: Playwright's wall clock around the whole scripted action, which also holds opening the
     dropdown (a separate interaction: ~50-70 ms) and Playwright's own round trips to the browser (~30 ms);
-    kept for comparison with earlier runs (BENCHMARKS.md section 9 before 2026-12-01 reports it).
+    kept for comparison with earlier runs (BENCHMARKS.md section 9 reports it up to its sixth session).
 
 Target (issue 11): every page's warm load <= 2x the baseline, interactions p95 < 500 ms.
 """
@@ -204,7 +205,8 @@ def choose(page, label: str, option: str):
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def explorer_interactions(page, base: str, n: int, sources: list[str]) -> tuple[list[float], list[bool]]:
+def explorer_interactions(page, base: str, n: int, sources: list[str]
+                          ) -> tuple[list[tuple[float, float]], list[bool]]:
     """Pivot rows, cell value and a source filter, in turn (the interactions bench_dashboard.py times).
     Returns the times and, for each, whether it opened a view the server had not drawn before (its tables,
     pivot and figure computed then, not read from the cache): the two are reported apart too."""
@@ -251,7 +253,8 @@ def explorer_interactions(page, base: str, n: int, sources: list[str]) -> tuple[
     return times, firsts
 
 
-def drill_downs(page, base: str, n: int, cells: list[tuple[str, str]]) -> tuple[list[float], list[bool]]:
+def drill_downs(page, base: str, n: int, cells: list[tuple[str, str]]
+                ) -> tuple[list[tuple[float, float]], list[bool]]:
     """Click a heatmap cell (family x task of expemergence) until Series detail has drawn its chart (times,
     and whether each was a first visit)."""
     times, firsts = [], []
@@ -276,7 +279,7 @@ def drill_downs(page, base: str, n: int, cells: list[tuple[str, str]]) -> tuple[
     return times, firsts
 
 
-def baseline_changes(page, base: str, n: int) -> list[float]:
+def baseline_changes(page, base: str, n: int) -> list[tuple[float, float]]:
     """The baseline page: pick another value in its one selectbox until its chart is redrawn (the floor of
     any interaction: a rerun, the websocket round trip and one Plotly redraw)."""
     load(page, base)
@@ -289,7 +292,7 @@ def baseline_changes(page, base: str, n: int) -> list[float]:
     return times
 
 
-def baseline_switches(page, base: str, n: int) -> list[float]:
+def baseline_switches(page, base: str, n: int) -> list[tuple[float, float]]:
     """The switch baseline: from its start page, press the button that switches to its one-chart page, until that
     page is drawn (the floor of a drill-down: a page switch, the new page's run, its chart drawn)."""
     times = []
@@ -306,7 +309,7 @@ def baseline_switches(page, base: str, n: int) -> list[float]:
     return times
 
 
-def task_changes(page, base: str, n: int, tasks: list[str]) -> tuple[list[float], list[bool]]:
+def task_changes(page, base: str, n: int, tasks: list[str]) -> tuple[list[tuple[float, float]], list[bool]]:
     """Series detail: pick another task in the sidebar until its chart is drawn (times, and whether each was
     a first visit)."""
     load(page, f"{base}/series?source=expemergence&task={tasks[0]}")
