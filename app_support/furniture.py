@@ -85,7 +85,7 @@ def chart(fig, key: str, name: str, where=st, on_select=None, selection_mode=Non
     if not getattr(fig, "_emergence_fitted", False):
         # long titles wrap instead of clipping, and margins that hold the labels spare the browser a second
         # drawing (a cached figure has both: app_support.queries.figure)
-        figures.fit_margins(figures.fit_titles(fig))
+        figures.fit_layout(fig)
     event = where.plotly_chart(fig, key=key, config=config, **kw)
     if _static_export():
         c1, c2, _ = where.columns([1, 1, 8])

@@ -264,7 +264,7 @@ def figure(name: str, fp: str, key, build, *args, **kw):
 
 @st.cache_resource(show_spinner=False, max_entries=256)
 def _figure(name: str, fp: str, key, _build, _args, _kw):
-    from emergence.app.figures import fit_margins, fit_titles
-    fig = fit_margins(fit_titles(_build(*_args, **_kw)))
+    from emergence.app.figures import fit_layout
+    fig = fit_layout(_build(*_args, **_kw))
     fig._emergence_fitted = True
     return fig

@@ -21,7 +21,7 @@ from emergence.app.pivots import add_intervals, normalise, pivot_order, score_bo
 __all__ = ["add_intervals", "normalise", "heatmap", "series_figure", "score_distribution",
            "share_bar", "verdict_bar", "lead_figure", "multiplication_figure", "VERDICT_ORDER", "VERDICT_COLOURS", "compare_scatter", "simulator_figure", "to_image", "static_export_available", "prediction_scatter",
            "error_bar", "curvature_bar", "passuntil_figure", "vision_figure", "grade_brier_figure", "CLASS_COLOURS",
-           "CLASS_ORDER", "wrap_title", "fit_titles", "fit_margins", "curve_order", "MAX_DRAWN"]
+           "CLASS_ORDER", "wrap_title", "fit_titles", "fit_margins", "fit_layout", "curve_order", "MAX_DRAWN"]
 
 CLASS_ORDER = ("discontinuous", "nonlinear", "continuous", "unclassified")
 CLASS_COLOURS = {"discontinuous": "#d62728", "nonlinear": "#ff7f0e", "continuous": "#1f77b4",
@@ -321,6 +321,12 @@ def fit_margins(fig: go.Figure, *, width: int = 1000) -> go.Figure:
     return fig
 
 
+def fit_layout(fig: go.Figure) -> go.Figure:
+    """What the app does to every figure before it is drawn: long titles wrapped (:func:`fit_titles`), then base
+    margins that hold its labels (:func:`fit_margins`).  Returns ``fig``."""
+    return fit_margins(fit_titles(fig))
+
+
 def curve_order(points: pd.DataFrame) -> list[str]:
     """Curves in the order a reader needs them: emergent first, then by how much of its panel's range the
     curve spans (its largest rise or fall over any metric), then by name."""
@@ -378,7 +384,8 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
     for ann, t in zip(layout["annotations"], titles):
         ann["text"] = t
     curves = list(order) if order is not None else curve_order(points)
-    drawn = [c for c in curves if c in set(map(str, draw or ()))] or curves[:max_visible]
+    named = set(map(str, draw or ()))
+    drawn = [c for c in curves if c in named] or curves[:max_visible]
     rank = {c: i + 1 for i, c in enumerate(drawn)}
     colour = {c: _PALETTE[i % len(_PALETTE)] for i, c in enumerate(curves)}
     metric = points["metric"].astype(str)
