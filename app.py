@@ -59,3 +59,5 @@ if not st.session_state.get("_opened"):
         st.switch_page(pages[want], query_params={k: st.query_params.get_all(k) for k in st.query_params.keys()})
 
 current.run()
+# after the first complete run: the imported libraries out of the cyclic collector's full passes (app_support.heap)
+sup.freeze_shared()

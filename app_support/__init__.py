@@ -7,7 +7,8 @@
 - :mod:`.access`: who may write to the store from the Data page;
 - :mod:`.first_start`: the first-start build as the app shows it (the build itself is :mod:`emergence.ingestion.build`);
 - :mod:`.bigbench`: the Re-scoring page's BIG-G section;
-- :mod:`.env`: environment flags.
+- :mod:`.env`: environment flags;
+- :mod:`.heap`: the server process's heap (the imported libraries kept out of the collector's full passes).
 
 No SQL and no analysis here: pages call ``app_support`` (imported as ``sup``), :mod:`emergence.api`,
 :mod:`emergence.app.views` and :mod:`emergence.app.figures`, nothing else (``tests/test_app.py`` checks).
@@ -17,6 +18,7 @@ from __future__ import annotations
 from .access import (FORWARDING_HEADERS, WriteAccess, page_write_access, visitor, visitor_is_local,  # noqa: F401
                      write_access)
 from .env import autobuild, env_flag, max_upload_mb, optional_module  # noqa: F401
+from .heap import freeze_shared  # noqa: F401
 from .first_start import (build_progress, build_state, ingest_path, ingest_upload, ingest_user_path,  # noqa: F401
                           public_sources, remove_source, show_build_failures, start_build)
 from .furniture import (AXIS_LABELS, CELL_LABELS, PAPERS, chart, chart_click, code_line, code_span, download_section,  # noqa: F401
