@@ -1,6 +1,7 @@
 """Page furniture: the header, the store check, charts with exports, tables, downloads, the share link."""
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import urlencode
 
@@ -131,7 +132,30 @@ def download_section(state: ViewState, kind: str | None, df: pd.DataFrame, fp: s
     cites = views.citations(df, sources(fp))
     if len(cites):
         where.caption("Cite and respect the license of every source in these rows:")
-        where.dataframe(cites, hide_index=True, width="stretch")
+        # a list, not a table: each citation is read in full, and a table's grid cost the browser ~40 ms of its main
+        # thread on every page (BENCHMARKS.md section 9)
+        where.html(citation_list(cites))
+
+
+def citation_list(cites: pd.DataFrame) -> str:
+    """The sources of :func:`emergence.app.views.citations` as an HTML list, every value escaped: a line per source
+    with its citation, license and link (a link only for an http(s) address)."""
+    items = []
+    for row in cites.itertuples(index=False):
+        get = row._asdict().get
+        parts = [f"<b>{html.escape(str(get('source') or ''))}</b>"]
+        if get("citation"):
+            parts.append(html.escape(str(get("citation"))))
+        if get("license"):
+            parts.append(f"license: {html.escape(str(get('license')))}")
+        url = str(get("url") or "")
+        if re.match(r"https?://[^\s<>\"']+$", url):
+            parts.append(f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">'
+                         f"{html.escape(url)}</a>")
+        elif url:
+            parts.append(html.escape(url))
+        items.append("<li>" + " · ".join(parts) + "</li>")
+    return '<ul style="font-size: 0.875rem; margin: 0 0 1rem 0;">' + "".join(items) + "</ul>"
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
