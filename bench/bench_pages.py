@@ -380,12 +380,10 @@ def main(argv=None) -> int:
                 if args.n:
                     inter["explorer"], first_visits["explorer"] = explorer_interactions(page, app_base, args.n,
                                                                                         sources)
-                    inter["drill-down"], first_visits["drill-down"] = drill_downs(page, app_base,
-                                                                                  max(3, args.n // 2), cells)
+                    inter["drill-down"], first_visits["drill-down"] = drill_downs(page, app_base, args.n, cells)
                     inter["series task"], first_visits["series task"] = task_changes(page, app_base, args.n, tasks)
                     inter["baseline"] = baseline_changes(page, bl, args.n)
-                    inter["baseline switch"] = baseline_switches(page, f"http://127.0.0.1:{switch_port}",
-                                                                 max(3, args.n // 2))
+                    inter["baseline switch"] = baseline_switches(page, f"http://127.0.0.1:{switch_port}", args.n)
                 browser.close()
         finally:
             stop(app)
