@@ -142,13 +142,17 @@ def citation_list(cites: pd.DataFrame) -> str:
     with its citation, license and link (a link only for an http(s) address)."""
     items = []
     for row in cites.itertuples(index=False):
-        get = row._asdict().get
-        parts = [f"<b>{html.escape(str(get('source') or ''))}</b>"]
+        values = row._asdict()
+
+        def get(col: str) -> str:          # a missing value (None, NaN, NA) reads as none
+            v = values.get(col)
+            return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+        parts = [f"<b>{html.escape(get('source'))}</b>"]
         if get("citation"):
-            parts.append(html.escape(str(get("citation"))))
+            parts.append(html.escape(get("citation")))
         if get("license"):
-            parts.append(f"license: {html.escape(str(get('license')))}")
-        url = str(get("url") or "")
+            parts.append(f"license: {html.escape(get('license'))}")
+        url = get("url")
         if re.match(r"https?://[^\s<>\"']+$", url):
             parts.append(f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">'
                          f"{html.escape(url)}</a>")

@@ -13,8 +13,8 @@ def freeze_shared() -> bool:
     Why.  Python's cyclic collector makes a full (generation 2) pass on its own whenever enough objects have
     survived the younger ones, and a pass walks every container object the process holds, with the interpreter held.
     Streamlit, pandas, plotly, scipy and duckdb alone make ~160,000 (their modules, functions, classes): a pass took
-    70-120 ms here, landing inside whichever script run happened to trigger it (a drill-down's Series detail run:
-    ~400 ms with one, ~200 ms without; BENCHMARKS.md section 9).  Frozen objects are never walked again; what later
+    70-157 ms here, landing inside whichever script run happened to trigger it (a drill-down's Series detail run:
+    398 ms with a 157 ms pass, 200-290 ms without; BENCHMARKS.md section 9).  Frozen objects are never walked again; what later
     runs make (new cache entries, sessions) is collected as before.
 
     The cost.  A reference cycle among frozen objects that later becomes garbage is never freed.  By then they are
