@@ -1,7 +1,6 @@
 """Page furniture: the header, the store check, charts with exports, tables, downloads, the share link."""
 from __future__ import annotations
 
-import html
 import re
 from urllib.parse import urlencode
 
@@ -132,34 +131,8 @@ def download_section(state: ViewState, kind: str | None, df: pd.DataFrame, fp: s
     cites = views.citations(df, sources(fp))
     if len(cites):
         where.caption("Cite and respect the license of every source in these rows:")
-        # a list, not a table: each citation is read in full, and a table's grid cost the browser ~40 ms of its main
-        # thread on every page (BENCHMARKS.md section 9)
-        where.html(citation_list(cites))
-
-
-def citation_list(cites: pd.DataFrame) -> str:
-    """The sources of :func:`emergence.app.views.citations` as an HTML list, every value escaped: a line per source
-    with its citation, license and link (a link only for an http(s) address)."""
-    items = []
-    for row in cites.itertuples(index=False):
-        values = row._asdict()
-
-        def get(col: str) -> str:          # a missing value (None, NaN, NA) reads as none
-            v = values.get(col)
-            return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
-        parts = [f"<b>{html.escape(get('source'))}</b>"]
-        if get("citation"):
-            parts.append(html.escape(get("citation")))
-        if get("license"):
-            parts.append(f"license: {html.escape(get('license'))}")
-        url = get("url")
-        if re.match(r"https?://[^\s<>\"']+$", url):
-            parts.append(f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">'
-                         f"{html.escape(url)}</a>")
-        elif url:
-            parts.append(html.escape(url))
-        items.append("<li>" + " · ".join(parts) + "</li>")
-    return '<ul style="font-size: 0.875rem; margin: 0 0 1rem 0;">' + "".join(items) + "</ul>"
+        # a grid: an st.html list in its place was no cheaper in a drill-down, and likely dearer (BENCHMARKS.md 9)
+        where.dataframe(cites, hide_index=True, width="stretch")
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

@@ -572,30 +572,3 @@ def test_the_first_complete_run_moves_the_shared_heap_out_of_full_collections(mo
     assert len(freezes) == 1                                 # not again
     assert heap.freeze_shared() is False
 
-
-def test_the_export_section_cites_each_source_of_the_rows_in_a_list(app_env):
-    """Every page's export section lists the sources of its rows, each with its citation, license and link (an HTML
-    list, not a table: the citations read in full, and a table's grid cost the browser ~40 ms a page)."""
-    import html
-
-    from app_support.furniture import citation_list
-    from emergence import api
-    at = open_page("explorer")
-    body = at.get("html")[0].proto.body
-    sources = api.sources(db=app_env)
-    for row in sources.itertuples():
-        assert f"<b>{row.source}</b>" in body
-        assert f'href="{html.escape(row.url)}"' in body or not str(row.url).startswith("http")
-    # one source of the view, one line
-    at = open_page("series", source=sources["source"].iloc[0])
-    assert at.get("html")[0].proto.body.count("<li>") == 1
-    # escaped, and a link only for an http(s) address
-    text = citation_list(pd.DataFrame({"source": ["a<b"], "citation": ["X & Y, <i>T</i>"], "license": ["MIT"],
-                                       "url": ["javascript:alert(1)"]}))
-    assert "<b>a&lt;b</b>" in text and "X &amp; Y, &lt;i&gt;T&lt;/i&gt;" in text and "<a " not in text
-    assert 'href="https://x.org/?a=1&amp;b=2"' in citation_list(
-        pd.DataFrame({"source": ["s"], "citation": [""], "license": [""], "url": ["https://x.org/?a=1&b=2"]}))
-    # a missing citation, license or address is left out, not shown as "nan"
-    text = citation_list(pd.DataFrame({"source": ["s"], "citation": [float("nan")], "license": [None],
-                                       "url": pd.array([pd.NA], dtype="string")}))
-    assert text.count(" · ") == 0 and "nan" not in text.lower() and "<b>s</b>" in text
