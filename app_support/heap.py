@@ -14,8 +14,8 @@ def freeze_shared() -> bool:
     survived the younger ones, and a pass walks every container object the process holds, with the interpreter held.
     Streamlit, pandas, plotly, scipy and duckdb alone make ~160,000 (their modules, functions, classes): a pass took
     70-157 ms here, landing inside whichever script run happened to trigger it (a drill-down's Series detail run:
-    398 ms with a 157 ms pass, 200-290 ms without; BENCHMARKS.md section 9).  Frozen objects are never walked again; what later
-    runs make (new cache entries, sessions) is collected as before.
+    398 ms with a 157 ms pass, 200-290 ms without; BENCHMARKS.md section 9).  Frozen objects are never walked
+    again; what later runs make (new cache entries, sessions) is collected as before.
 
     The cost.  A reference cycle among frozen objects that later becomes garbage is never freed.  By then they are
     the imported code and what the first run built (its page's cache entries and its session), which live about as

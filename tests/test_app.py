@@ -571,4 +571,3 @@ def test_the_first_complete_run_moves_the_shared_heap_out_of_full_collections(mo
     open_page("data")
     assert len(freezes) == 1                                 # not again
     assert heap.freeze_shared() is False
-
