@@ -132,10 +132,16 @@ def _options(fp: str, filters_only: ViewState) -> dict[str, list]:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def pairs(fp: str, filters: tuple, x: str) -> pd.DataFrame:
-    """The metric pairs of the filtered series (:func:`emergence.api.pairs`)."""
-    # from the view's cached series but for the metric filter (a pair is kept when either metric is wanted)
-    metric = dict(filters).get("metric")
-    return api.series_pairs(series(fp, tuple((k, v) for k, v in filters if k != "metric"), x), metric)
+    """The metric pairs of the filtered series (:func:`emergence.api.pairs`' rows), read from the whole axis'
+    pairs (:func:`emergence.api.pairs_within`): ~5 ms for a Series detail view where pairing its series took
+    ~35-70 ms, every new view (BENCHMARKS.md section 9)."""
+    return api.pairs_within(_pair_index(fp, x), dict(filters))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _pair_index(fp: str, x: str):
+    # the whole axis' series: the frame the Overview's own table is (its default view), read once
+    return api.pair_index(_table(views.table_key(ViewState(page="overview", x=x)), fp, None)[1])
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -31,6 +31,7 @@ __all__ = ["FILTERS", "SCALE_AXES", "observations", "sources", "data_issues", "s
            "grade_vs_brier", "simulate", "to_csv", "get_store",
            # the dashboard's reads (each a DataFrame or a named result; the pages call nothing else)
            "all_series", "filter_values", "scale_coverage", "fdr_families", "series_points", "plot_points",
+           "pair_index", "pairs_within",
            "curve_verdicts", "in_curve_order", "sampling_sources", "pass_rates", "simulated_verdicts",
            "simulated_long", "vision_summary", "missing_sources",
            "prediction_view", "predictability", "PREDICT_KEY", "FDR_LEVEL", "WIDTH_THRESHOLD",
@@ -111,12 +112,11 @@ def compare(source=None, task=None, metric=None, family=None, shots=None, *, x: 
 def compare_series(scores: pd.DataFrame, metric=None) -> pd.DataFrame:
     """:func:`compare` of series already read (:func:`series` with the same filters but none on the metric:
     a pair is kept when either of its metrics is one of ``metric``)."""
+    from emergence.analysis.mirage import with_metric
     from emergence.analysis.series import compare as _compare
     out = _compare(scores)
     if metric is not None and len(out):
-        wanted = set(_as_list(metric))
-        keep = out.groupby("group_id")["metric"].transform(lambda m: bool(wanted & set(m)))
-        out = out[keep.astype(bool)].reset_index(drop=True)
+        out = out[with_metric(out, _as_list(metric))].reset_index(drop=True)
     return out
 
 
@@ -140,6 +140,20 @@ def series_pairs(scores: pd.DataFrame, metric=None) -> pd.DataFrame:
     """:func:`pairs` of series already read (:func:`series` with the same filters but none on the metric)."""
     from emergence.analysis.mirage import metric_pairs
     return metric_pairs(compare_series(scores, metric))
+
+
+def pair_index(scores: pd.DataFrame):
+    """The paired tables of a whole series table of one axis (:func:`series` with no filter), computed once
+    (:func:`emergence.analysis.mirage.pair_index`): :func:`pairs_within` reads any view's pairs from it."""
+    from emergence.analysis.mirage import pair_index as _index
+    return _index(scores)
+
+
+def pairs_within(index, filters: dict | None) -> pd.DataFrame:
+    """:func:`pairs` of a view (``filters``: as :func:`pairs` takes them), read from a :func:`pair_index`: the
+    same rows and values in the same order (:func:`emergence.analysis.mirage.pairs_within`)."""
+    from emergence.analysis.mirage import pairs_within as _within
+    return _within(index, filters)
 
 
 def headline(source=None, task=None, metric=None, family=None, shots=None, *, x: str = "params",

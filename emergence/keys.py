@@ -24,10 +24,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["SERIES_KEY", "SERIES_TEXT_KEY", "SERIES_ORDER", "GROUP_KEY", "EXAMPLE_GROUP_KEY", "FILTERS", "FILTER_COLUMNS",
-           "match", "filter_values", "SIZE_AXES", "TRAINING_AXES", "SCALE_AXES", "AXIS_COLUMN"]
+           "match", "select", "filter_values", "SIZE_AXES", "TRAINING_AXES", "SCALE_AXES", "AXIS_COLUMN"]
 
 #: What makes a series, besides its scale axis (and, on the training axis, the model).
 SERIES_KEY = ("source", "task", "subtask", "metric", "source_metric", "family", "shots", "prompt_variant", "variant")
@@ -83,6 +84,27 @@ def match(df: pd.DataFrame, name: str, values: Iterable) -> pd.Series:
         if c in df.columns:
             m |= df[c].astype(str).isin(want)
     return m
+
+
+def select(df: pd.DataFrame, filters: dict | None) -> np.ndarray:
+    """The rows of ``df`` the store's query keeps for ``filters`` (a boolean mask): the pandas twin of
+    :func:`emergence.store._where`, for a frame already read whole.
+
+    Its rules, as the SQL's: a filter whose value is None, or that names no :data:`FILTER_COLUMNS` entry
+    ``df`` has, keeps every row; its values are OR-ed across its columns; ``''`` is a value only for
+    ``subtask`` (the task as a whole), elsewhere it means no filter; ``shots`` compares as integers.
+    """
+    keep = np.ones(len(df), dtype=bool)
+    for name, values in (filters or {}).items():
+        if values is None or name not in FILTER_COLUMNS:
+            continue
+        if not isinstance(values, (list, tuple, set)):
+            values = [values]
+        values = [v for v in values if v is not None and (v != "" or name == "subtask")]
+        if not values or not any(c in df.columns for c in _columns(name)):
+            continue
+        keep &= match(df, name, values).to_numpy(dtype=bool)
+    return keep
 
 
 def filter_values(df: pd.DataFrame, name: str) -> list:

@@ -43,10 +43,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from emergence.keys import GROUP_KEY
+from emergence.keys import GROUP_KEY, select
 from emergence.analysis.metrics import CONTINUOUS, THRESHOLDED
 
-__all__ = ["PAIR_COLUMNS", "DECIDABLE", "metric_pairs", "pair_verdicts", "Headline", "headline", "shares",
+__all__ = ["PAIR_COLUMNS", "DECIDABLE", "metric_pairs", "with_metric", "PairIndex", "pair_index", "pairs_within",
+           "pair_verdicts", "Headline", "headline", "shares",
            "cluster_bootstrap_share", "fdr_families", "N_BOOT", "SEED"]
 
 #: the states in which the verdict decided something
@@ -108,6 +109,75 @@ def metric_pairs(compare: pd.DataFrame) -> pd.DataFrame:
     m["lead_text"] = [("> " if c_ else "") + f"{v:.2g}" if np.isfinite(v) else "" for v, c_ in zip(lead, cens)]
     m["mirage"] = (m["verdict_a"] == "emergent") & (m["verdict_b"] == "smooth")
     return m[PAIR_COLUMNS].sort_values(["pair", "group_id"], kind="stable").reset_index(drop=True)
+
+
+def with_metric(compare: pd.DataFrame, metric) -> np.ndarray:
+    """The rows of a paired table (:func:`emergence.analysis.series.compare`) kept by a metric filter: every
+    row of a group that holds one of ``metric`` (a value or a list), so that a pair is there when either of its
+    metrics is wanted, with the rest of its group."""
+    wanted = [metric] if isinstance(metric, str) else list(metric)
+    return compare["group_id"].isin(compare.loc[compare["metric"].isin(wanted), "group_id"]).to_numpy(dtype=bool)
+
+
+@dataclass(frozen=True)
+class PairIndex:
+    """The paired tables of one whole series table (one scale axis), computed once for :func:`pairs_within`.
+
+    ``series`` the series rows as read; ``compare`` and ``pairs`` what
+    :func:`emergence.analysis.series.compare` and :func:`metric_pairs` make of all of them; ``base`` per series
+    row, the number of its group of outputs (:data:`emergence.keys.GROUP_KEY`, blanks and missing values as
+    one, so never finer than the groups ``compare`` pairs within).
+    """
+    series: pd.DataFrame
+    compare: pd.DataFrame
+    pairs: pd.DataFrame
+    base: np.ndarray
+
+
+def pair_index(series: pd.DataFrame) -> PairIndex:
+    """:class:`PairIndex` of a whole series table (one scale axis)."""
+    from emergence.analysis.series import compare
+    c = compare(series)
+    cols = {k: (series[k].astype(object).where(series[k].notna(), "").astype(str) if k in series.columns else "")
+            for k in GROUP_KEY}
+    base = pd.DataFrame(cols, index=series.index).groupby(list(GROUP_KEY), sort=False).ngroup() \
+        if len(series) else pd.Series([], dtype=int)
+    return PairIndex(series, c, metric_pairs(c), base.to_numpy(dtype=np.int64))
+
+
+def pairs_within(index: PairIndex, filters: dict | None) -> pd.DataFrame:
+    """:func:`metric_pairs` of the series a view's ``filters`` select (:func:`emergence.keys.select`, the store's
+    rule; a metric filter as :func:`with_metric`), read from the whole table's pairs: the same rows, values and
+    order as pairing the view's series on their own, ``group_id`` numbered within the view.
+
+    Pairs form within a group of outputs, and the filters on ``source``, ``task``, ``subtask``, ``family`` and
+    ``shots`` take whole groups, so the view's pairs are the whole table's pairs of its groups.  A filter that
+    cuts a group (a family filter matching ``source_family`` in some of a group's rows only) has them paired on
+    their own instead.  Column types are the whole table's (``shots`` stays an integer column where a view's
+    own pairing could make it float, as pandas does when one of its parts is empty).
+    """
+    f = dict(filters or {})
+    metric = f.pop("metric", None)
+    view = select(index.series, f)
+    nb = int(index.base.max()) + 1 if len(index.base) else 0
+    inside = np.bincount(index.base[view], minlength=nb)
+    if ((inside > 0) & (inside < np.bincount(index.base, minlength=nb))).any():
+        from emergence.analysis.series import compare
+        c = compare(index.series[view])
+        if metric is not None and len(c):
+            c = c[with_metric(c, metric)].reset_index(drop=True)
+        return metric_pairs(c)
+    cmp = index.compare
+    rows = cmp["series_id"].isin(index.series.loc[view, "series_id"]).to_numpy(dtype=bool)
+    groups = np.unique(cmp["group_id"].to_numpy()[rows])          # the view's groups, in the whole table's order
+    if metric is not None:
+        rows = rows & with_metric(cmp, metric)
+    kept = index.pairs["group_id"].isin(cmp["group_id"].to_numpy()[rows]).to_numpy(dtype=bool)
+    if not kept.any():
+        return pd.DataFrame(columns=PAIR_COLUMNS)
+    out = index.pairs[kept].reset_index(drop=True)
+    out["group_id"] = np.searchsorted(groups, out["group_id"].to_numpy()) + 1
+    return out
 
 
 def pair_verdicts(pairs: pd.DataFrame) -> pd.DataFrame:
