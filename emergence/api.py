@@ -31,7 +31,7 @@ __all__ = ["FILTERS", "SCALE_AXES", "observations", "sources", "data_issues", "s
            "grade_vs_brier", "simulate", "to_csv", "get_store",
            # the dashboard's reads (each a DataFrame or a named result; the pages call nothing else)
            "all_series", "filter_values", "scale_coverage", "fdr_families", "series_points", "plot_points",
-           "pair_index", "pairs_within",
+           "point_index", "points_within", "pair_index", "pairs_within",
            "curve_verdicts", "in_curve_order", "sampling_sources", "pass_rates", "simulated_verdicts",
            "simulated_long", "vision_summary", "missing_sources",
            "prediction_view", "predictability", "PREDICT_KEY", "FDR_LEVEL", "WIDTH_THRESHOLD",
@@ -71,9 +71,10 @@ def _filters(source=None, task=None, metric=None, family=None, shots=None, subta
 
 
 def observations(source: str | Iterable[str] | None = None, task=None, metric=None, family=None, shots=None, *,
-                 subtask=None, db=None) -> pd.DataFrame:
-    """The filtered long observation table (every column of :data:`emergence.ingestion.schema.OBSERVATION_COLUMNS`)."""
-    return get_store(db).observations(_filters(source, task, metric, family, shots, subtask))
+                 subtask=None, columns=None, db=None) -> pd.DataFrame:
+    """The filtered long observation table (every column of :data:`emergence.ingestion.schema.OBSERVATION_COLUMNS`,
+    or only ``columns``)."""
+    return get_store(db).observations(_filters(source, task, metric, family, shots, subtask), columns=columns)
 
 
 def sources(*, db=None) -> pd.DataFrame:
@@ -349,6 +350,26 @@ def plot_points(obs: pd.DataFrame, scores: pd.DataFrame, *, x: str = "params") -
     if x not in SCALE_AXES:
         raise ValueError(f"x must be one of {SCALE_AXES}, got {x!r}")
     return _pivots().series_plot_frame(obs, x, scores)
+
+
+def point_index(*, x: str = "params", db=None):
+    """Each series' points on axis ``x``, for the whole store, computed once (read source by source, so the
+    largest source's observations are the most held at a time): :func:`points_within` reads any view's
+    :func:`plot_points` from it (:func:`emergence.app.pivots.point_index`)."""
+    if x not in SCALE_AXES:
+        raise ValueError(f"x must be one of {SCALE_AXES}, got {x!r}")
+    from emergence.analysis.series import POINT_INPUTS
+    rows = get_store(db).source_rows()
+    sources = sorted(str(s) for s in rows["name"]) if "name" in rows.columns else []
+    # the columns the points are made of: half the time of reading every column
+    return _pivots().point_index((observations(source=[s], columns=POINT_INPUTS, db=db) for s in sources), x)
+
+
+def points_within(index, filters: dict | None, scores: pd.DataFrame):
+    """:func:`plot_points` of a view (``filters`` as :func:`series_points` takes them; ``scores``: the view's
+    :func:`series`), read from a :func:`point_index`; None where the view could cut a series (the caller then
+    computes :func:`plot_points`; :func:`emergence.app.pivots.points_within`)."""
+    return _pivots().points_within(index, filters, scores)
 
 
 def curve_verdicts(points: pd.DataFrame, scores: pd.DataFrame, curves=None) -> pd.DataFrame:

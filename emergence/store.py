@@ -206,13 +206,19 @@ class Store:
         return list(self._df("SELECT table_name FROM information_schema.tables WHERE table_catalog = 'store' "
                              "ORDER BY 1")["table_name"])
 
-    def observations(self, filters: dict | None = None, *, scoring_only: bool = False) -> pd.DataFrame:
-        """The filtered long table, in a stable order."""
+    def observations(self, filters: dict | None = None, *, scoring_only: bool = False,
+                     columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """The filtered long table, in a stable order; ``columns``: only these (of the table's), in this order."""
+        if columns is not None:
+            columns = list(columns)
+            unknown = [c for c in columns if c not in OBSERVATION_COLUMNS]
+            if unknown:
+                raise ValueError(f"observations has no column {', '.join(map(repr, unknown))}")
         where, params = _where(filters, OBSERVATION_COLUMNS)
         if scoring_only:
             cond = _SCORED if "duplicate_files" in self.tables() else "in_scoring"
             where = (where + f" AND {cond}") if where else f" WHERE {cond}"
-        cols = self._columns("observations", OBSERVATION_COLUMNS)
+        cols = self._columns("observations", OBSERVATION_COLUMNS if columns is None else columns)
         sql = (f"SELECT {cols} FROM observations{where} ORDER BY source, task, subtask, metric, source_metric, "
                "family, prompt_variant, variant, shots, params NULLS LAST, model, checkpoint_step NULLS LAST, "
                "seed NULLS LAST, source_file, row_ref")

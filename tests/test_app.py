@@ -528,6 +528,27 @@ def test_series_curves_are_what_the_api_gives(norm):
     assert order == figures.curve_order(want) and len(order) > 1
 
 
+def test_series_points_of_a_view_the_index_cannot_answer_are_the_views_own(monkeypatch):
+    """Series detail reads a view's points from every series' points computed once (emergence.api.point_index);
+    where a view could cut a series (emergence.app.pivots.points_within gives None) the page computes them from
+    the view's own observations instead: the same frame and legends either way."""
+    from app_support import queries
+    from emergence import api
+    state, _ = views.from_query_params({"page": "series", "task": "arithmetic"})
+    fp = queries.fingerprint()
+    calls = []
+    real = api.points_within
+    for answer in (True, False):
+        queries._plot_frame.clear()
+        monkeypatch.setattr(api, "points_within", lambda *a: calls.append(answer) or (real(*a) if answer else None))
+        pts, labels = queries.plot_frame(fp, state)
+        want, want_labels = api.series_points(**state.filters(), x=state.x, db=queries.store().path)
+        assert len(want) > 0 and labels == want_labels
+        pd.testing.assert_frame_equal(pts, want, check_exact=False, rtol=1e-13, atol=0)
+    queries._plot_frame.clear()
+    assert calls == [True, False]
+
+
 @pytest.mark.parametrize("text, span", [("emergence series --csv -", "`emergence series --csv -`"),
                                         ("a `b` c", "``a `b` c``"), ("x``y", "```x``y```"), ("`q`", "`` `q` ``")])
 def test_code_span_keeps_any_text_verbatim(text, span):

@@ -376,3 +376,17 @@ def test_series_of_one_scale_axis_are_read_in_sql_in_the_series_keys_order(fixtu
         assert got["series_id"].tolist() == want["series_id"].tolist()
     assert store.series(scale_axis="no such axis").empty
     assert len(store.series(scale_axis=None)) == len(everything)
+
+
+def test_observations_of_some_columns_are_those_columns_of_the_whole_rows(fixture_store):
+    """``Store.observations(columns=...)``: the same rows in the same order, only those columns (the dashboard reads
+    the ones a series' points are made of: half the time of every column); a name the table lacks is an error
+    naming it, not a column of NULLs."""
+    from emergence.analysis.series import POINT_INPUTS
+    store = Store(fixture_store)
+    whole = store.observations({"task": ["arithmetic"]})
+    some = store.observations({"task": ["arithmetic"]}, columns=POINT_INPUTS)
+    assert len(whole) > 0 and list(some.columns) == list(POINT_INPUTS)
+    pd.testing.assert_frame_equal(some, whole[list(POINT_INPUTS)])
+    with pytest.raises(ValueError, match="'no_such_column'"):
+        store.observations(columns=["value", "no_such_column"])

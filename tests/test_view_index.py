@@ -1,19 +1,22 @@
-"""A view's pairs read from a whole-axis index equal the view's own computation.
+"""A view's pairs and points read from whole-axis indexes equal the view's own computation.
 
-Series detail used to pair each new view's series on their own (~35-70 ms of pandas per view); it now
-reads them from :func:`emergence.api.pair_index`, computed once per store and axis.  These tests hold
-the two paths to the same answer: the filter rule (:func:`emergence.keys.select` against the store's
-SQL) and the pairs (same rows, values and order), on the fixture store and on the real one over many
-views.
+Series detail used to pair and plot each new view's series on their own (~100 ms of pandas per view);
+it now reads them from :func:`emergence.api.pair_index` and :func:`emergence.api.point_index`, computed
+once per store and axis.  These tests hold the two paths to the same answer: the filter rule
+(:func:`emergence.keys.select` against the store's SQL), the pairs (same rows, values and order), and
+the points (the same frame and legends; ``y`` within a few units in the last place, see
+:func:`emergence.app.pivots.points_within`), on the fixture store and on the real one over many views.
 """
 from __future__ import annotations
 
 import random
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from emergence import api
+from emergence.app import pivots
 from emergence.analysis.mirage import PAIR_COLUMNS, pair_index, pairs_within
 from emergence.keys import select
 
@@ -55,6 +58,22 @@ def _same_pairs(db, x: str, views: list[dict]) -> int:
     return nonempty
 
 
+def _same_points(db, x: str, views: list[dict]) -> tuple[int, int]:
+    idx = api.point_index(x=x, db=db)
+    checked = fell_back = 0
+    for f in views:
+        scores = api.series(**f, x=x, db=db)
+        want = api.plot_points(api.observations(**f, db=db), scores, x=x)
+        got = api.points_within(idx, f, scores)
+        if got is None:
+            fell_back += 1
+            continue
+        assert got[1] == want[1], f"legends of {f}"
+        pd.testing.assert_frame_equal(got[0], want[0], check_exact=False, rtol=1e-13, atol=0, obj=f"points of {f}")
+        checked += len(want[0]) > 0
+    return checked, fell_back
+
+
 # ---------------------------------------------------------------- the filter rule
 @pytest.mark.parametrize("seed", [0, 1])
 def test_select_keeps_the_rows_the_stores_query_keeps(fixture_store, seed):
@@ -93,8 +112,71 @@ def test_pairs_within_a_view_that_cuts_a_group_pair_on_their_own():
     assert len(pairs_within(idx, {"family": ["F"]})) == 1
 
 
+# ---------------------------------------------------------------- points
+def test_points_within_equal_the_views_own_points_on_the_fixture_store(fixture_store):
+    checked, fell_back = _same_points(fixture_store, "params", _series_tasks(fixture_store, 30, 4, "params"))
+    assert checked > 5 and fell_back == 0
+
+
+def test_series_plot_frame_is_its_two_steps(fixture_store):
+    obs = api.observations(db=fixture_store)
+    scores = api.series(x="params", db=fixture_store)
+    pts, labels = pivots.series_plot_frame(obs, "params", scores)
+    two = pivots.plot_frame_of(pivots.series_plot_base(obs, "params"), scores)
+    pd.testing.assert_frame_equal(pts, two[0], check_exact=True)
+    assert labels == two[1] and len(labels)
+
+
+def _obs(**kw) -> dict:
+    row = dict(source="s", task="t", subtask="", metric="exact_match", source_metric="exact_match", family="F",
+               source_family="F", shots=0, prompt_variant="", variant="", model="m", params=1e8, value=0.5,
+               n_examples=100, in_scoring=True, is_final=True)
+    row.update(kw)
+    return row
+
+
+def test_points_within_falls_back_where_a_view_could_cut_a_series():
+    obs = pd.DataFrame([_obs(model=f"m{i}", params=10.0 ** (8 + i), source_family="F" if i % 2 else "G")
+                        for i in range(4)])
+    idx = pivots.point_index([obs], "params")
+    assert len(idx.mixed) == 4 and idx.base["source_family"].iloc[0] == "F | G"
+    assert pivots.points_within(idx, {"family": ["G"]}) is None        # matches half the series' rows
+    assert pivots.points_within(idx, {"family": ["F"]}) is not None     # its family: every row
+    assert len(pivots.points_within(idx, {"family": ["H"]})[0]) == 0
+    nulls = pd.DataFrame([_obs(model=f"m{i}", params=10.0 ** (8 + i), subtask=None) for i in range(4)])
+    idx = pivots.point_index([nulls], "params")
+    assert idx.null_subtask
+    assert pivots.points_within(idx, {"subtask": [""]}) is None         # the store's '' does not match NULL
+    assert len(pivots.points_within(idx, {"task": ["t"]})[0]) == 4
+
+
 # ---------------------------------------------------------------- the real store
 @pytest.mark.parametrize("x", ["params", "step"])
 def test_pairs_within_equal_the_views_own_pairing_on_the_real_store(real_store, x):
     db, _ = real_store
     assert _same_pairs(db, x, _views(db, 80, 11)) >= 8
+
+
+@pytest.mark.parametrize("x", ["params", "step"])
+def test_points_within_equal_the_views_own_points_on_the_real_store(real_store, x):
+    db, _ = real_store
+    views = _series_tasks(db, 60, 12, x)
+    views += [dict(source=["expemergence"], family=[f], task=[t]) for f in ("OPT", "BLOOM") for t in ("arithmetic",
+                                                                                                     "mmlu")]
+    checked, fell_back = _same_points(db, x, views)
+    assert checked > 20 and fell_back <= 2
+
+
+def test_a_points_y_is_the_same_in_every_view_from_the_index(real_store):
+    """The reason y is only equal within a few ulp above: each view's own grouped mean can differ in the last bit
+    (pandas' compensated sums see the other groups); read from the index a point is one number everywhere."""
+    db, _ = real_store
+    idx = api.point_index(x="params", db=db)
+    f = dict(source=["expemergence"], task=["arithmetic"])
+    wide = api.points_within(idx, f, api.series(**f, x="params", db=db))[0]
+    fam = str(wide["family"].iloc[0])
+    narrow = api.points_within(idx, dict(f, family=[fam]), api.series(**f, family=[fam], x="params", db=db))[0]
+    key = ["metric", "source_metric", "subtask", "variant", "x"]
+    both = wide[wide["family"] == fam][key + ["y"]].merge(narrow[key + ["y"]], on=key, suffixes=("_w", "_n"))
+    assert len(both) == len(narrow) > 0
+    assert np.array_equal(both["y_w"].to_numpy(), both["y_n"].to_numpy())

@@ -52,6 +52,7 @@ __all__ = [
     "SERIES_COLUMNS",
     "COMPARE_COLUMNS",
     "build_series_points",
+    "POINT_INPUTS",
     "score_observations",
     "apply_fdr",
     "FDR_READS",
@@ -119,6 +120,10 @@ def _text(s: pd.Series) -> pd.Series:
 
 
 _CODED = _STR_KEYS + ["model", "source_family"]
+_NUMERIC = ("params", "flops", "tokens", "non_embedding_params", "checkpoint_step", "value", "stderr", "n_examples",
+            "random_baseline", "paired_se")
+#: the observation columns :func:`build_series_points` reads (a frame of just these gives the same points)
+POINT_INPUTS = tuple(_CODED) + ("shots",) + _NUMERIC + ("value_scale", "is_final", "in_scoring", "higher_is_better")
 
 
 def _clean(obs: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
@@ -149,8 +154,7 @@ def _clean(obs: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     shots = pd.to_numeric(df["shots"], errors="coerce").to_numpy(dtype=float) if "shots" in df.columns \
         else np.full(n, np.nan)
     out["shots"] = np.where(np.isfinite(shots), shots, -1.0)        # -1 codes NULL shots for grouping
-    for c in ("params", "flops", "tokens", "non_embedding_params", "checkpoint_step", "value", "stderr", "n_examples",
-              "random_baseline", "paired_se"):
+    for c in _NUMERIC:
         out[c] = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) if c in df.columns else np.nan
     pct = (_text(df["value_scale"]).to_numpy() == "percent") if "value_scale" in df.columns else np.zeros(n, bool)
     out.loc[pct, "value"] = out.loc[pct, "value"] / 100.0
