@@ -31,7 +31,7 @@ __all__ = ["FILTERS", "SCALE_AXES", "observations", "sources", "data_issues", "s
            "grade_vs_brier", "simulate", "to_csv", "get_store",
            # the dashboard's reads (each a DataFrame or a named result; the pages call nothing else)
            "all_series", "filter_values", "scale_coverage", "fdr_families", "series_points", "plot_points",
-           "point_index", "points_within", "pair_index", "pairs_within",
+           "point_index", "points_within", "series_within", "pair_index", "pairs_within",
            "curve_verdicts", "in_curve_order", "sampling_sources", "pass_rates", "simulated_verdicts",
            "simulated_long", "vision_summary", "missing_sources",
            "prediction_view", "predictability", "PREDICT_KEY", "FDR_LEVEL", "WIDTH_THRESHOLD",
@@ -365,11 +365,20 @@ def point_index(*, x: str = "params", db=None):
     return _pivots().point_index((observations(source=[s], columns=POINT_INPUTS, db=db) for s in sources), x)
 
 
-def points_within(index, filters: dict | None, scores: pd.DataFrame):
+def points_within(index, filters: dict | None, scores: pd.DataFrame, *, with_series: bool = False):
     """:func:`plot_points` of a view (``filters`` as :func:`series_points` takes them; ``scores``: the view's
     :func:`series`), read from a :func:`point_index`; None where the view could cut a series (the caller then
-    computes :func:`plot_points`; :func:`emergence.app.pivots.points_within`)."""
-    return _pivots().points_within(index, filters, scores)
+    computes :func:`plot_points`; :func:`emergence.app.pivots.points_within`).  ``with_series``: third, its
+    :func:`curve_verdicts` (all curves), from the same match the legends come from."""
+    return _pivots().points_within(index, filters, scores, with_series=with_series)
+
+
+def series_within(scores: pd.DataFrame, filters: dict | None) -> pd.DataFrame:
+    """:func:`series` of a view (``filters`` as :func:`series` takes them) from the whole axis' series table
+    already read (:func:`series` with no filter): the same rows in the same order, by the store's filter rule
+    (:func:`emergence.keys.select`); column types the whole table's."""
+    from emergence.keys import select
+    return scores[select(scores, filters)].reset_index(drop=True)
 
 
 def curve_verdicts(points: pd.DataFrame, scores: pd.DataFrame, curves=None) -> pd.DataFrame:

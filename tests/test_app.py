@@ -540,11 +540,16 @@ def test_series_points_of_a_view_the_index_cannot_answer_are_the_views_own(monke
     real = api.points_within
     for answer in (True, False):
         queries._plot_frame.clear()
-        monkeypatch.setattr(api, "points_within", lambda *a: calls.append(answer) or (real(*a) if answer else None))
+        monkeypatch.setattr(api, "points_within",
+                            lambda *a, **k: calls.append(answer) or (real(*a, **k) if answer else None))
         pts, labels = queries.plot_frame(fp, state)
         want, want_labels = api.series_points(**state.filters(), x=state.x, db=queries.store().path)
         assert len(want) > 0 and labels == want_labels
         pd.testing.assert_frame_equal(pts, want, check_exact=False, rtol=1e-13, atol=0)
+        scores = api.series(**state.filters(), x=state.x, db=queries.store().path)
+        curves = list(dict.fromkeys(want["curve"]))
+        pd.testing.assert_frame_equal(queries.curve_verdicts(fp, state, curves),
+                                      api.in_curve_order(api.curve_verdicts(want, scores), curves), check_dtype=False)
     queries._plot_frame.clear()
     assert calls == [True, False]
 

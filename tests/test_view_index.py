@@ -64,12 +64,14 @@ def _same_points(db, x: str, views: list[dict]) -> tuple[int, int]:
     for f in views:
         scores = api.series(**f, x=x, db=db)
         want = api.plot_points(api.observations(**f, db=db), scores, x=x)
-        got = api.points_within(idx, f, scores)
+        got = api.points_within(idx, f, scores, with_series=True)
         if got is None:
             fell_back += 1
             continue
         assert got[1] == want[1], f"legends of {f}"
         pd.testing.assert_frame_equal(got[0], want[0], check_exact=False, rtol=1e-13, atol=0, obj=f"points of {f}")
+        # the series behind the curves, matched once with the legends: as matched again on the finished points
+        pd.testing.assert_frame_equal(got[2], api.curve_verdicts(want[0], scores), obj=f"curve series of {f}")
         checked += len(want[0]) > 0
     return checked, fell_back
 
@@ -91,6 +93,15 @@ def test_select_rules_none_blank_and_shots():
     assert select(df, {"subtask": [""]}).tolist() == [True, False, False]        # a missing subtask is not ''
     assert select(df, {"shots": ["5"]}).tolist() == [False, True, False]         # shots as integers
     assert select(df, {"nothing": ["x"], "model": ["m"]}).all()                  # no such column: no filter
+
+
+def test_series_within_are_the_views_series_on_the_real_store(real_store):
+    """The dashboard takes a view's series from the whole axis' table in memory: the store's rows for the view."""
+    db, _ = real_store
+    whole = api.series(x="params", db=db)
+    for f in _views(db, 60, 13):
+        pd.testing.assert_frame_equal(api.series_within(whole, f), api.series(**f, x="params", db=db),
+                                      check_exact=True, check_dtype=False, obj=f"series of {f}")
 
 
 # ---------------------------------------------------------------- pairs

@@ -378,13 +378,15 @@ def series_plot_base(obs: pd.DataFrame, axis: str) -> pd.DataFrame:
 _INTERVAL_COLUMNS = ["lo", "hi", "interval"]
 
 
-def plot_frame_of(base: pd.DataFrame, scores: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+def plot_frame_of(base: pd.DataFrame, scores: pd.DataFrame | None = None, *, with_series: bool = False) -> tuple:
     """The part of :func:`series_plot_frame` that takes the series together: the ``curve`` names (from the key
     parts that vary among them), each point's verdict and each curve's legend from ``scores``; ``base``:
-    :func:`series_plot_base`'s rows of these series."""
+    :func:`series_plot_base`'s rows of these series.  ``(points, labels)``; with ``with_series``, third, the
+    series behind the curves (:func:`curve_series` of the points, which the legends are made from: Series
+    detail's verdict table, not matched a second time)."""
     empty = pd.DataFrame(columns=["metric", "curve", "x", "y"])
     if base is None or base.empty:
-        return empty, {}
+        return (empty, {}, curve_series(empty, scores)) if with_series else (empty, {})
     pts = base
     vary = [c for c in _CURVE_PARTS if c in pts.columns and pts[c].astype(str).nunique() > 1]
     if "family" not in vary:
@@ -397,8 +399,9 @@ def plot_frame_of(base: pd.DataFrame, scores: pd.DataFrame | None = None) -> tup
     pts = pts[[c for c in pts.columns if c not in _INTERVAL_COLUMNS] + _INTERVAL_COLUMNS]
     labels: dict[str, str] = {}
     pts["emergent"] = False
+    behind = None
     if scores is not None and len(scores):
-        per = curve_series(pts, scores)
+        per = behind = curve_series(pts, scores)
         cols = ["curve", "metric"] + [c for c in ("verdict", "emergence_score") if c in per.columns]
         per = per.drop_duplicates(["curve", "metric"])
         # the verdict of each (curve, metric) on its own points: a curve spans every metric panel of its
@@ -412,6 +415,8 @@ def plot_frame_of(base: pd.DataFrame, scores: pd.DataFrame | None = None) -> tup
         for c, m, v, es in zip(per["curve"], per["metric"], per.get("verdict", none), per.get("emergence_score", none)):
             groups.setdefault(c, []).append((str(m), v, es))
         labels = {c: curve_label(c, g) for c, g in groups.items()}
+    if with_series:
+        return pts, labels, behind if behind is not None else curve_series(pts, scores)
     return pts, labels
 
 
@@ -447,15 +452,16 @@ def point_index(frames: Iterable[pd.DataFrame], axis: str) -> PointIndex:
     return PointIndex(axis, base, by_task, mixed, null_subtask)
 
 
-def points_within(index: PointIndex, filters: dict | None, scores: pd.DataFrame | None = None
-                  ) -> tuple[pd.DataFrame, dict[str, str]] | None:
+def points_within(index: PointIndex, filters: dict | None, scores: pd.DataFrame | None = None, *,
+                  with_series: bool = False) -> tuple | None:
     """:func:`series_plot_frame` of the observations a view's ``filters`` select (the store's rule,
     :func:`emergence.keys.select`), from the index: the same points, curves and legends.
 
     The filters take whole series (each filter's columns are part of the series key) but two: a family filter
     also matches ``source_family``, which can differ between the rows of one series (its base lists the
     spellings, `` | ``-joined), and a subtask filter on ``''`` does not match a missing subtask.  Where the view
-    could cut a series so, this returns None: the caller computes the view's own points.
+    could cut a series so, this returns None: the caller computes the view's own points.  ``with_series``: as
+    :func:`plot_frame_of`'s.
 
     A point's ``y`` (a mean over the rows at one size) is its whole source's: pandas' grouped mean, compensated,
     can differ in the last bit with the other groups summed alongside it, so the view's own computation could
@@ -481,7 +487,7 @@ def points_within(index: PointIndex, filters: dict | None, scores: pd.DataFrame 
     if task:            # only the tasks' rows, then the filters on them (the task's again, harmlessly)
         rows = np.sort(np.concatenate([index.by_task.get(v, np.zeros(0, dtype=np.int64)) for v in task]))
         base = base.iloc[rows]
-    return plot_frame_of(base[select(base, f)].reset_index(drop=True), scores)
+    return plot_frame_of(base[select(base, f)].reset_index(drop=True), scores, with_series=with_series)
 
 
 def curve_names(keys: pd.DataFrame, parts: list[str]) -> list[str]:
