@@ -214,3 +214,29 @@ def test_curve_order_puts_emergent_curves_first_then_the_widest_change():
     pts = pd.DataFrame(rows, columns=["curve", "metric", "y"]).assign(emergent=lambda d: d["curve"] == "c3")
     assert figures.curve_order(pts) == ["c3", "c2", "c1", "c5", "c4"]
     assert figures.curve_order(pts.drop(columns="emergent")) == ["c2", "c1", "c5", "c3", "c4"]
+
+
+def test_a_series_trace_is_its_points_in_the_order_of_x_with_clipped_bars_and_its_first_verdict():
+    """Each (curve, metric) trace: its points sorted by x whatever order they came in, y to 4 significant figures,
+    error bars from lo/hi never below 0 (a missing bound stays missing), the model of each point in the hover, and the
+    first verdict and first score among its rows (a row without one skipped)."""
+    pts = pd.DataFrame({
+        "metric": ["exact_match"] * 4 + ["exact_match"] * 2,
+        "curve": ["A"] * 4 + ["B"] * 2,
+        "x": [1e9, 1e7, 1e8, 1e10, 1e8, 1e7],
+        "y": [0.5, 0.123456, 0.3, 0.9, 0.2, 0.1],
+        "lo": [0.4, 0.1, np.nan, 0.95, np.nan, np.nan],
+        "hi": [0.6, 0.2, np.nan, 0.85, np.nan, np.nan],
+        "model": ["m9", "m7", "m8", "m10", "b8", "b7"],
+        "verdict": [None, "smooth", "emergent", "smooth", None, None],
+        "emergence_score": [np.nan, np.nan, 0.5, 0.7, np.nan, np.nan],
+    })
+    fig = figures.series_figure(pts, labels={"A": "A", "B": "B"})
+    a, b = (next(t for t in fig.data if t.legendgroup == c) for c in ("A", "B"))
+    assert list(a.x) == [1e7, 1e8, 1e9, 1e10] and list(a.y) == [0.1235, 0.3, 0.5, 0.9]
+    assert [m[0] for m in a.customdata] == ["m7", "m8", "m9", "m10"]
+    up, down = list(a.error_y.array), list(a.error_y.arrayminus)
+    assert up[0] == 0.07654 and np.isnan(up[1]) and up[2] == pytest.approx(0.1) and up[3] == 0     # hi below y: 0
+    assert down[0] == 0.02346 and np.isnan(down[1]) and down[3] == 0                                   # lo above y: 0
+    assert a.hovertemplate.endswith("<extra>exact_match: smooth, ES 0.5</extra>")
+    assert b.error_y.array is None and b.hovertemplate.endswith("<extra>exact_match</extra>")

@@ -400,17 +400,22 @@ def series_figure(points: pd.DataFrame, *, x_label: str = "parameters", labels: 
         band = pd.DataFrame({"any": hi_all.notna(), "hi": hi_all, "lo": lo_all}).groupby(metric.to_numpy()) \
             .agg({"any": "any", "hi": "median", "lo": "median"})
     is_drawn = points["curve"].astype(str).isin(drawn).to_numpy()
-    sel, sel_metric = points[is_drawn], metric.to_numpy()[is_drawn]
+    sel_metric = metric.to_numpy()[is_drawn]
+    # the drawn rows' columns as arrays, read once: a trace is index arithmetic on them (pandas per curve and
+    # panel, a group, a sort and a dozen column operations each, was half of a figure's ~60 ms)
+    cols = _TraceColumns(points[is_drawn])
     traces, shapes, shown = [], [], set()
     for i, m in enumerate(metrics):
         xa, ya = axes[divmod(i, ncols)]
         if band is not None and bool(band.at[m, "any"]):
             shapes.append(dict(type="rect", xref=f"{xa} domain", yref=ya, x0=0, x1=1, y0=float(band.at[m, "lo"]),
                                y1=float(band.at[m, "hi"]), fillcolor="grey", opacity=0.15, line=dict(width=0)))
-        for curve, g in sel[sel_metric == m].groupby("curve", sort=True):
-            t = _curve_trace(g.sort_values("x"), str(curve), m, legend_text(labels.get(curve, curve)),
-                             colour[str(curve)], rank=rank[str(curve)], legend=curve not in shown,
-                             verdict=_verdict_text(g))
+        in_panel = np.flatnonzero(sel_metric == m)
+        curve_of = cols.curve[in_panel]
+        for curve in sorted(set(curve_of.tolist())):        # the curves in name order, each its rows as they came
+            rows = in_panel[curve_of == curve]
+            t = _curve_trace(cols, rows, str(curve), m, legend_text(labels.get(curve, curve)), colour[str(curve)],
+                             rank=rank[str(curve)], legend=curve not in shown)
             traces.append({**t, "xaxis": xa, "yaxis": ya})
             shown.add(curve)
         # losses and perplexities span orders of magnitude: log y where every value is positive and spread wide
@@ -482,37 +487,64 @@ def legend_text(name: str) -> str:
     return wrap_title(name, LEGEND_LINE, max_lines=4)
 
 
-def _verdict_text(g: pd.DataFrame) -> str:
-    """The verdict and score of one curve's series under one metric (its points' ``verdict`` and
-    ``emergence_score``), for the hover: ``": smooth, ES 0.41"``; empty when the points carry none."""
-    if "verdict" not in g.columns or g["verdict"].isna().all():
+class _TraceColumns:
+    """The columns :func:`_curve_trace` reads, as arrays, of the drawn points (``x``, ``y``; ``lo``, ``hi`` where
+    present; ``model`` as text; ``verdict`` and its missing flags; ``emergence_score`` as numbers)."""
+
+    def __init__(self, pts: pd.DataFrame):
+        self.curve = pts["curve"].to_numpy(dtype=object)
+        self.x = pts["x"].to_numpy(dtype=float)
+        self.y = pts["y"].to_numpy(dtype=float)
+        self.lo = pts["lo"].to_numpy(dtype=float) if "lo" in pts.columns else None
+        self.hi = pts["hi"].to_numpy(dtype=float) if "hi" in pts.columns else None
+        self.model = pts["model"].astype(str).to_numpy(dtype=object) if "model" in pts.columns else None
+        self.verdict = pts["verdict"].to_numpy(dtype=object) if "verdict" in pts.columns else None
+        self.no_verdict = pts["verdict"].isna().to_numpy() if "verdict" in pts.columns else None
+        self.score = pd.to_numeric(pts["emergence_score"], errors="coerce").to_numpy(dtype=float) \
+            if "emergence_score" in pts.columns else None
+
+
+def _verdict_text(cols: _TraceColumns, rows: np.ndarray) -> str:
+    """The verdict and score of one curve's series under one metric (the first of its ``rows`` with a ``verdict``,
+    and with an ``emergence_score``), for the hover: ``": smooth, ES 0.41"``; empty when the points carry none."""
+    if cols.verdict is None:
         return ""
-    v = str(g["verdict"].dropna().iloc[0])
-    es = pd.to_numeric(g["emergence_score"], errors="coerce").dropna() if "emergence_score" in g.columns else []
-    return f": {v}" + (f", ES {float(es.iloc[0]):.3g}" if len(es) else "")
+    has = rows[~cols.no_verdict[rows]]
+    if not len(has):
+        return ""
+    v = str(cols.verdict[has[0]])
+    es = cols.score[rows] if cols.score is not None else np.zeros(0)
+    es = es[~np.isnan(es)]
+    return f": {v}" + (f", ES {float(es[0]):.3g}" if len(es) else "")
 
 
-def _curve_trace(g: pd.DataFrame, curve: str, metric: str, name: str, colour: str, *, rank: int,
-                 legend: bool, verdict: str = "") -> dict:
-    """One curve in one panel: points at 6 significant figures in x, 4 in y, its interval as error bars;
-    the hover names the curve, the model and the verdict of this metric's series (``verdict``)."""
+def _nonneg(a: np.ndarray) -> np.ndarray:
+    """``a`` with negatives as 0 and NaN kept (pandas' ``clip(lower=0)``)."""
+    return np.where(np.isnan(a) | (a >= 0), a, 0.0)
+
+
+def _curve_trace(cols: _TraceColumns, rows: np.ndarray, curve: str, metric: str, name: str, colour: str, *,
+                 rank: int, legend: bool) -> dict:
+    """One curve in one panel (its ``rows`` of ``cols``, drawn in the order of x): points at 6 significant figures
+    in x, 4 in y, its interval as error bars; the hover names the curve, the model and the verdict of this metric's
+    series."""
+    verdict = _verdict_text(cols, rows)
+    o = rows[np.argsort(cols.x[rows], kind="quicksort")]         # as DataFrame.sort_values("x") orders them
+    y = cols.y[o]
     err = None
-    if "lo" in g.columns and g["lo"].notna().any():
-        err = dict(type="data", symmetric=False,
-                   array=_round_sig((g["hi"] - g["y"]).clip(lower=0).to_numpy(dtype=float)).tolist(),
-                   arrayminus=_round_sig((g["y"] - g["lo"]).clip(lower=0).to_numpy(dtype=float)).tolist(),
-                   thickness=1, width=2)
-    has_model = "model" in g.columns
-    trace = dict(type="scatter", x=_round_sig(g["x"].to_numpy(dtype=float), 6).tolist(),
-                 y=_round_sig(g["y"].to_numpy(dtype=float)).tolist(), mode="lines+markers", name=name,
-                 legendgroup=curve, showlegend=legend, line=dict(color=colour), legendrank=rank,
+    if cols.lo is not None and (~np.isnan(cols.lo[rows])).any():
+        err = dict(type="data", symmetric=False, array=_round_sig(_nonneg(cols.hi[o] - y)).tolist(),
+                   arrayminus=_round_sig(_nonneg(y - cols.lo[o])).tolist(), thickness=1, width=2)
+    has_model = cols.model is not None
+    trace = dict(type="scatter", x=_round_sig(cols.x[o], 6).tolist(), y=_round_sig(y).tolist(), mode="lines+markers",
+                 name=name, legendgroup=curve, showlegend=legend, line=dict(color=colour), legendrank=rank,
                  hovertemplate=(f"{curve}<br>%{{customdata[0]}}<br>x=%{{x:.3s}}<br>y=%{{y:.4g}}"
                                 if has_model else f"{curve}<br>x=%{{x:.3s}}<br>y=%{{y:.4g}}")
                  + f"<extra>{metric}{verdict}</extra>")
     if err is not None:
         trace["error_y"] = err
     if has_model:
-        trace["customdata"] = [[m] for m in g["model"].astype(str)]
+        trace["customdata"] = [[m] for m in cols.model[o]]
     return trace
 
 
