@@ -134,7 +134,13 @@ def options(fp: str, state: ViewState) -> dict[str, list]:
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def _options(fp: str, filters_only: ViewState) -> dict[str, list]:
-    return views.filter_options(series_all(fp), filters_only)
+    return views.filter_options(series_all(fp), filters_only, index=_filter_index(fp))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _filter_index(fp: str):
+    # every series' filter columns factorized once: a new view's options in ~2 ms instead of ~6
+    return api.filter_index(_series_all(fp))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -30,8 +30,8 @@ __all__ = ["FILTERS", "SCALE_AXES", "observations", "sources", "data_issues", "s
            "multiplication_by_digits", "replications", "predict", "passuntil", "rescore",
            "grade_vs_brier", "simulate", "to_csv", "get_store",
            # the dashboard's reads (each a DataFrame or a named result; the pages call nothing else)
-           "all_series", "filter_values", "scale_coverage", "fdr_families", "series_points", "plot_points",
-           "point_index", "points_within", "series_within", "pair_index", "pairs_within",
+           "all_series", "filter_values", "filter_index", "scale_coverage", "fdr_families", "series_points",
+           "plot_points", "point_index", "points_within", "series_within", "pair_index", "pairs_within",
            "curve_verdicts", "in_curve_order", "sampling_sources", "pass_rates", "simulated_verdicts",
            "simulated_long", "vision_summary", "missing_sources",
            "prediction_view", "predictability", "PREDICT_KEY", "FDR_LEVEL", "WIDTH_THRESHOLD",
@@ -322,6 +322,13 @@ def all_series(*, db=None) -> pd.DataFrame:
 def filter_values(*, db=None) -> dict[str, list]:
     """Every value of each filter the store holds (metric and family with the sources' own spellings)."""
     return _pivots().filter_values(all_series(db=db), FILTERS)
+
+
+def filter_index(series: pd.DataFrame):
+    """The filter columns of ``series`` (e.g. :func:`all_series`) factorized once, for
+    :func:`emergence.app.views.filter_options` (:class:`emergence.keys.FilterIndex`)."""
+    from emergence.keys import FilterIndex
+    return FilterIndex(series)
 
 
 def scale_coverage(*, db=None) -> pd.DataFrame:

@@ -191,3 +191,27 @@ def test_a_points_y_is_the_same_in_every_view_from_the_index(real_store):
     both = wide[wide["family"] == fam][key + ["y"]].merge(narrow[key + ["y"]], on=key, suffixes=("_w", "_n"))
     assert len(both) == len(narrow) > 0
     assert np.array_equal(both["y_w"].to_numpy(), both["y_n"].to_numpy())
+
+
+def test_filter_options_from_the_index_equal_the_row_by_row_ones_on_the_real_store(real_store):
+    """Series detail and every page's filters read their options through a FilterIndex of every series: the same
+    lists as matching every row, for the store's own values, source spellings of families and metrics included."""
+    from emergence.app import views
+    from emergence.app.views import ViewState
+    from emergence.keys import FilterIndex
+    db, _ = real_store
+    every = api.all_series(db=db)
+    idx = FilterIndex(every)
+    cmb = every[["source", "task", "family", "subtask", "shots", "metric", "source_family", "source_metric"]]
+    cmb = cmb.drop_duplicates()
+    rng = random.Random(7)
+    for _ in range(60):
+        r = cmb.iloc[rng.randrange(len(cmb))]
+        f = {}
+        for k in rng.sample(["source", "task", "family", "subtask", "shots", "metric"], rng.randint(1, 4)):
+            alt = {"family": "source_family", "metric": "source_metric"}.get(k)
+            v = r[alt] if alt and rng.random() < 0.3 else r[k]
+            if pd.notna(v):
+                f[k] = [int(v) if k == "shots" else str(v)]
+        state = ViewState().with_filters(**f)
+        assert views.filter_options(every, state, index=idx) == views.filter_options(every, state), f

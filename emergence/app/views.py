@@ -418,26 +418,28 @@ def drill_down(state: ViewState, row_value, col_value) -> ViewState:
     return replace(state, page="series").with_filters(**kw)
 
 
-def filter_options(series_keys: pd.DataFrame, state: ViewState) -> dict[str, list]:
+def filter_options(series_keys: pd.DataFrame, state: ViewState, index=None) -> dict[str, list]:
     """Per filter: the values present given the *other* filters, plus the ones already selected.
 
-    ``series_keys`` is any frame with the filter columns (e.g. the series table).
+    ``series_keys`` is any frame with the filter columns (e.g. the series table); ``index``: its
+    :class:`emergence.keys.FilterIndex`, where the caller keeps one (the same options, ~5x quicker).
     """
     out: dict[str, list] = {}
     if series_keys is None or series_keys.empty:
         return {k: list(getattr(state, k)) for k in FILTER_FIELDS}
     # each set filter's rows, matched once (not once per other filter: this runs on every new view)
-    matched = {f: _match(series_keys, f, getattr(state, f)) for f in FILTER_FIELDS
-               if getattr(state, f) and f in series_keys.columns}
+    matched = {f: (index.match(f, getattr(state, f)) if index is not None
+                   else _match(series_keys, f, getattr(state, f)).to_numpy(dtype=bool))
+               for f in FILTER_FIELDS if getattr(state, f) and f in series_keys.columns}
     for k in FILTER_FIELDS:
         if k not in series_keys.columns:
             out[k] = list(getattr(state, k))
             continue
-        mask = pd.Series(True, index=series_keys.index)
+        mask = np.ones(len(series_keys), dtype=bool)
         for other, rows in matched.items():
             if other != k:
                 mask &= rows
-        vals = series_keys.loc[mask, k].dropna().unique().tolist()
+        vals = index.values(k, mask) if index is not None else series_keys.loc[mask, k].dropna().unique().tolist()
         vals = sorted({(int(v) if k == "shots" else str(v)) for v in vals} | set(getattr(state, k)))
         out[k] = vals
     return out
