@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["SERIES_KEY", "SERIES_TEXT_KEY", "SERIES_ORDER", "GROUP_KEY", "EXAMPLE_GROUP_KEY", "FILTERS", "FILTER_COLUMNS",
-           "match", "select", "FilterIndex", "filter_values", "SIZE_AXES", "TRAINING_AXES", "SCALE_AXES", "AXIS_COLUMN"]
+           "match", "filter_wanted", "select", "FilterIndex", "filter_values", "SIZE_AXES", "TRAINING_AXES", "SCALE_AXES", "AXIS_COLUMN"]
 
 #: What makes a series, besides its scale axis (and, on the training axis, the model).
 SERIES_KEY = ("source", "task", "subtask", "metric", "source_metric", "family", "shots", "prompt_variant", "variant")
@@ -86,6 +86,18 @@ def match(df: pd.DataFrame, name: str, values: Iterable) -> pd.Series:
     return m
 
 
+def filter_wanted(name: str, values) -> list | None:
+    """A filter's values as the store applies them (its SQL, :func:`select`): None when the filter keeps every row
+    (no value, or a name that is no filter); else the list of values, where ``''`` is a value only for
+    ``subtask`` (the task as a whole) and means no filter elsewhere."""
+    if values is None or name not in FILTER_COLUMNS:
+        return None
+    if not isinstance(values, (list, tuple, set)):
+        values = [values]
+    values = [v for v in values if v is not None and (v != "" or name == "subtask")]
+    return values or None
+
+
 def select(df: pd.DataFrame, filters: dict | None) -> np.ndarray:
     """The rows of ``df`` the store's query keeps for ``filters`` (a boolean mask): the pandas twin of
     :func:`emergence.store._where`, for a frame already read whole.
@@ -96,12 +108,8 @@ def select(df: pd.DataFrame, filters: dict | None) -> np.ndarray:
     """
     keep = np.ones(len(df), dtype=bool)
     for name, values in (filters or {}).items():
-        if values is None or name not in FILTER_COLUMNS:
-            continue
-        if not isinstance(values, (list, tuple, set)):
-            values = [values]
-        values = [v for v in values if v is not None and (v != "" or name == "subtask")]
-        if not values or not any(c in df.columns for c in _columns(name)):
+        values = filter_wanted(name, values)
+        if values is None or not any(c in df.columns for c in _columns(name)):
             continue
         keep &= match(df, name, values).to_numpy(dtype=bool)
     return keep

@@ -33,6 +33,7 @@ import duckdb
 import pandas as pd
 
 from emergence.keys import EXAMPLE_GROUP_KEY as _EXAMPLE_GROUP_KEY, FILTER_COLUMNS as _FILTER_COLUMNS
+from emergence.keys import filter_wanted as _filter_wanted
 from emergence.ingestion.sources.base import Progress
 from emergence.ingestion.schema import EXAMPLE_COLUMNS, ISSUE_COLUMNS, OBSERVATION_COLUMNS, Batch
 
@@ -125,13 +126,9 @@ def _where(filters: dict | None, allowed: Iterable[str]) -> tuple[str, list]:
     clauses, params = [], []
     allowed = set(allowed)
     for name, values in (filters or {}).items():
-        if values is None or name not in FILTER_COLUMNS:
-            continue
-        if not isinstance(values, (list, tuple, set)):
-            values = [values]
         # '' is a real subtask (the task as a whole); for other filters it means "no filter"
-        values = [v for v in values if v is not None and (v != "" or name == "subtask")]
-        if not values:
+        values = _filter_wanted(name, values)
+        if values is None:
             continue
         cols = [c for c in FILTER_COLUMNS[name] if c in allowed]
         if not cols:

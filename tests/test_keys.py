@@ -46,3 +46,12 @@ def test_the_filters_are_one_list():
     assert keys.FILTERS == ("source", "task", "subtask", "metric", "family", "shots")
     assert cli._add_filters.__defaults__[0] is keys.FILTERS
     assert set(keys.FILTERS) <= set(keys.FILTER_COLUMNS)
+
+
+def test_filter_wanted_is_the_one_rule_of_which_filter_values_count():
+    """The store's SQL (``_where``) and the in-memory twin (``select``) read a filter's values through this one rule."""
+    from emergence.keys import filter_wanted
+    assert filter_wanted("task", None) is None and filter_wanted("nothing", ["x"]) is None
+    assert filter_wanted("task", ["", None]) is None                  # '' is no filter, but for subtask
+    assert filter_wanted("subtask", "") == [""] and filter_wanted("task", "t") == ["t"]
+    assert filter_wanted("shots", (0, None, 3)) == [0, 3]
