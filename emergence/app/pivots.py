@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from emergence.analysis.intervals import wilson_interval, z_two_sided
-from emergence.keys import FILTER_COLUMNS, select
+from emergence.keys import FILTER_COLUMNS, filter_wanted, select
 from emergence.keys import filter_values as keys_filter_values
 from emergence.analysis.metrics import metric_info
 
@@ -424,13 +424,14 @@ def plot_frame_of(base: pd.DataFrame, scores: pd.DataFrame | None = None, *, wit
 class PointIndex:
     """:func:`series_plot_base` of every series of a store on one scale axis, computed once for
     :func:`points_within`: ``base``; ``by_task`` each task's rows of it (a Series detail view has one task, and
-    matching the other filters on its rows alone is ~20x quicker than on the whole base); ``mixed`` the rows of
-    series whose rows spell their family in several ways (their ``source_family`` lists them, `` | ``-joined);
+    matching the other filters on its rows alone is ~20x quicker than on the whole base); ``mixed`` per row of a
+    series whose rows spell their family in several ways (its ``source_family`` lists them, `` | ``-joined), its
+    family and the set of those spellings;
     ``null_subtask``: some observation has no subtask at all, which the base writes as ``''``."""
     axis: str
     base: pd.DataFrame
     by_task: dict
-    mixed: np.ndarray
+    mixed: tuple
     null_subtask: bool
 
 
@@ -447,8 +448,12 @@ def point_index(frames: Iterable[pd.DataFrame], axis: str) -> PointIndex:
         pd.DataFrame(columns=["metric", "x", "y"])
     by_task = {str(k): v for k, v in base.groupby(base["task"].astype(str)).indices.items()} \
         if "task" in base.columns and len(base) else {}
-    mixed = np.flatnonzero(base["source_family"].astype(str).str.contains(" | ", regex=False).to_numpy()) \
-        if "source_family" in base.columns and len(base) else np.zeros(0, dtype=np.int64)
+    mixed = ()
+    if "source_family" in base.columns and len(base):
+        spelt = base["source_family"].astype(str)
+        rows = spelt.str.contains(" | ", regex=False).to_numpy()
+        mixed = tuple((family, frozenset(s.split(" | ")))
+                      for family, s in zip(base["family"].astype(str).to_numpy()[rows], spelt.to_numpy()[rows]))
     return PointIndex(axis, base, by_task, mixed, null_subtask)
 
 
@@ -469,23 +474,15 @@ def points_within(index: PointIndex, filters: dict | None, scores: pd.DataFrame 
     index a point has one value in every view.
     """
     f = dict(filters or {})
-    sub = f.get("subtask")
-    if index.null_subtask and sub is not None and "" in ([sub] if isinstance(sub, str) else list(sub)):
+    if index.null_subtask and "" in (filter_wanted("subtask", f.get("subtask")) or ()):
+        return None
+    want = {str(v) for v in filter_wanted("family", f.get("family")) or ()}
+    if want and any(family not in want and want & spellings for family, spellings in index.mixed):
         return None
     base = index.base
-    fam = f.get("family")
-    fam = [] if fam is None else [fam] if isinstance(fam, str) else list(fam)
-    want = {str(v) for v in fam if v is not None and v != ""}
-    if want and len(index.mixed):
-        for family, spellings in zip(base["family"].astype(str).to_numpy()[index.mixed],
-                                     base["source_family"].astype(str).to_numpy()[index.mixed]):
-            if family not in want and want & set(spellings.split(" | ")):
-                return None
-    task = f.get("task")
-    task = [] if task is None else [task] if isinstance(task, str) else list(task)
-    task = [str(v) for v in task if v is not None and v != ""]
+    task = filter_wanted("task", f.get("task"))
     if task:            # only the tasks' rows, then the filters on them (the task's again, harmlessly)
-        rows = np.sort(np.concatenate([index.by_task.get(v, np.zeros(0, dtype=np.int64)) for v in task]))
+        rows = np.sort(np.concatenate([index.by_task.get(str(v), np.zeros(0, dtype=np.int64)) for v in task]))
         base = base.iloc[rows]
     return plot_frame_of(base[select(base, f)].reset_index(drop=True), scores, with_series=with_series)
 
