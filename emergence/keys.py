@@ -132,16 +132,12 @@ class FilterIndex:
                     self.uniques[c] = pd.Series(uniq, dtype=df[c].dtype)
 
     def match(self, name: str, values: Iterable) -> np.ndarray:
-        """:func:`match` of the frame (a boolean array)."""
+        """:func:`match` of the frame (a boolean array): :func:`match` itself on each column's distinct values."""
         values = list(values)
-        if name == "shots":
-            hit = pd.to_numeric(self.uniques["shots"], errors="coerce").isin([int(v) for v in values])
-            return hit.to_numpy(dtype=bool)[self.codes["shots"]]
-        want = [str(v) for v in values]
         m = np.zeros(self.n, dtype=bool)
         for c in _columns(name):
             if c in self.codes:
-                m |= self.uniques[c].astype(str).isin(want).to_numpy(dtype=bool)[self.codes[c]]
+                m |= match(self.uniques[c].to_frame(c), name, values).to_numpy(dtype=bool)[self.codes[c]]
         return m
 
     def values(self, column: str, mask: np.ndarray) -> list:
