@@ -66,7 +66,7 @@ st.caption("A row per curve and metric: the same outputs scored by two metrics g
 VERDICT_COLS = ["metric", "metric_class", "verdict", "verdict_reason", "width_decades", "q_value", "detect_x",
                 "emergence_score", "n_scales", "model"]
 shown = sup.curve_verdicts(fp, state, drawn)
-st.dataframe(shown[["curve"] + [c for c in VERDICT_COLS if c in shown.columns]], hide_index=True, width="stretch")
+sup.small_table(shown[["curve"] + [c for c in VERDICT_COLS if c in shown.columns]])
 # every series of the view on request: up to hundreds of rows, re-sent on every rerun (~120 ms of a repeat task
 # change in the browser, in a scratch experiment: BENCHMARKS.md section 9)
 if len(scores) > len(shown) and st.toggle(f"Show all {len(scores):,} series of this view", key="series_show_all"):
@@ -76,7 +76,7 @@ sup.notice_unscored(scores, key=("series", sup.frozen_filters(state), state.x))
 pairs = sup.pairs(fp, sup.frozen_filters(state), state.x)
 if len(pairs):
     st.subheader("Same outputs: thresholded vs continuous metric")
-    st.dataframe(pairs[["source", "subtask", "family", "shots", "pair", "verdict_a", "verdict_b", "detect_x_a",
-                        "detect_x_b", "lead_text"]], hide_index=True, width="stretch")
+    sup.small_table(pairs[["source", "subtask", "family", "shots", "pair", "verdict_a", "verdict_b", "detect_x_a",
+                           "detect_x_b", "lead_text"]])
 sup.download_section(state, kind, obs, fp)
 sup.share_link(state)

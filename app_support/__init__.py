@@ -22,7 +22,8 @@ from .heap import freeze_shared  # noqa: F401
 from .first_start import (build_progress, build_state, ingest_path, ingest_upload, ingest_user_path,  # noqa: F401
                           public_sources, remove_source, show_build_failures, start_build)
 from .furniture import (AXIS_LABELS, CELL_LABELS, PAPERS, chart, chart_click, code_line, code_span, download_section,  # noqa: F401
-                        header, notice_unscored, require_store, share_link, show_table)
+                        header, notice_unscored, require_store, share_link, show_table, small_table,
+                        small_table_html)
 from .queries import (MAX_PREDICTED_SERIES, curve_verdicts, data_issues, fdr_families, figure, fingerprint,  # noqa: F401
                       frozen_filters, known_values, multiplication_by_digits, n_predictable, options, pair_summary,
                       pairs, pass_rates, pivot, plot_frame, prediction_view, replications, repeated_sampling_sources,

@@ -30,6 +30,49 @@ def show_table(df: pd.DataFrame, where=st, limit: int = 2000, **kw):
     where.dataframe(df, hide_index=True, width="stretch", **kw)
 
 
+#: a small table's look: Streamlit's own grid's font size, row lines and padding; numbers right-aligned; a long
+#: table scrolls in its box under a header that stays put
+_SMALL_TABLE_CSS = """<style>
+.emergence-table {overflow: auto; max-height: 26rem; border: 1px solid rgba(49, 51, 63, 0.1); border-radius: 0.5rem;}
+.emergence-table table {border-collapse: collapse; width: 100%; font-size: 0.875rem;}
+.emergence-table th {position: sticky; top: 0; background: rgb(248, 249, 251); font-weight: 400;
+  color: rgba(49, 51, 63, 0.6); text-align: left;}
+.emergence-table th, .emergence-table td {padding: 0.25rem 0.5rem; border-bottom: 1px solid rgba(49, 51, 63, 0.1);
+  white-space: nowrap;}
+.emergence-table td.num {text-align: right; font-variant-numeric: tabular-nums;}
+</style>"""
+
+
+def small_table_html(df: pd.DataFrame) -> str:
+    """``df`` as a static HTML table: every value escaped, no index, floats to 4 significant digits, a missing
+    value as an empty cell, numbers right-aligned."""
+    import html as _html
+
+    def cell(v, numeric: bool) -> str:
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            text = ""
+        elif isinstance(v, float):
+            text = f"{v:.4g}"
+        else:
+            text = str(v)
+        return f'<td class="num">{_html.escape(text)}</td>' if numeric else f"<td>{_html.escape(text)}</td>"
+
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df.columns]
+    head = "".join(f"<th>{_html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(cell(v, n) for v, n in zip(row, numeric)) + "</tr>"
+                   for row in df.itertuples(index=False, name=None))
+    return f'<div class="emergence-table"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def small_table(df: pd.DataFrame, where=st):
+    """A table of tens of rows as static HTML (:func:`small_table_html`), not a data grid.  A page with no grid on it
+    mounts faster: the grid component costs the browser ~50 ms of main-thread time once a page holds one, whatever
+    its size (a Series detail drill-down, repeats: 380-407 -> 334-358 ms median with its three grids made HTML,
+    none gained while one grid stayed; BENCHMARKS.md section 9, tenth session).  For tables a user sorts or
+    searches, and for long ones, :func:`show_table`."""
+    where.html(_SMALL_TABLE_CSS + small_table_html(df))
+
+
 def header(title: str, what: str):
     st.title(title)
     st.markdown(what)
@@ -131,8 +174,8 @@ def download_section(state: ViewState, kind: str | None, df: pd.DataFrame, fp: s
     cites = views.citations(df, sources(fp))
     if len(cites):
         where.caption("Cite and respect the license of every source in these rows:")
-        # a grid: an st.html list in its place was no cheaper in a drill-down, and likely dearer (BENCHMARKS.md 9)
-        where.dataframe(cites, hide_index=True, width="stretch")
+        # static HTML, not a grid: a page without a grid mounts faster (small_table; BENCHMARKS.md 9)
+        small_table(cites, where)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

@@ -215,6 +215,43 @@ def qp(at, key: str) -> list[str]:
     return [] if v is None else list(v) if isinstance(v, (list, tuple)) else [v]
 
 
+def html_tables(at) -> list:
+    """The tables a page shows as static HTML (``app_support.small_table``), each as a DataFrame of the cells' text
+    (header row as columns), read with the standard library's parser."""
+    return [parse_html_table(h.value) for h in at.html if "<table" in h.value]
+
+
+def parse_html_table(markup: str):
+    """The first ``<table>`` of ``markup`` as a DataFrame of strings (entities decoded)."""
+    from html.parser import HTMLParser
+
+    import pandas as pd
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.rows, self.cell = [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                self.rows.append([])
+            elif tag in ("td", "th"):
+                self.cell = ""
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th") and self.cell is not None:
+                self.rows[-1].append(self.cell)
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell += data
+
+    p = Cells()
+    p.feed(markup)
+    return pd.DataFrame(p.rows[1:], columns=p.rows[0])
+
+
 def text(at) -> str:
     return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
 

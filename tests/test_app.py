@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import fixture_store as fx
-from conftest import PAGES, app_on, arr, open_page, qp, spec, specs, text, ys
+from conftest import PAGES, app_on, arr, html_tables, open_page, parse_html_table, qp, spec, specs, text, ys
 from emergence.app import views
 
 
@@ -163,7 +163,8 @@ def test_series_verdict_table_lists_each_drawn_curve_under_each_metric_as_the_ch
     """The table under the chart has a row per drawn (curve, metric), the chart a trace per (curve, metric),
     and each trace's hover gives its own row's verdict (a curve's two metrics can disagree)."""
     at = open_page("series", source="expemergence", task="arithmetic")
-    table = at.dataframe[0].value
+    assert not at.dataframe                 # no data grid on the page: its tables are static HTML (small_table)
+    table = html_tables(at)[0]
     traces = spec(at)["data"]
     panel = {id(t): t["hovertemplate"].split("<extra>")[1].split(":")[0] for t in traces}    # its metric
     drawn = {(t["legendgroup"], panel[id(t)]) for t in traces}
@@ -174,10 +175,9 @@ def test_series_verdict_table_lists_each_drawn_curve_under_each_metric_as_the_ch
     # one curve drawn: its rows only, and every series of the view on request
     one = list(at.multiselect(key="w_series_curve").options)[-1]
     at.multiselect(key="w_series_curve").set_value([one]).run()
-    assert set(at.dataframe[0].value["curve"]) == {one}
-    n = len(at.dataframe)
-    at.toggle(key="series_show_all").set_value(True).run()
-    assert len(at.dataframe) == n + 1 and len(at.dataframe[1].value) == len(table) > len(at.dataframe[0].value)
+    assert set(html_tables(at)[0]["curve"]) == {one}
+    at.toggle(key="series_show_all").set_value(True).run()     # every series of the view: a grid, on request
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == len(table) > len(html_tables(at)[0])
 
 
 def test_series_normalisation_changes_the_values():
@@ -552,6 +552,20 @@ def test_series_points_of_a_view_the_index_cannot_answer_are_the_views_own(monke
                                       api.in_curve_order(api.curve_verdicts(want, scores), curves), check_dtype=False)
     queries._plot_frame.clear()
     assert calls == [True, False]
+
+
+def test_small_table_is_the_frame_escaped_with_numbers_to_four_digits_and_missing_values_empty():
+    from app_support import small_table_html
+    df = pd.DataFrame({"model": ["<b>x</b> & y", "plain"], "value": [0.123456, float("nan")],
+                       "n": [3, 12], "x": [1.3e9, 2.0], "note": [None, "a\"b"]})
+    markup = small_table_html(df)
+    assert "<b>" not in markup and "&lt;b&gt;x&lt;/b&gt; &amp; y" in markup
+    got = parse_html_table(markup)
+    assert list(got.columns) == list(df.columns)
+    assert got.to_dict("list") == {"model": ["<b>x</b> & y", "plain"], "value": ["0.1235", ""], "n": ["3", "12"],
+                                   "x": ["1.3e+09", "2"], "note": ["", 'a"b']}
+    assert markup.count('<td class="num">') == 6          # the numeric columns' cells, right-aligned
+    assert parse_html_table(small_table_html(df.iloc[:0])).empty
 
 
 @pytest.mark.parametrize("text, span", [("emergence series --csv -", "`emergence series --csv -`"),
