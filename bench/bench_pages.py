@@ -253,6 +253,27 @@ def explorer_interactions(page, base: str, n: int, sources: list[str]
     return times, firsts
 
 
+def cell_point(page, base: str, fam: str, task: str) -> tuple[float, float]:
+    """Open the Explorer's family x task heatmap of expemergence; the page coordinates of the cell (fam, task)."""
+    load(page, f"{base}/explorer?source=expemergence&rows=family&cols=task")
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .nsewdrag', timeout=TIMEOUT)
+    return page.evaluate("""([t, f]) => {
+        const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
+        return [r.left + xa._offset + xa.d2p(t), r.top + ya._offset + ya.d2p(f)];
+    }""", [task, fam])
+
+
+def click_until_series(page, x: float, y: float) -> tuple[float, float]:
+    """Click the heatmap at (x, y) and wait until Series detail is drawn: ``(harness s, from input s)``."""
+    t0 = time.perf_counter()
+    page.mouse.click(x, y)
+    page.wait_for_url("**/series?**", timeout=TIMEOUT)
+    page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText"
+                           " === 'Series detail'", timeout=TIMEOUT)
+    return settled_after(page, t0)
+
+
 def drill_downs(page, base: str, n: int, cells: list[tuple[str, str]]
                 ) -> tuple[list[tuple[float, float]], list[bool]]:
     """Click a heatmap cell (family x task of expemergence) until Series detail has drawn its chart (times,
@@ -260,23 +281,21 @@ def drill_downs(page, base: str, n: int, cells: list[tuple[str, str]]
     times, firsts = [], []
     for i in range(n):
         fam, task = cells[i % len(cells)]
-        load(page, f"{base}/explorer?source=expemergence&rows=family&cols=task")
-        page.wait_for_selector('[data-testid="stPlotlyChart"] .nsewdrag', timeout=TIMEOUT)
-        x, y = page.evaluate("""([t, f]) => {
-            const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
-            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
-            return [r.left + xa._offset + xa.d2p(t), r.top + ya._offset + ya.d2p(f)];
-        }""", [task, fam])
-        t0 = time.perf_counter()
-        page.mouse.click(x, y)
-        page.wait_for_url("**/series?**", timeout=TIMEOUT)
-        page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText"
-                               " === 'Series detail'", timeout=TIMEOUT)
-        times.append(settled_after(page, t0))
+        times.append(click_until_series(page, *cell_point(page, base, fam, task)))
         firsts.append(i < len(cells))
         print(f"  drill-down {fam} x {task}: {times[-1][1]:.2f} s from input ({times[-1][0]:.2f} s harness)",
               file=sys.stderr)
     return times, firsts
+
+
+def drill_cells(db) -> list[tuple[str, str]]:
+    """The cells the drill-downs click: expemergence's three largest families x its two largest tasks (params)."""
+    from emergence.store import Store
+    ser = Store(db).series()
+    exp = ser[(ser["scale_axis"] == "params") & (ser["n_scales"] >= 3) & (ser["source"] == "expemergence")]
+    tasks = exp["task"].value_counts().index.tolist()[:2]
+    fams = exp["family"].value_counts().index.tolist()[:3]
+    return [(f, t) for f in fams for t in tasks]
 
 
 def baseline_changes(page, base: str, n: int) -> list[tuple[float, float]]:
@@ -344,8 +363,7 @@ def main(argv=None) -> int:
     sources = ser["source"].value_counts().index.tolist()[:4]
     exp = ser[ser["source"] == "expemergence"]
     tasks = exp["task"].value_counts().index.tolist()[:4]
-    fams = exp["family"].value_counts().index.tolist()[:3]
-    cells = [(f, t) for f in fams for t in tasks[:2]]
+    cells = drill_cells(db)
     out: dict = {"store": str(db), "fingerprint": Store(db).fingerprint(), "reps": args.reps, "n": args.n}
     with tempfile.TemporaryDirectory(prefix="emergence-bench-") as tmp:
         base_script, switch_script = Path(tmp) / "baseline.py", Path(tmp) / "switch" / "switch.py"
