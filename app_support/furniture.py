@@ -1,6 +1,7 @@
 """Page furniture: the header, the store check, charts with exports, tables, downloads, the share link."""
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import urlencode
 
@@ -46,8 +47,6 @@ _SMALL_TABLE_CSS = """<style>
 def small_table_html(df: pd.DataFrame) -> str:
     """``df`` as a static HTML table: every value escaped, no index, floats to 4 significant digits, a missing
     value as an empty cell, numbers right-aligned."""
-    import html as _html
-
     def cell(v, numeric: bool) -> str:
         if v is None or (not isinstance(v, str) and pd.isna(v)):
             text = ""
@@ -55,10 +54,10 @@ def small_table_html(df: pd.DataFrame) -> str:
             text = f"{v:.4g}"
         else:
             text = str(v)
-        return f'<td class="num">{_html.escape(text)}</td>' if numeric else f"<td>{_html.escape(text)}</td>"
+        return f'<td class="num">{html.escape(text)}</td>' if numeric else f"<td>{html.escape(text)}</td>"
 
     numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df.columns]
-    head = "".join(f"<th>{_html.escape(str(c))}</th>" for c in df.columns)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     body = "".join("<tr>" + "".join(cell(v, n) for v, n in zip(row, numeric)) + "</tr>"
                    for row in df.itertuples(index=False, name=None))
     return f'<div class="emergence-table"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'

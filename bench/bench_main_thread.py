@@ -43,11 +43,21 @@ DRILL = "drill-down"
 METRICS = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration")
 
 
-def profile_load(cdp, page, url: str) -> collections.Counter:
-    """Self time (ms) per script file and per function of one load (CDP sampling profiler, 200 us)."""
+def read_metrics(cdp) -> dict[str, float]:
+    """The main thread's counters now (CDP ``Performance.getMetrics``), in seconds."""
+    return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+
+
+def start_profiler(cdp):
+    """Start CDP's sampling profiler (200 us); ``Profiler.stop`` hands over the profile."""
     cdp.send("Profiler.enable")
     cdp.send("Profiler.setSamplingInterval", {"interval": 200})
     cdp.send("Profiler.start")
+
+
+def profile_load(cdp, page, url: str) -> collections.Counter:
+    """Self time (ms) per script file and per function of one load."""
+    start_profiler(cdp)
     bp.load(page, url)
     return self_times(cdp.send("Profiler.stop")["profile"])
 
@@ -78,13 +88,11 @@ def drill_downs(page, cdp, bases: dict[str, str], cells: list[tuple[str, str]], 
     for i in range(n):
         for name, base in bases.items():
             x, y = bp.cell_point(page, base, *cells[i % len(cells)])
-            before = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+            before = read_metrics(cdp)
             if profile:
-                cdp.send("Profiler.enable")
-                cdp.send("Profiler.setSamplingInterval", {"interval": 200})
-                cdp.send("Profiler.start")
+                start_profiler(cdp)
             _, from_input = bp.click_until_series(page, x, y)
-            after = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+            after = read_metrics(cdp)
             if profile:
                 for k, ms in self_times(cdp.send("Profiler.stop")["profile"]).items():
                     prof[name][k] += ms / n
@@ -132,10 +140,12 @@ def main(argv=None) -> int:
             port = bp.free_port()
             procs.append(bp.start(script, port, env, Path(tmp)))
             urls = {("baseline", "baseline"): f"http://127.0.0.1:{port}"}
+            bases = {}                             # tree name -> its app's URL
             for tree, name in zip(trees, names):
                 port = bp.free_port()
                 procs.append(bp.start(tree / "app.py", port, env, tree))
-                urls.update({(name, p): f"http://127.0.0.1:{port}/{p}" for p in args.pages})
+                bases[name] = f"http://127.0.0.1:{port}"
+                urls.update({(name, p): f"{bases[name]}/{p}" for p in args.pages})
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
                 page = browser.new_page(viewport={"width": 1500, "height": 1100})
@@ -148,16 +158,14 @@ def main(argv=None) -> int:
                     for p_ in args.pages:          # the baseline, then this page in every tree, in turn
                         for key in [("baseline", "baseline")] + [(n, p_) for n in names]:
                             wall = bp.load(page, urls[key])
-                            got = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+                            got = read_metrics(cdp)
                             res.setdefault(key, []).append({"wall": wall * 1000,
                                                             **{m: got[m] * 1000 for m in METRICS}})
                             if args.profile and r == 0:
                                 prof[key] += profile_load(cdp, page, urls[key])
                     print(f"  turn {r + 1} of {args.reps} done", file=sys.stderr)
                 if args.drill_downs:
-                    drills, dprof = drill_downs(page, cdp, {n: urls[(n, args.pages[0])].rsplit("/", 1)[0]
-                                                            for n in names}, bp.drill_cells(db), args.drill_downs,
-                                                args.profile)
+                    drills, dprof = drill_downs(page, cdp, bases, bp.drill_cells(db), args.drill_downs, args.profile)
                 browser.close()
         finally:
             for proc in procs:
@@ -173,8 +181,8 @@ def main(argv=None) -> int:
                   f"{med['RecalcStyleDuration']:>7.0f}")
         prof.update({(name, DRILL): c for name, c in dprof.items()})
     for key, c in prof.items():
-        what = "a drill-down (mean)" if key[1] == DRILL else f"one load, {key[1]}"
-        print(f"\nprofile of {what}, {key[0]}: self time, ms")
+        of = "a drill-down (mean)" if key[1] == DRILL else f"one load, {key[1]}"
+        print(f"\nprofile of {of}, {key[0]}: self time, ms")
         for kind in ("file", "function"):
             for (k, what), ms in sorted(((k, v) for k, v in c.items() if k[0] == kind), key=lambda kv: -kv[1])[:8]:
                 print(f"  {kind:<9}{ms:7.0f}  {what[:90]}")
