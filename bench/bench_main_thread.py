@@ -170,6 +170,8 @@ def main(argv=None) -> int:
         finally:
             for proc in procs:
                 bp.stop(proc)
+    if res:
+        print_loads(res, db, args.reps)
     if args.drill_downs:
         print(f"\n{args.drill_downs} repeat drill-downs per tree, medians (ms): wall from input; the main thread's "
               "time from the click to settled")
